@@ -1,0 +1,18 @@
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths, setThreadsCount, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+const req = createRequire(import.meta.url);
+const dist = dirname(req.resolve('@tensorflow/tfjs-backend-wasm'));
+console.log(dist);
+setWasmPaths(dist + '/');
+const t0 = Date.now();
+console.log(await tf.setBackend(process.argv[2] ?? 'wasm'), tf.getBackend(), Date.now() - t0);
+console.log('threads', process.argv[2]==='wasm' ? getThreadsCount() : '-', await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'), await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
+const m = tf.sequential({layers:[tf.layers.flatten({inputShape:[28,28]}), tf.layers.dense({units:128, activation:'relu'}), tf.layers.dense({units:10, activation:'softmax'})]});
+m.compile({optimizer:'adam', loss:'sparseCategoricalCrossentropy', metrics:['accuracy']});
+const x = tf.randomUniform([32,28,28]); const y = tf.zeros([32,1]);
+for (let i=0;i<5;i++) await m.trainOnBatch(x,y);
+const t1 = Date.now(); const N=200;
+for (let i=0;i<N;i++) await m.trainOnBatch(x,y);
+const dt=(Date.now()-t1)/1000; console.log('samples/s', N*32/dt, tf.memory().numTensors);

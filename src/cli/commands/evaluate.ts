@@ -1,0 +1,81 @@
+import type { CommandModule } from 'yargs';
+import { readFile } from 'node:fs/promises';
+import { dataOptions, modelDirOption } from '../options.ts';
+import { TfliteFormatError, UsageError } from '../../errors.ts';
+import { loadFashionMnist } from '../../data/fashion-mnist.ts';
+import { loadFloatModel, predictFloat } from '../../train/float-model.ts';
+import { readTflite } from '../../tflite/reader.ts';
+import { modelPaths } from '../../model/model-dir.ts';
+import { evaluateInt8, type EvaluationReport } from '../../evaluate/evaluate.ts';
+import { writeJsonAtomic } from '../../util/atomic-write.ts';
+
+export interface EvaluateArgs {
+  model: string;
+  limit?: number;
+  json: boolean;
+  'data-dir'?: string;
+}
+
+export async function runEvaluate(args: EvaluateArgs): Promise<EvaluationReport> {
+  if (args.limit !== undefined && (!Number.isInteger(args.limit) || args.limit < 1)) {
+    throw new UsageError(`--limit ${args.limit} is not a positive whole number; try --limit 1000`);
+  }
+  const paths = modelPaths(args.model);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(paths.int8Tflite));
+  } catch (err) {
+    throw new UsageError(`${paths.int8Tflite} is missing: run 'tinyml quantize --model ${args.model}' first`, { cause: err });
+  }
+  const model = readTflite(bytes);
+  if (model.kind !== 'int8') throw new TfliteFormatError(`${paths.int8Tflite} is not an int8 model`);
+  const { tfModel, floatModel } = await loadFloatModel(args.model);
+  const test = await loadFashionMnist({ dataDir: args['data-dir'], split: 'test', limit: args.limit });
+  const float = await predictFloat(tfModel, test.images, test.count, floatModel.normalized);
+  tfModel.dispose();
+  const report = evaluateInt8({
+    model,
+    tflite: bytes,
+    images: test.images,
+    labels: test.labels,
+    count: test.count,
+    normalized: floatModel.normalized,
+    floatTop1: float.top1,
+  });
+  await writeJsonAtomic(paths.evaluation, { ...report, testDataSha256: test.sha256 });
+  return report;
+}
+
+const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
+
+export function formatReport(r: EvaluationReport): string {
+  const lines = [
+    `samples                     ${r.samples}`,
+    `float accuracy              ${pct(r.floatAccuracy)}`,
+    `int8 accuracy (TFLM ref)    ${pct(r.int8Accuracy)}`,
+    `int8 accuracy (TFLite ${r.tfliteVersion})  ${pct(r.tfliteAccuracy)}`,
+    `top-1 agreement ref/TFLite  ${pct(r.top1Agreement)}`,
+    `exact output agreement      ${pct(r.exactAgreement)}  (${r.output.differingOutputs} outputs differ, max ${r.maxAbsDiff} step)`,
+    `exact logits agreement      ${pct(r.logits.exactAgreement)}  (${r.logits.differingOutputs} logits differ, max ${r.logits.maxAbsDiff} step)`,
+    `negative ties (TFLM vs x86) ${r.ties.negativeTies} in ${r.ties.samplesWithTies} samples; unexplained differences: ${r.ties.unexplainedLogitDiffs}`,
+    `ref with TFLite tie rule    ${pct(r.ties.tfliteRuleExactAgreement)} exact`,
+  ];
+  return lines.join('\n');
+}
+
+export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
+  command: 'evaluate',
+  describe: 'Accuracy of the float and int8 models, and proof that the int8 reference computes what TFLite computes',
+  builder: (y) =>
+    y
+      .options(modelDirOption)
+      .option('limit', { type: 'number', describe: 'Evaluate only the first N test images (default: all 10,000)' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object instead of a table' })
+      .option('data-dir', dataOptions['data-dir'])
+      .example('$0 evaluate --model models/default', 'all 10,000 test images')
+      .example('$0 evaluate --model models/default --limit 1000 --json', 'a quick check as JSON') as never,
+  handler: async (args) => {
+    const report = await runEvaluate(args);
+    console.log(args.json ? JSON.stringify(report) : formatReport(report));
+  },
+};

@@ -1,0 +1,49 @@
+import type { CommandModule } from 'yargs';
+import { readFile } from 'node:fs/promises';
+import { modelDirOption } from '../options.ts';
+import { TfliteFormatError, UsageError } from '../../errors.ts';
+import { readTflite } from '../../tflite/reader.ts';
+import { renderCArray } from '../../export/c-array.ts';
+import { modelPaths } from '../../model/model-dir.ts';
+import { writeFileAtomic } from '../../util/atomic-write.ts';
+
+export interface ExportArgs {
+  model: string;
+  symbol: string;
+}
+
+/** Reads the int8 .tflite (which must be valid) and writes model_data.h/.cc next to it. */
+export async function runExport(args: ExportArgs): Promise<{ header: string; source: string; bytes: number }> {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(args.symbol)) {
+    throw new UsageError(`--symbol '${args.symbol}' is not a C identifier; try --symbol g_model`);
+  }
+  const paths = modelPaths(args.model);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(paths.int8Tflite));
+  } catch (err) {
+    throw new UsageError(`${paths.int8Tflite} is missing: run 'tinyml quantize --model ${args.model}' first`, { cause: err });
+  }
+  const model = readTflite(bytes);
+  if (model.kind !== 'int8') {
+    throw new TfliteFormatError(`${paths.int8Tflite} is a float32 model: export takes the int8 model from 'tinyml quantize'`);
+  }
+  const { header, source } = renderCArray(bytes, model, { symbol: args.symbol });
+  await writeFileAtomic(paths.cHeader, header);
+  await writeFileAtomic(paths.cSource, source);
+  return { header: paths.cHeader, source: paths.cSource, bytes: bytes.length };
+}
+
+export const exportCommand: CommandModule<object, ExportArgs> = {
+  command: 'export',
+  describe: 'Write DIR/model_data.h and DIR/model_data.cc: the int8 .tflite as a C array with its constants',
+  builder: (y) =>
+    y
+      .options(modelDirOption)
+      .option('symbol', { type: 'string', default: 'g_model', describe: 'Name of the C array' })
+      .example('$0 export --model models/default', 'writes models/default/model_data.{h,cc}') as never,
+  handler: async (args) => {
+    const r = await runExport(args);
+    console.log(`wrote ${r.header} and ${r.source} (${r.bytes}-byte array)`);
+  },
+};

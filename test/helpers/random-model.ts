@@ -1,0 +1,43 @@
+/** Deterministic random models and images for tests that need no training. */
+import type { FloatModel } from '../../src/model/types.ts';
+import { FASHION_MNIST_CLASSES } from '../../src/model/types.ts';
+
+/** A deterministic PRNG so failures reproduce. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomFloatModel(hidden: number[], seed: number, normalized = true): FloatModel {
+  const rand = mulberry32(seed);
+  const sizes = [784, ...hidden, 10];
+  const layers = sizes.slice(1).map((out, i) => {
+    const inp = sizes[i];
+    const limit = Math.sqrt(6 / (inp + out)) * (normalized ? 1 : 1 / 255);
+    return {
+      name: `dense${i === 0 ? '' : `_${i}`}`,
+      inputSize: inp,
+      outputSize: out,
+      weights: Float32Array.from({ length: inp * out }, () => (rand() * 2 - 1) * limit),
+      bias: Float32Array.from({ length: out }, () => (rand() * 2 - 1) * 0.1),
+      activation: i === sizes.length - 2 ? ('linear' as const) : ('relu' as const),
+    };
+  });
+  return { kind: 'float32', name: 'random', classNames: FASHION_MNIST_CLASSES, inputShape: [28, 28], normalized, layers, softmax: true };
+}
+
+export function randomImages(count: number, seed: number): Uint8Array {
+  const rand = mulberry32(seed);
+  const out = new Uint8Array(count * 784);
+  for (let i = 0; i < out.length; i++) out[i] = rand() < 0.5 ? 0 : Math.floor(rand() * 256);
+  // At least one full-scale pixel, as real images have.
+  out[0] = 255;
+  return out;
+}
+
