@@ -3,15 +3,20 @@
  * our TypeScript reference (TFLM's arithmetic), the real TFLite interpreter, and
  * (through the caller) the float model.
  *
- * TFLite 2.9 on x86 rounds an exact negative tie in the last rounding shift of a
- * FULLY_CONNECTED output toward +infinity where TFLM rounds it away from zero.
- * Rather than loosen the comparison, we run the reference a second time with
- * TFLite's tie rule: that run must equal TFLite exactly on every output, and
- * every sample where TFLM's rule gives other logits must have hit such a tie.
+ * FULLY_CONNECTED: TFLite 2.9 on x86 rounds an exact negative tie in the last
+ * rounding shift toward +infinity where TFLM rounds it away from zero. Rather
+ * than loosen the comparison, we run the reference a second time with TFLite's
+ * tie rule: its logits must equal TFLite's exactly, and every sample whose
+ * logits differ under TFLM's rule must have hit such a tie.
+ *
+ * SOFTMAX: TFLite's host kernel uses a float lookup table where TFLM uses
+ * gemmlowp fixed point, so the two may differ by a step even on equal logits;
+ * we report how often and by how much, and the reference follows TFLM.
  */
 import type { Int8Model } from '../model/types.ts';
 import { Int8Interpreter, quantizeInput } from '../reference/interpreter.ts';
-import { TfliteInterpreter } from '../tflite/interpreter.ts';
+import type { TieRounding } from '../reference/fixed-point.ts';
+import { TfliteInterpreter, tfliteVersion } from '../tflite/interpreter.ts';
 import { writeTflite } from '../tflite/writer.ts';
 import { logitsOnly } from '../quantize/quantize.ts';
 import { accuracy, compareOutputs, top1All, type OutputComparison } from './compare.ts';
@@ -37,8 +42,10 @@ export interface TieProof {
   readonly samplesWithTies: number;
   /** Samples whose TFLM logits differ from TFLite's although no tie occurred (must be 0). */
   readonly unexplainedLogitDiffs: number;
-  /** Fraction of samples where the reference with TFLite's tie rule equals TFLite exactly (logits and output). */
-  readonly tfliteRuleExactAgreement: number;
+  /** Fraction of samples whose logits, computed by the reference with TFLite's tie rule, equal TFLite's exactly. */
+  readonly tfliteRuleLogitsAgreement: number;
+  /** Samples with equal logits but a different softmax output (TFLite's lookup-table softmax vs TFLM's). */
+  readonly softmaxOnlyDiffs: number;
 }
 
 export interface EvaluationReport {
@@ -46,18 +53,68 @@ export interface EvaluationReport {
   readonly floatAccuracy: number | null;
   /** Accuracy of the TypeScript reference, i.e. of TFLM on a board. */
   readonly int8Accuracy: number;
-  readonly tfliteAccuracy: number;
+  /** The TFLite figures are null when TFLite cannot check the model (see `tfliteSkipped`). */
+  readonly tfliteAccuracy: number | null;
   /** Reference vs TFLite on the model output (softmax). */
-  readonly top1Agreement: number;
-  readonly exactAgreement: number;
-  readonly maxAbsDiff: number;
-  readonly output: OutputComparison;
+  readonly top1Agreement: number | null;
+  readonly exactAgreement: number | null;
+  readonly maxAbsDiff: number | null;
+  readonly output: OutputComparison | null;
   /** Reference vs TFLite on the logits-only variant of the model (FULLY_CONNECTED arithmetic alone). */
-  readonly logits: OutputComparison;
-  readonly ties: TieProof;
+  readonly logits: OutputComparison | null;
+  readonly ties: TieProof | null;
+  /** Why TFLite was not compared, or null when it was. */
+  readonly tfliteSkipped: string | null;
   /** Top-1 agreement between the float model and the int8 reference. */
   readonly floatInt8Top1Agreement: number | null;
   readonly tfliteVersion: string;
+}
+
+/** Why the host TFLite cannot serve as the oracle for this model, or null when it can. */
+export function tfliteLimitation(model: Int8Model): string | null {
+  return model.layers.some((l) => l.weightScales.length > 1)
+    ? 'TFLite 2.9 FULLY_CONNECTED ignores per-channel weight scales, so it cannot check a --per-channel model'
+    : null;
+}
+
+interface RunOutputs {
+  readonly output: Int8Array;
+  readonly logits: Int8Array;
+}
+
+/** Runs the reference over all samples; `ties` collects the per-sample negative-tie counts. */
+function runReference(input: EvaluationInput, rule: TieRounding, ties?: Uint32Array): RunOutputs {
+  const { model, count, images } = input;
+  const inSize = model.layers[0].inputSize;
+  const width = model.layers[model.layers.length - 1].outputSize;
+  const interp = new Int8Interpreter(model, { ties: rule });
+  const output = new Int8Array(count * width);
+  const logits = new Int8Array(count * width);
+  for (let s = 0; s < count; s++) {
+    const r = interp.run(quantizeInput(images, s * inSize, model.input, input.normalized, inSize));
+    output.set(r.output, s * width);
+    logits.set(r.logits, s * width);
+    if (ties) ties[s] = r.negativeTies;
+  }
+  return { output, logits };
+}
+
+function quantizeAll(input: EvaluationInput): Int8Array {
+  const inSize = input.model.layers[0].inputSize;
+  const all = new Int8Array(input.count * inSize);
+  for (let s = 0; s < input.count; s++) {
+    all.set(quantizeInput(input.images, s * inSize, input.model.input, input.normalized, inSize), s * inSize);
+  }
+  return all;
+}
+
+function runTflite(bytes: Uint8Array, inputs: Int8Array): { outputs: Int8Array; version: string } {
+  const interp = TfliteInterpreter.load(bytes, { threads: 1 });
+  try {
+    return { outputs: interp.runBatch(inputs), version: interp.version };
+  } finally {
+    interp.close();
+  }
 }
 
 export function evaluateInt8(input: EvaluationInput): EvaluationReport {
@@ -67,80 +124,80 @@ export function evaluateInt8(input: EvaluationInput): EvaluationReport {
   if (images.length < count * inSize || labels.length < count) {
     throw new RangeError(`evaluateInt8: ${count} samples requested, data holds fewer`);
   }
-
-  const tflm = new Int8Interpreter(model, { ties: 'away-from-zero' });
-  const tfliteRule = new Int8Interpreter(model, { ties: 'toward-positive' });
-  const tflite = TfliteInterpreter.load(input.tflite, { threads: 1 });
-  const tfliteLogits = TfliteInterpreter.load(writeTflite(logitsOnly(model)), { threads: 1 });
-  try {
-    const out = {
-      tflm: new Int8Array(count * width),
-      tflmLogits: new Int8Array(count * width),
-      rule: new Int8Array(count * width),
-      ruleLogits: new Int8Array(count * width),
-      tflite: new Int8Array(count * width),
-      tfliteLogits: new Int8Array(count * width),
-    };
-    const ties = new Uint32Array(count);
-    for (let s = 0; s < count; s++) {
-      const q = quantizeInput(images, s * inSize, model.input, input.normalized);
-      const a = tflm.run(q);
-      out.tflm.set(a.output, s * width);
-      out.tflmLogits.set(a.logits, s * width);
-      ties[s] = a.negativeTies;
-      const b = tfliteRule.run(q);
-      out.rule.set(b.output, s * width);
-      out.ruleLogits.set(b.logits, s * width);
-      out.tflite.set(tflite.run(q) as Int8Array, s * width);
-      out.tfliteLogits.set(tfliteLogits.run(q) as Int8Array, s * width);
-    }
-
-    const output = compareOutputs(out.tflm, out.tflite, count, width);
-    const logits = compareOutputs(out.tflmLogits, out.tfliteLogits, count, width);
-    let negativeTies = 0;
-    let samplesWithTies = 0;
-    let unexplained = 0;
-    let ruleExact = 0;
-    for (let s = 0; s < count; s++) {
-      negativeTies += ties[s];
-      if (ties[s] > 0) samplesWithTies++;
-      const lo = s * width;
-      const hi = lo + width;
-      if (ties[s] === 0 && !sameRange(out.tflmLogits, out.tfliteLogits, lo, hi)) unexplained++;
-      if (sameRange(out.rule, out.tflite, lo, hi) && sameRange(out.ruleLogits, out.tfliteLogits, lo, hi)) ruleExact++;
-    }
-
-    const int8Top1 = top1All(out.tflm, count, width);
-    const label = labels.subarray(0, count);
-    let floatAgree: number | null = null;
-    if (input.floatTop1) {
-      let same = 0;
-      for (let s = 0; s < count; s++) if (input.floatTop1[s] === int8Top1[s]) same++;
-      floatAgree = count ? same / count : 0;
-    }
-    return {
-      samples: count,
-      floatAccuracy: input.floatTop1 ? accuracy(input.floatTop1.subarray(0, count), label) : null,
-      int8Accuracy: accuracy(int8Top1, label),
-      tfliteAccuracy: accuracy(top1All(out.tflite, count, width), label),
-      top1Agreement: output.top1Agreement,
-      exactAgreement: output.exactAgreement,
-      maxAbsDiff: output.maxAbsDiff,
-      output,
-      logits,
-      ties: {
-        negativeTies,
-        samplesWithTies,
-        unexplainedLogitDiffs: unexplained,
-        tfliteRuleExactAgreement: count ? ruleExact / count : 0,
-      },
-      floatInt8Top1Agreement: floatAgree,
-      tfliteVersion: tflite.version,
-    };
-  } finally {
-    tflite.close();
-    tfliteLogits.close();
+  const label = labels.subarray(0, count);
+  const ties = new Uint32Array(count);
+  const tflm = runReference(input, 'away-from-zero', ties);
+  const int8Top1 = top1All(tflm.output, count, width);
+  let floatAgree: number | null = null;
+  if (input.floatTop1) {
+    let same = 0;
+    for (let s = 0; s < count; s++) if (input.floatTop1[s] === int8Top1[s]) same++;
+    floatAgree = count ? same / count : 0;
   }
+  const host = {
+    samples: count,
+    floatAccuracy: input.floatTop1 ? accuracy(input.floatTop1.subarray(0, count), label) : null,
+    int8Accuracy: accuracy(int8Top1, label),
+    floatInt8Top1Agreement: floatAgree,
+  };
+
+  const skipped = tfliteLimitation(model);
+  if (skipped) {
+    return {
+      ...host,
+      tfliteAccuracy: null,
+      top1Agreement: null,
+      exactAgreement: null,
+      maxAbsDiff: null,
+      output: null,
+      logits: null,
+      ties: null,
+      tfliteSkipped: skipped,
+      tfliteVersion: tfliteVersion(),
+    };
+  }
+
+  const quantized = quantizeAll(input);
+  const tflite = runTflite(input.tflite, quantized);
+  const tfliteLogits = runTflite(writeTflite(logitsOnly(model)), quantized).outputs;
+  const rule = runReference(input, 'toward-positive');
+  const hasSoftmax = model.softmax !== null;
+
+  const output = compareOutputs(tflm.output, tflite.outputs, count, width);
+  const logits = compareOutputs(tflm.logits, tfliteLogits, count, width);
+  let negativeTies = 0;
+  let samplesWithTies = 0;
+  let unexplained = 0;
+  let ruleExact = 0;
+  let softmaxOnly = 0;
+  for (let s = 0; s < count; s++) {
+    negativeTies += ties[s];
+    if (ties[s] > 0) samplesWithTies++;
+    const lo = s * width;
+    const hi = lo + width;
+    const logitsEqual = sameRange(tflm.logits, tfliteLogits, lo, hi);
+    if (ties[s] === 0 && !logitsEqual) unexplained++;
+    if (sameRange(rule.logits, tfliteLogits, lo, hi)) ruleExact++;
+    if (hasSoftmax && logitsEqual && !sameRange(tflm.output, tflite.outputs, lo, hi)) softmaxOnly++;
+  }
+  return {
+    ...host,
+    tfliteAccuracy: accuracy(top1All(tflite.outputs, count, width), label),
+    top1Agreement: output.top1Agreement,
+    exactAgreement: output.exactAgreement,
+    maxAbsDiff: output.maxAbsDiff,
+    output,
+    logits,
+    ties: {
+      negativeTies,
+      samplesWithTies,
+      unexplainedLogitDiffs: unexplained,
+      tfliteRuleLogitsAgreement: count ? ruleExact / count : 0,
+      softmaxOnlyDiffs: softmaxOnly,
+    },
+    tfliteSkipped: null,
+    tfliteVersion: tflite.version,
+  };
 }
 
 function sameRange(a: Int8Array, b: Int8Array, lo: number, hi: number): boolean {

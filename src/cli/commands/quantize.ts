@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dataOptions, modelDirOption } from '../options.ts';
 import { UsageError } from '../../errors.ts';
 import { loadFashionMnist } from '../../data/fashion-mnist.ts';
+import { initBackend } from '../../train/backend.ts';
 import { loadFloatModel } from '../../train/float-model.ts';
 import { quantizeModel } from '../../quantize/quantize.ts';
 import { writeTflite } from '../../tflite/writer.ts';
@@ -31,6 +32,7 @@ export async function runQuantize(args: QuantizeArgs): Promise<QuantizeResult> {
   if (!Number.isInteger(samples) || samples < 1) {
     throw new UsageError(`--calibration-samples ${samples} is not a positive whole number; try --calibration-samples 500`);
   }
+  await initBackend();
   const paths = modelPaths(args.model);
   const { floatModel } = await loadFloatModel(args.model);
   const train = await loadFashionMnist({ dataDir: args['data-dir'], split: 'train', limit: samples });

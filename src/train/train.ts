@@ -1,0 +1,231 @@
+/**
+ * Trains the dense classifier with a trainOnBatch loop, so that shuffling is ours
+ * and seeded (tfjs fit()'s shuffle is not), progress is reported per batch, and
+ * early stopping follows the course exercise's callback
+ * (`if logs['accuracy'] > 0.86: self.model.stop_training = True`), except that it
+ * never stops before the end of epoch 2.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { randomInt } from 'node:crypto';
+import { UsageError } from '../errors.ts';
+import { FASHION_MNIST_CLASSES } from '../model/types.ts';
+import type { Dataset } from '../data/fashion-mnist.ts';
+import { predictFloat } from './float-model.ts';
+import { buildModel } from './model.ts';
+
+export interface TrainOptions {
+  readonly train: Dataset;
+  readonly test: Dataset;
+  readonly hidden: readonly number[];
+  /** Default 5. */
+  readonly epochs?: number;
+  /** Default 32 (Keras' default). */
+  readonly batchSize?: number;
+  /** Divide pixels by 255 (default true); false trains on raw 0..255 floats like the exercise's un-normalized run. */
+  readonly normalize?: boolean;
+  /** Stop at the end of an epoch (2 or later) whose training accuracy is above this, in (0, 1]. */
+  readonly stopAtAccuracy?: number;
+  /** Seeds weight init and shuffling; a random one is drawn (and reported) when absent. */
+  readonly seed?: number;
+  readonly onProgress?: (event: TrainProgress) => void;
+}
+
+/** `batch` after every batch; `epoch` after each epoch; `evaluate` before the test pass. */
+export type TrainProgress =
+  | {
+      readonly kind: 'batch';
+      readonly epoch: number; // 1-based
+      readonly epochs: number;
+      readonly batch: number; // 1-based
+      readonly batches: number;
+      /** Running mean over the epoch so far, like Keras' progress bar. */
+      readonly loss: number;
+      readonly accuracy: number;
+      readonly samplesPerSec: number;
+      readonly etaSeconds: number;
+    }
+  | ({ readonly kind: 'epoch'; readonly epochs: number; readonly samplesPerSec: number; readonly etaSeconds: number } & EpochMetrics)
+  | { readonly kind: 'evaluate'; readonly count: number };
+
+export interface EpochMetrics {
+  readonly epoch: number;
+  /** Mean training loss and accuracy over the epoch's samples. */
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly seconds: number;
+}
+
+export interface DatasetInfo {
+  readonly count: number;
+  readonly sha256: string;
+  readonly source: string;
+}
+
+/** Everything metrics.json records about a run. */
+export interface TrainMetrics {
+  readonly hidden: readonly number[];
+  readonly normalized: boolean;
+  readonly seed: number;
+  readonly classNames: readonly string[];
+  readonly epochsRequested: number;
+  readonly batchSize: number;
+  readonly stopAtAccuracy: number | null;
+  readonly stoppedEarly: boolean;
+  readonly epochs: readonly EpochMetrics[];
+  readonly testAccuracy: number;
+  /** Training time (all epochs, without the test pass). */
+  readonly seconds: number;
+  /** Training samples per second over all epochs. */
+  readonly samplesPerSec: number;
+  readonly backend: string;
+  readonly params: number;
+  readonly tfjsVersion: string;
+  readonly dataset: { readonly train: DatasetInfo; readonly test: DatasetInfo };
+}
+
+export interface TrainResult {
+  readonly model: tf.Sequential;
+  readonly metrics: TrainMetrics;
+}
+
+/** mulberry32: a small, fast 32-bit PRNG; returns floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher-Yates shuffle in place. */
+export function shuffleInPlace(order: Uint32Array, random: () => number): void {
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+}
+
+function positiveInt(value: number, flag: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** Trains a fresh model; the caller owns (and must dispose) the returned model. */
+export async function trainModel(options: TrainOptions): Promise<TrainResult> {
+  const { train, test, hidden, onProgress } = options;
+  const epochs = positiveInt(options.epochs ?? 5, '--epochs');
+  const batchSize = positiveInt(options.batchSize ?? 32, '--batch-size');
+  const normalize = options.normalize ?? true;
+  const stopAt = options.stopAtAccuracy;
+  if (stopAt !== undefined && !(stopAt > 0 && stopAt <= 1)) {
+    throw new UsageError(`--stop-at-accuracy must be in (0, 1], got ${stopAt}`);
+  }
+  if (options.seed !== undefined && !(Number.isSafeInteger(options.seed) && options.seed >= 0)) {
+    throw new UsageError(`--seed must be a non-negative integer, got ${options.seed}`);
+  }
+  if (train.count < 1 || test.count < 1) throw new UsageError('training and test sets must not be empty');
+  const seed = options.seed ?? randomInt(0, 2 ** 31 - 1);
+  const sample = train.rows * train.cols;
+
+  const model = buildModel(hidden, seed);
+  try {
+    const random = mulberry32(seed ^ 0x5eed5eed);
+    const order = new Uint32Array(train.count);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    const batches = Math.ceil(train.count / batchSize);
+    const totalSamples = epochs * train.count;
+    const xb = new Float32Array(batchSize * sample);
+    const yb = new Float32Array(batchSize);
+
+    const history: EpochMetrics[] = [];
+    let stoppedEarly = false;
+    let seen = 0;
+    const t0 = performance.now();
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const te = performance.now();
+      shuffleInPlace(order, random);
+      let lossSum = 0;
+      let accSum = 0;
+      let done = 0;
+      for (let b = 0; b < batches; b++) {
+        const start = b * batchSize;
+        const n = Math.min(batchSize, train.count - start);
+        for (let k = 0; k < n; k++) {
+          const idx = order[start + k]!;
+          const src = train.images.subarray(idx * sample, (idx + 1) * sample);
+          const off = k * sample;
+          // Same arithmetic as pixelsToFloat32 (pixel/255 rounded to float32).
+          if (normalize) for (let p = 0; p < sample; p++) xb[off + p] = src[p]! / 255;
+          else xb.set(src, off);
+          yb[k] = train.labels[idx]!;
+        }
+        const xs = tf.tensor3d(xb.subarray(0, n * sample), [n, train.rows, train.cols]);
+        const ys = tf.tensor2d(yb.subarray(0, n), [n, 1]);
+        let loss: number;
+        let acc: number;
+        try {
+          [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[] as [number, number];
+        } finally {
+          xs.dispose();
+          ys.dispose();
+        }
+        lossSum += loss * n;
+        accSum += acc * n;
+        done += n;
+        seen += n;
+        if (onProgress) {
+          const rate = seen / ((performance.now() - t0) / 1000);
+          onProgress({
+            kind: 'batch', epoch, epochs, batch: b + 1, batches,
+            loss: lossSum / done, accuracy: accSum / done,
+            samplesPerSec: rate, etaSeconds: (totalSamples - seen) / rate,
+          });
+        }
+      }
+      const m: EpochMetrics = { epoch, loss: lossSum / done, accuracy: accSum / done, seconds: (performance.now() - te) / 1000 };
+      history.push(m);
+      const rate = seen / ((performance.now() - t0) / 1000);
+      const stop = stopAt !== undefined && epoch >= 2 && m.accuracy > stopAt;
+      stoppedEarly = stop && epoch < epochs;
+      onProgress?.({ kind: 'epoch', epochs, samplesPerSec: rate, etaSeconds: stop ? 0 : (totalSamples - seen) / rate, ...m });
+      if (stop) break;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+
+    onProgress?.({ kind: 'evaluate', count: test.count });
+    const { top1 } = predictFloat(model, test.images, normalize, 1024);
+    let correct = 0;
+    for (let i = 0; i < test.count; i++) if (top1[i] === test.labels[i]) correct++;
+
+    const metrics: TrainMetrics = {
+      hidden: [...hidden],
+      normalized: normalize,
+      seed,
+      classNames: [...FASHION_MNIST_CLASSES],
+      epochsRequested: epochs,
+      batchSize,
+      stopAtAccuracy: stopAt ?? null,
+      stoppedEarly,
+      epochs: history,
+      testAccuracy: correct / test.count,
+      seconds,
+      samplesPerSec: seen / seconds,
+      backend: tf.getBackend(),
+      params: model.countParams(),
+      tfjsVersion: tf.version.tfjs,
+      dataset: {
+        train: { count: train.count, sha256: train.sha256, source: train.source },
+        test: { count: test.count, sha256: test.sha256, source: test.source },
+      },
+    };
+    return { model, metrics };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
