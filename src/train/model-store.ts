@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { DataFormatError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic-write.ts';
 
@@ -62,7 +62,12 @@ async function readOrThrow(path: string, what: string): Promise<Buffer> {
     return await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : err instanceof Error ? err.message : String(err);
+    const why =
+      code === 'ENOENT'
+        ? `no such file (train one with 'tinyml train --out ${dirname(path)}', or point --model at a folder with a tfjs model.json)`
+        : err instanceof Error
+          ? err.message
+          : String(err);
     throw new DataFormatError(`${path}: cannot read ${what}: ${why}`, { cause: err });
   }
 }
