@@ -1,0 +1,49 @@
+/* The hardware layer: everything the portable core needs from a board.
+ * Declared once here; one implementation per board in boards/<board>/ (the
+ * build picks the folder). Board facts (clock, memory sizes, name) live in that
+ * folder's board.h, never in the core. */
+#ifndef TINYML_HAL_H
+#define TINYML_HAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What hal_cycles_now() counts. */
+typedef enum {
+  HAL_CYCLES_CPU = 0,         /* real CPU cycles (DWT CYCCNT) */
+  HAL_CYCLES_INSTRUCTIONS = 1 /* emulated instructions (QEMU -icount shift=0) */
+} hal_cycle_unit_t;
+
+typedef struct {
+  const char *name;          /* e.g. "mps2-an386 (QEMU, stands in for nRF52840)" */
+  uint32_t cpu_hz;           /* nominal CPU clock of the board stood in for, for converting cycles to time */
+  uint32_t flash_bytes;      /* capacity, for reporting */
+  uint32_t ram_bytes;
+  hal_cycle_unit_t cycle_unit;
+} hal_board_info_t;
+
+/* Clocks, UART and cycle counter ready to use. Called once, first. */
+void hal_init(void);
+
+/* Board facts; the pointer stays valid forever. */
+const hal_board_info_t *hal_board_info(void);
+
+/* Writes all n bytes to the host link, blocking until they are queued. */
+void hal_serial_write(const uint8_t *data, size_t n);
+
+/* The next byte from the host link, or -1 when none has arrived yet. Never blocks. */
+int hal_serial_read_byte(void);
+
+/* A free-running 32-bit counter in hal_board_info()->cycle_unit units. Differences
+ * of two readings are exact across one wrap (unsigned subtraction). */
+uint32_t hal_cycles_now(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,32 @@
+/* Status and error codes shared by the model reader, the runtimes and the
+ * protocol. Values are part of protocol version 1 (docs/protocol.md): never
+ * renumber, only add. */
+#ifndef TINYML_STATUS_H
+#define TINYML_STATUS_H
+
+typedef enum {
+  TML_OK = 0,
+
+  /* Protocol errors, sent in ERROR frames. */
+  TML_ERR_BAD_FRAME = 1,
+  TML_ERR_BAD_VERSION = 2,
+  TML_ERR_BAD_TYPE = 3,
+  TML_ERR_BAD_LENGTH = 4,
+  TML_ERR_MODEL_NOT_READY = 5,
+  TML_ERR_INVOKE_FAILED = 6,
+
+  /* Model load errors (INFO status, ERROR detail). */
+  TML_ERR_MODEL_IDENTIFIER = 16, /* not "TFL3" */
+  TML_ERR_MODEL_VERSION = 17,    /* schema version is not 3 */
+  TML_ERR_MODEL_BOUNDS = 18,     /* an offset or length points outside the model */
+  TML_ERR_MODEL_STRUCTURE = 19,  /* missing table, wrong subgraph count, bad tensor index */
+  TML_ERR_UNSUPPORTED_OP = 20,   /* an operator other than FULLY_CONNECTED / SOFTMAX */
+  TML_ERR_UNSUPPORTED_TYPE = 21, /* a tensor type other than int8 activations/weights, int32 bias */
+  TML_ERR_SHAPE = 22,            /* tensor shapes do not chain */
+  TML_ERR_QUANTIZATION = 23,     /* missing or invalid scale / zero point */
+  TML_ERR_ARENA_TOO_SMALL = 24,  /* the static arena cannot hold the activations */
+  TML_ERR_TOO_MANY_LAYERS = 25,  /* more operators than the native runtime plans for */
+  TML_ERR_RUNTIME = 26           /* TFLM reported an error (init, allocate, invoke) */
+} tml_status_t;
+
+#endif
