@@ -7,16 +7,24 @@ import { quantizeCommand } from './commands/quantize.ts';
 import { exportCommand } from './commands/export.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { pipelineCommand } from './commands/pipeline.ts';
+import { buildCommand } from './commands/build.ts';
+import { flashCommand } from './commands/flash.ts';
+import { validateCommand } from './commands/validate.ts';
+import { deployCommand } from './commands/deploy.ts';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('tinyml')
-  .usage('$0 <command> [options]\n\nTrain a dense Fashion-MNIST classifier, quantize it to int8 TFLite and prove it.')
+  .usage('$0 <command> [options]\n\nTrain a dense Fashion-MNIST classifier, quantize it to int8 TFLite, run it on a microcontroller and prove it.')
   .command(trainCommand)
   .command(predictCommand)
   .command(quantizeCommand)
   .command(exportCommand)
   .command(evaluateCommand)
   .command(pipelineCommand)
+  .command(buildCommand)
+  .command(flashCommand)
+  .command(validateCommand)
+  .command(deployCommand)
   .demandCommand(1, 'name a command: tinyml --help lists them')
   .strict()
   .recommendCommands()

@@ -1,0 +1,29 @@
+/* Board facts for QEMU's mps2-an386 (Cortex-M4F), standing in for the
+ * nRF52840 (Cortex-M4F, 64 MHz, 1 MB flash, 256 KB RAM). The one place these
+ * numbers live; link.ld repeats the memory sizes (the linker cannot include C).
+ *
+ * Memory map, from QEMU's hw/arm/mps2.c (AN385/AN386/AN500 share it):
+ *   0x00000000..0x003fffff  ZBT SSRAM1, 4 MB (code; QEMU loads the ELF here, VTOR = 0)
+ *   0x20000000..0x203fffff  ZBT SSRAM2&3, 4 MB (data)
+ *   0x21000000..0x21ffffff  PSRAM, 16 MB (unused)
+ * We use only the nRF52840's sizes of them: 1 MB at 0x00000000 as "flash" and
+ * 256 KB at 0x20000000 as RAM, which are also the nRF52840's own addresses, so a
+ * firmware that does not fit the real board does not link for the emulator either. */
+#ifndef TINYML_BOARD_MPS2_AN386_H
+#define TINYML_BOARD_MPS2_AN386_H
+
+#define BOARD_NAME "mps2-an386 (QEMU)"
+#define BOARD_CPU_HZ 64000000u        /* nominal: the nRF52840's clock, for converting cycles to time */
+#define BOARD_FLASH_BYTES (1024u * 1024u)
+#define BOARD_RAM_BYTES (256u * 1024u)
+
+/* CMSDK APB UART0 (QEMU wires it to the first -serial / chardev). */
+#define BOARD_UART0_BASE 0x40004000u
+#define BOARD_UART_BAUDDIV 16u        /* minimum legal value; QEMU ignores the rate */
+
+/* SysTick runs from the 25 MHz system clock; under -icount shift=0 one
+ * instruction takes 1 ns of virtual time, so one tick is 40 instructions. */
+#define BOARD_SYSCLK_HZ 25000000u
+#define BOARD_INSTRUCTIONS_PER_TICK 40u
+
+#endif

@@ -1,0 +1,82 @@
+/* hal.h for QEMU mps2-an386: CMSDK UART0 for the host link, SysTick for the
+ * cycle counter (emulated instructions under -icount shift=0). */
+#include "hal.h"
+
+#include "board.h"
+
+#define REG32(addr) (*(volatile uint32_t *)(addr))
+
+#define UART_DATA REG32(BOARD_UART0_BASE + 0x00u)
+#define UART_STATE REG32(BOARD_UART0_BASE + 0x04u)
+#define UART_CTRL REG32(BOARD_UART0_BASE + 0x08u)
+#define UART_BAUDDIV REG32(BOARD_UART0_BASE + 0x10u)
+#define UART_STATE_TX_FULL 0x1u
+#define UART_STATE_RX_FULL 0x2u
+#define UART_CTRL_TX_EN 0x1u
+#define UART_CTRL_RX_EN 0x2u
+
+#define SYST_CSR REG32(0xE000E010u)
+#define SYST_RVR REG32(0xE000E014u)
+#define SYST_CVR REG32(0xE000E018u)
+#define SYST_CSR_ENABLE 0x1u
+#define SYST_CSR_TICKINT 0x2u
+#define SYST_CSR_CLKSOURCE_CPU 0x4u
+#define SCB_ICSR REG32(0xE000ED04u)
+#define SCB_ICSR_PENDSTSET (1u << 26)
+#define SYSTICK_RELOAD 0x00FFFFFFu /* full 24 bits: one wrap per 2^24 ticks */
+
+/* SysTick wraps since hal_init; incremented by SysTick_Handler. */
+static volatile uint32_t s_wraps;
+
+static const hal_board_info_t s_board = {
+    .name = BOARD_NAME,
+    .cpu_hz = BOARD_CPU_HZ,
+    .flash_bytes = BOARD_FLASH_BYTES,
+    .ram_bytes = BOARD_RAM_BYTES,
+    .cycle_unit = HAL_CYCLES_INSTRUCTIONS,
+};
+
+void SysTick_Handler(void) { s_wraps = s_wraps + 1u; }
+
+void hal_init(void) {
+  UART_BAUDDIV = BOARD_UART_BAUDDIV;
+  UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN;
+  s_wraps = 0;
+  SYST_RVR = SYSTICK_RELOAD;
+  SYST_CVR = 0; /* any write clears it; counting starts from the reload value */
+  SYST_CSR = SYST_CSR_CLKSOURCE_CPU | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
+}
+
+const hal_board_info_t *hal_board_info(void) { return &s_board; }
+
+void hal_serial_write(const uint8_t *data, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    while ((UART_STATE & UART_STATE_TX_FULL) != 0u) {
+    }
+    UART_DATA = data[i];
+  }
+}
+
+int hal_serial_read_byte(void) {
+  if ((UART_STATE & UART_STATE_RX_FULL) == 0u) return -1;
+  return (int)(UART_DATA & 0xFFu);
+}
+
+/* ticks = wraps * 2^24 + (reload - CVR), read consistently with interrupts
+ * masked: if a wrap is pending (ICSR.PENDSTSET) but not yet counted by the
+ * handler, count it here and re-read CVR, which is then surely past the wrap.
+ * The result, ticks * 40 in uint32, wraps every 2^32 instructions (4.3 s of
+ * virtual time), so differences are exact across one wrap as hal.h promises. */
+uint32_t hal_cycles_now(void) {
+  uint32_t primask;
+  __asm volatile("mrs %0, primask\n cpsid i" : "=r"(primask)::"memory");
+  uint32_t wraps = s_wraps;
+  uint32_t cvr = SYST_CVR;
+  if ((SCB_ICSR & SCB_ICSR_PENDSTSET) != 0u) {
+    cvr = SYST_CVR;
+    wraps += 1u;
+  }
+  __asm volatile("msr primask, %0" ::"r"(primask) : "memory");
+  const uint32_t ticks = (wraps << 24) + (SYSTICK_RELOAD - cvr);
+  return ticks * BOARD_INSTRUCTIONS_PER_TICK;
+}

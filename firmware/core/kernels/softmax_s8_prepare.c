@@ -1,0 +1,24 @@
+/* Prepare-time parameters for tml_softmax_s8 (see the header). */
+#include <math.h>
+
+#include "fixed_point.h"
+#include "softmax_s8.h"
+
+#define SCALED_DIFF_INTEGER_BITS 5
+
+bool tml_softmax_s8_prepare(float input_scale, float beta, tml_softmax_params_t *params) {
+  const double max_real = 2147483647.0; /* (1LL << 31) - 1.0 */
+  double real = (double)beta * (double)input_scale * (double)(1LL << (31 - SCALED_DIFF_INTEGER_BITS));
+  if (real > max_real) real = max_real;
+  int32_t multiplier = 0;
+  int left_shift = 0;
+  if (!tml_quantize_multiplier_gt_one(real, &multiplier, &left_shift)) return false;
+  /* CalculateInputRadius(5, left_shift, 31): floor((2^5 - 1) * 2^26 / 2^left_shift). */
+  const double radius = floor(((double)((1 << SCALED_DIFF_INTEGER_BITS) - 1) *
+                               (double)(1LL << (31 - SCALED_DIFF_INTEGER_BITS))) /
+                              (double)(1LL << left_shift));
+  params->input_multiplier = multiplier;
+  params->input_left_shift = left_shift;
+  params->diff_min = (int32_t)(-radius);
+  return true;
+}

@@ -1,0 +1,90 @@
+/* CRC-32, COBS and frames of protocol version 1 (docs/protocol.md). */
+#include <string.h>
+
+#include "frame.h"
+#include "protocol.h"
+
+/* CRC-32/IEEE, reflected, one nibble at a time: a 64-byte table, ~2 table
+ * lookups per byte; fast enough for the model CRC at boot and for frames. */
+static const uint32_t crc_nibble[16] = {
+    0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u, 0x4DB26158u, 0x5005713Cu,
+    0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu, 0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu,
+};
+
+uint32_t proto_crc32(uint32_t crc, const uint8_t *data, size_t n) {
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) {
+    crc ^= data[i];
+    crc = (crc >> 4) ^ crc_nibble[crc & 0x0Fu];
+    crc = (crc >> 4) ^ crc_nibble[crc & 0x0Fu];
+  }
+  return ~crc;
+}
+
+size_t proto_cobs_encode(const uint8_t *src, size_t n, uint8_t *dst) {
+  size_t code_at = 0; /* where the current block's code byte goes */
+  size_t out = 1;
+  uint8_t code = 1;
+  for (size_t i = 0; i < n; ++i) {
+    if (src[i] == 0) {
+      dst[code_at] = code;
+      code_at = out++;
+      code = 1;
+    } else {
+      dst[out++] = src[i];
+      /* A full block closes here; as in the canonical encoder, no empty block
+       * follows when the input ends right after it. */
+      if (++code == 0xFF && i + 1 < n) {
+        dst[code_at] = code;
+        code_at = out++;
+        code = 1;
+      }
+    }
+  }
+  dst[code_at] = code;
+  return out;
+}
+
+long proto_cobs_decode(const uint8_t *src, size_t n, uint8_t *dst) {
+  size_t in = 0, out = 0;
+  while (in < n) {
+    const uint8_t code = src[in++];
+    if (code == 0 || in + (size_t)(code - 1) > n) return -1;
+    for (uint8_t k = 1; k < code; ++k) {
+      const uint8_t b = src[in++];
+      if (b == 0) return -1;
+      dst[out++] = b;
+    }
+    if (code != 0xFF && in < n) dst[out++] = 0;
+  }
+  return (long)out;
+}
+
+size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t body_len, uint8_t *wire) {
+  if (body_len > PROTO_MAX_BODY) return 0;
+  payload[0] = (uint8_t)PROTO_VERSION;
+  payload[1] = type;
+  proto_put_u16(payload + 2, seq);
+  const size_t crc_at = PROTO_HEADER_BYTES + body_len;
+  proto_put_u32(payload + crc_at, proto_crc32(0, payload, crc_at));
+  const size_t n = proto_cobs_encode(payload, crc_at + PROTO_CRC_BYTES, wire);
+  wire[n] = 0x00;
+  return n + 1;
+}
+
+tml_status_t proto_frame_parse(uint8_t *block, size_t n, proto_frame_t *frame) {
+  memset(frame, 0, sizeof *frame);
+  frame->seq = PROTO_SEQ_UNKNOWN;
+  if (n > PROTO_MAX_ENCODED) return TML_ERR_BAD_FRAME;
+  const long len = proto_cobs_decode(block, n, block);
+  if (len < (long)(PROTO_HEADER_BYTES + PROTO_CRC_BYTES) || len > (long)PROTO_MAX_PAYLOAD) return TML_ERR_BAD_FRAME;
+  const size_t crc_at = (size_t)len - PROTO_CRC_BYTES;
+  const uint32_t crc = (uint32_t)block[crc_at] | (uint32_t)block[crc_at + 1] << 8 |
+                       (uint32_t)block[crc_at + 2] << 16 | (uint32_t)block[crc_at + 3] << 24;
+  if (proto_crc32(0, block, crc_at) != crc) return TML_ERR_BAD_FRAME;
+  frame->type = block[1];
+  frame->seq = (uint16_t)(block[2] | block[3] << 8);
+  frame->body = block + PROTO_HEADER_BYTES;
+  frame->body_len = crc_at - PROTO_HEADER_BYTES;
+  return block[0] == PROTO_VERSION ? TML_OK : TML_ERR_BAD_VERSION;
+}

@@ -1,0 +1,261 @@
+/* Checks CRC-32, COBS and frames against golden vectors
+ * (scripts/golden-vectors.ts), then the request loop (app.c) end to end over
+ * the host board's in-memory link: HELLO -> INFO, INFER -> RESULT with the
+ * reference's output, and every ERROR code of docs/protocol.md.
+ * Usage: protocol_test <protocol.txt> */
+#include <stdbool.h>
+
+#include "app.h"
+#include "frame.h"
+#include "hal.h"
+#include "host_link.h"
+#include "protocol.h"
+#include "status.h"
+#include "vectors.h"
+
+static int crc_cases, cobs_cases, frame_cases, app_checks;
+
+static void test_crc(FILE *f) {
+  const size_t n = (size_t)vec_int(f);
+  uint8_t *b = vec_u8s(f, n);
+  const uint32_t want = (uint32_t)vec_int(f);
+  CHECK(proto_crc32(0, b, n) == want, "crc of %zu bytes: %08x, want %08x", n, proto_crc32(0, b, n), want);
+  if (n > 3) { /* chunked */
+    CHECK(proto_crc32(proto_crc32(0, b, 3), b + 3, n - 3) == want, "chunked crc of %zu bytes", n);
+  }
+  crc_cases++;
+  free(b);
+}
+
+static void test_cobs(FILE *f) {
+  const size_t n = (size_t)vec_int(f);
+  uint8_t *raw = vec_u8s(f, n);
+  const size_t m = (size_t)vec_int(f);
+  uint8_t *enc = vec_u8s(f, m);
+  uint8_t *got = (uint8_t *)vec_alloc(n + n / 254 + 2);
+  const size_t gm = proto_cobs_encode(raw, n, got);
+  CHECK(gm == m && memcmp(got, enc, m) == 0, "cobs encode of %zu bytes: %zu bytes, want %zu", n, gm, m);
+  CHECK(gm <= n + n / 254 + 1, "cobs encode of %zu bytes overran the documented room", n);
+  uint8_t *dec = (uint8_t *)vec_alloc(m);
+  const long dn = proto_cobs_decode(enc, m, dec);
+  CHECK(dn == (long)n && memcmp(dec, raw, n) == 0, "cobs decode to %ld bytes, want %zu", dn, n);
+  memcpy(dec, enc, m); /* in place */
+  CHECK(proto_cobs_decode(dec, m, dec) == (long)n && memcmp(dec, raw, n) == 0, "in-place cobs decode");
+  cobs_cases++;
+  free(raw), free(enc), free(got), free(dec);
+}
+
+static void test_frame(FILE *f) {
+  const uint8_t type = (uint8_t)vec_int(f);
+  const uint16_t seq = (uint16_t)vec_int(f);
+  const size_t n = (size_t)vec_int(f);
+  uint8_t *body = vec_u8s(f, n);
+  const size_t m = (size_t)vec_int(f);
+  uint8_t *wire = vec_u8s(f, m);
+  static uint8_t payload[PROTO_MAX_PAYLOAD], out[PROTO_MAX_ENCODED];
+  memcpy(payload + PROTO_HEADER_BYTES, body, n);
+  const size_t gm = proto_frame_seal(payload, type, seq, n, out);
+  CHECK(gm == m && memcmp(out, wire, m) == 0, "frame type %02x seq %u: %zu wire bytes, want %zu", type, seq, gm, m);
+  proto_frame_t fr;
+  CHECK(wire[m - 1] == 0, "frame ends with the delimiter");
+  const tml_status_t st = proto_frame_parse(wire, m - 1, &fr);
+  CHECK(st == TML_OK && fr.type == type && fr.seq == seq && fr.body_len == n && memcmp(fr.body, body, n) == 0,
+        "parse frame type %02x seq %u: status %d", type, seq, st);
+  frame_cases++;
+  free(body), free(wire);
+}
+
+/* ------------------------------------------------------------ the app loop */
+
+static uint8_t rx_wire[1 << 16];
+
+static void send_frame(uint8_t type, uint16_t seq, const uint8_t *body, size_t n) {
+  static uint8_t payload[PROTO_MAX_PAYLOAD + 64], out[PROTO_MAX_ENCODED + 64];
+  memcpy(payload + PROTO_HEADER_BYTES, body, n);
+  const size_t m = proto_frame_seal(payload, type, seq, n, out);
+  host_link_feed(out, m);
+}
+
+/* Runs the app and parses the first answer; returns false when there is none. */
+static bool answer(proto_frame_t *fr) {
+  app_poll();
+  static size_t have = 0;
+  have += host_link_take(rx_wire + have, sizeof rx_wire - have);
+  for (size_t i = 0; i < have; ++i) {
+    if (rx_wire[i] == 0) {
+      static uint8_t block[PROTO_MAX_ENCODED];
+      memcpy(block, rx_wire, i);
+      const tml_status_t st = proto_frame_parse(block, i, fr);
+      memmove(rx_wire, rx_wire + i + 1, have - i - 1);
+      have -= i + 1;
+      CHECK(st == TML_OK, "device sent a bad frame (status %d)", st);
+      return st == TML_OK;
+    }
+  }
+  return false;
+}
+
+static void expect_error(uint16_t seq, tml_status_t code, const char *what) {
+  proto_frame_t fr;
+  const bool got = answer(&fr);
+  CHECK(got && fr.type == PROTO_MSG_ERROR && fr.seq == seq && fr.body_len == 2 && fr.body[0] == code,
+        "%s: want ERROR %d seq %u, got %s type %02x seq %u code %d", what, code, seq, got ? "frame" : "nothing",
+        got ? fr.type : 0, got ? fr.seq : 0, got && fr.body_len > 0 ? fr.body[0] : -1);
+  app_checks++;
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+static void test_app(FILE *f) {
+  char label[128];
+  vec_token(f, label, sizeof label);
+  const uint32_t nbytes = (uint32_t)vec_int(f);
+  (void)vec_int(f); /* status: 0 */
+  const uint32_t input_bytes = (uint32_t)vec_int(f), output_count = (uint32_t)vec_int(f);
+  const long cases = (long)vec_int(f);
+  uint8_t *model = vec_u8s(f, nbytes);
+
+  hal_init();
+  host_link_set_cycle_step(1234);
+  app_init(model, nbytes);
+  proto_frame_t fr;
+
+  CHECK(!answer(&fr), "the device speaks unprompted");
+  send_frame(PROTO_MSG_HELLO, 41, NULL, 0);
+  CHECK(answer(&fr) && fr.type == PROTO_MSG_INFO && fr.seq == 41, "HELLO -> INFO");
+  const uint8_t *b = fr.body;
+  CHECK(fr.body_len == 57 + 4 && b[56] == 4 && memcmp(b + 57, "host", 4) == 0, "INFO board name");
+  CHECK(b[0] == 1 && b[1] == 0 && b[2] == HAL_CYCLES_CPU && b[3] == 2, "INFO version/runtime/unit/rank");
+  CHECK(get_u32(b + 4) == proto_crc32(0, model, nbytes) && get_u32(b + 8) == nbytes, "INFO model CRC and size");
+  CHECK(get_u32(b + 12) > 0 && get_u32(b + 12) <= get_u32(b + 16), "INFO arena");
+  CHECK(get_u16(b + 24) == 1 && get_u16(b + 26) == input_bytes && get_u16(b + 28) == 0, "INFO input dims");
+  CHECK(get_u32(b + 32) == input_bytes && get_u16(b + 44) == output_count && get_u16(b + 46) == 0, "INFO sizes/status");
+  CHECK(get_u32(b + 52) == (uint32_t)-128, "INFO output zero point");
+  app_checks++;
+
+  for (long c = 0; c < cases; ++c) {
+    uint8_t *x = vec_u8s(f, input_bytes);
+    int8_t *want = vec_i8s(f, output_count);
+    send_frame(PROTO_MSG_INFER, (uint16_t)(100 + c), x, input_bytes);
+    const bool got = answer(&fr);
+    CHECK(got && fr.type == PROTO_MSG_RESULT && fr.seq == 100 + c && fr.body_len == 8 + output_count,
+          "INFER %ld -> RESULT", c);
+    if (got && fr.body_len == 8 + output_count) {
+      uint32_t top = 0;
+      for (uint32_t i = 1; i < output_count; ++i) top = want[i] > want[top] ? i : top;
+      CHECK(fr.body[0] == top && fr.body[1] == 0 && get_u16(fr.body + 2) == output_count, "RESULT header");
+      CHECK(get_u32(fr.body + 4) == 1234, "RESULT cycles %u", get_u32(fr.body + 4));
+      CHECK(memcmp(fr.body + 8, want, output_count) == 0, "RESULT %ld outputs differ from the reference", c);
+    }
+    app_checks++;
+    free(x), free(want);
+  }
+
+  /* Errors. */
+  static uint8_t big[PROTO_MAX_ENCODED + 64];
+  send_frame(PROTO_MSG_INFER, 7, big, 3);
+  expect_error(7, TML_ERR_BAD_LENGTH, "INFER of 3 bytes");
+  send_frame(PROTO_MSG_HELLO + 0x40, 8, NULL, 0);
+  expect_error(8, TML_ERR_BAD_TYPE, "unknown type");
+  send_frame(PROTO_MSG_HELLO, 9, big, 1);
+  expect_error(9, TML_ERR_BAD_LENGTH, "HELLO with a body");
+  {
+    static uint8_t payload[16], out[32];
+    const size_t m = proto_frame_seal(payload, PROTO_MSG_HELLO, 10, 0, out);
+    out[3] ^= 0x80; /* breaks the CRC (seq 10: 0x0a becomes 0x8a, no new 0x00) */
+    host_link_feed(out, m);
+    expect_error(PROTO_SEQ_UNKNOWN, TML_ERR_BAD_FRAME, "bad CRC");
+  }
+  {
+    static uint8_t payload[16], out[32];
+    payload[0] = 2;
+    const uint8_t raw[8] = {2, PROTO_MSG_HELLO, 11, 0, 0, 0, 0, 0};
+    memcpy(payload, raw, 4);
+    const uint32_t crc = proto_crc32(0, payload, 4);
+    for (int i = 0; i < 4; ++i) payload[4 + i] = (uint8_t)(crc >> (8 * i));
+    const size_t m = proto_cobs_encode(payload, 8, out);
+    out[m] = 0;
+    host_link_feed(out, m + 1);
+    expect_error(11, TML_ERR_BAD_VERSION, "version 2");
+  }
+  {
+    const uint8_t garbage[5] = {0x13, 0x37, 0xff, 0x01, 0x02};
+    host_link_feed(garbage, sizeof garbage);
+    send_frame(PROTO_MSG_HELLO, 12, NULL, 0); /* garbage glued to a frame: that block is bad... */
+    expect_error(PROTO_SEQ_UNKNOWN, TML_ERR_BAD_FRAME, "garbage before a frame");
+    const uint8_t zero = 0;
+    host_link_feed(&zero, 1); /* an empty block is ignored */
+    send_frame(PROTO_MSG_HELLO, 13, NULL, 0); /* ...and the next frame is read normally */
+    CHECK(answer(&fr) && fr.type == PROTO_MSG_INFO && fr.seq == 13, "resync after garbage");
+    app_checks++;
+  }
+  {
+    memset(big, 0x55, sizeof big);
+    host_link_feed(big, PROTO_MAX_ENCODED + 10);
+    const uint8_t zero = 0;
+    host_link_feed(&zero, 1);
+    expect_error(PROTO_SEQ_UNKNOWN, TML_ERR_BAD_FRAME, "overlong frame");
+    send_frame(PROTO_MSG_HELLO, 14, NULL, 0);
+    CHECK(answer(&fr) && fr.type == PROTO_MSG_INFO && fr.seq == 14, "resync after an overlong frame");
+    app_checks++;
+  }
+  {
+    /* Several requests in flight, answered in order. */
+    send_frame(PROTO_MSG_HELLO, 20, NULL, 0);
+    send_frame(PROTO_MSG_INFER, 21, big, 1);
+    send_frame(PROTO_MSG_HELLO, 22, NULL, 0);
+    CHECK(answer(&fr) && fr.seq == 20 && fr.type == PROTO_MSG_INFO, "pipelined 1");
+    CHECK(answer(&fr) && fr.seq == 21 && fr.type == PROTO_MSG_ERROR, "pipelined 2");
+    CHECK(answer(&fr) && fr.seq == 22 && fr.type == PROTO_MSG_INFO, "pipelined 3");
+    app_checks++;
+  }
+  {
+    /* A model that fails to load still answers HELLO, with the reason. */
+    model[5] ^= 0xff;
+    app_init(model, nbytes);
+    send_frame(PROTO_MSG_HELLO, 30, NULL, 0);
+    CHECK(answer(&fr) && fr.type == PROTO_MSG_INFO && get_u16(fr.body + 46) == TML_ERR_MODEL_IDENTIFIER,
+          "INFO status of a bad model");
+    CHECK(get_u32(fr.body + 4) == proto_crc32(0, model, nbytes), "INFO CRC of a bad model");
+    send_frame(PROTO_MSG_INFER, 31, big, input_bytes);
+    expect_error(31, TML_ERR_MODEL_NOT_READY, "INFER on a bad model");
+    app_checks++;
+  }
+  free(model);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: protocol_test <protocol.txt>\n");
+    return 2;
+  }
+  FILE *f = vec_open(argv[1]);
+  char kind[32];
+  bool ended = false;
+  while (vec_token(f, kind, sizeof kind)) {
+    if (strcmp(kind, "crc") == 0) {
+      test_crc(f);
+    } else if (strcmp(kind, "cobs") == 0) {
+      test_cobs(f);
+    } else if (strcmp(kind, "frame") == 0) {
+      test_frame(f);
+    } else if (strcmp(kind, "model") == 0) {
+      test_app(f);
+    } else if (strcmp(kind, "end") == 0) {
+      ended = true;
+      break;
+    } else {
+      fprintf(stderr, "vectors: unknown record '%s'\n", kind);
+      return 2;
+    }
+  }
+  fclose(f);
+  CHECK(ended, "vectors: no end record (truncated file?)");
+  CHECK(crc_cases > 0 && cobs_cases > 0 && frame_cases > 0 && app_checks > 0, "vectors: a section is missing");
+  printf("protocol_test: %d crc, %d cobs, %d frame cases, %d app checks; %d failures\n", crc_cases, cobs_cases,
+         frame_cases, app_checks, vec_failures);
+  return vec_failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,53 @@
+import type { CommandModule } from 'yargs';
+import { modelDirOption } from '../options.ts';
+import { RUNTIME_KINDS, type RuntimeKind } from '../../firmware/budget.ts';
+import { buildFirmware, formatBuild } from '../../deploy/build.ts';
+import { BOARD_NAMES, checkBoard, defaultRuntime } from '../../deploy/targets.ts';
+
+export interface BuildArgs {
+  model: string;
+  board: string;
+  runtime?: string;
+  'tflm-dir'?: string;
+  'arduino-cli'?: string;
+}
+
+export const boardOptions = {
+  board: { type: 'string', demandOption: true, choices: BOARD_NAMES, describe: 'emulator (QEMU mps2-an386) or nano33ble (Arduino Nano 33 BLE Sense)' },
+  runtime: {
+    type: 'string',
+    choices: RUNTIME_KINDS,
+    describe: 'tflm (TensorFlow Lite Micro; the Nano 33 BLE default) or native (our C core; the emulator default)',
+  },
+  'tflm-dir': { type: 'string', describe: 'TFLM source tree (tflite-micro-arduino-examples) for --runtime tflm on the emulator' },
+  'arduino-cli': { type: 'string', describe: 'Path of the arduino-cli executable (default: found on PATH)' },
+} as const;
+
+export function resolveRuntime(args: { board: string; runtime?: string; 'tflm-dir'?: string }): RuntimeKind {
+  const board = checkBoard(args.board);
+  return (args.runtime as RuntimeKind | undefined) ?? defaultRuntime(board, args['tflm-dir']);
+}
+
+export const buildCommand: CommandModule<object, BuildArgs> = {
+  command: 'build',
+  describe: 'Check the memory budget, then compile firmware that runs the int8 model',
+  builder: (y) =>
+    y
+      .options(modelDirOption)
+      .options(boardOptions)
+      .example('$0 build --model models/default --board emulator', 'native C runtime for QEMU, with arm-none-eabi-gcc')
+      .example('$0 build --model models/default --board emulator --tflm-dir ~/Arduino/libraries/Arduino_TensorFlowLite', 'TFLM in QEMU')
+      .example('$0 build --model models/default --board nano33ble', 'TFLM sketch for the Nano 33 BLE Sense, with arduino-cli') as never,
+  handler: async (args) => {
+    const board = checkBoard(args.board);
+    const result = await buildFirmware({
+      modelDir: args.model,
+      board,
+      runtime: resolveRuntime(args),
+      tflmDir: args['tflm-dir'],
+      arduinoCli: args['arduino-cli'],
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    console.log(formatBuild(result));
+  },
+};

@@ -1,0 +1,176 @@
+import type { CommandModule } from 'yargs';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { dataOptions, modelDirOption } from '../options.ts';
+import { TfliteFormatError, ToolError, UsageError } from '../../errors.ts';
+import { loadFashionMnist } from '../../data/fashion-mnist.ts';
+import { initBackend } from '../../train/backend.ts';
+import { loadFloatModel, predictFloat } from '../../train/float-model.ts';
+import { readTflite } from '../../tflite/reader.ts';
+import { modelPaths } from '../../model/model-dir.ts';
+import { startQemu, type QemuInstance } from '../../device/qemu.ts';
+import { SerialTransport } from '../../device/serial-transport.ts';
+import { DeviceLink } from '../../device/link.ts';
+import { InterruptedError, TransportClosedError } from '../../device/errors.ts';
+import {
+  assertValidationPassed,
+  formatValidationReport,
+  validateOnDevice,
+  type ValidationReport,
+} from '../../validate/validate.ts';
+
+export interface ValidateArgs {
+  model: string;
+  board?: string;
+  port?: string;
+  elf?: string;
+  samples?: number;
+  window?: number;
+  /** Per-request answer timeout, ms. */
+  timeout?: number;
+  /** How long to wait for the device to answer HELLO, ms. */
+  'handshake-timeout'?: number;
+  json?: boolean;
+  'data-dir'?: string;
+}
+
+/** Where `tinyml build --board emulator` puts the firmware of a model folder. */
+export function defaultEmulatorElf(modelDir: string): string {
+  return resolve('build', 'emulator', basename(resolve(modelDir)), 'firmware.elf');
+}
+
+function positive(name: string, v: number | undefined, fallback: number): number {
+  const x = v ?? fallback;
+  if (!Number.isInteger(x) || x < 1) throw new UsageError(`--${name} ${v} is not a positive whole number`);
+  return x;
+}
+
+export interface RunValidateOptions {
+  /** Progress per answered sample; the CLI draws a counter on a TTY. */
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Status lines ("booting QEMU ..."), for people. */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Validates a model folder's int8 model on the emulator or a board on a serial
+ * port. QEMU and the port are closed however it ends, Ctrl-C included (which
+ * ends it with InterruptedError, exit code 130).
+ */
+export async function runValidate(args: ValidateArgs, options: RunValidateOptions = {}): Promise<ValidationReport> {
+  if (!args.board === !args.port) throw new UsageError('give either --board emulator or --port PATH');
+  if (args.board && args.board !== 'emulator') {
+    throw new UsageError(`--board ${args.board}: only 'emulator' boots here; for a real board pass its serial port with --port`);
+  }
+  const samples = positive('samples', args.samples, 1000);
+  const window = positive('window', args.window, 4);
+  const timeoutMs = positive('timeout', args.timeout, 2000);
+  const handshakeMs = positive('handshake-timeout', args['handshake-timeout'], 15_000);
+  const log = options.log ?? (() => undefined);
+
+  const paths = modelPaths(args.model);
+  let tfliteBytes: Uint8Array;
+  try {
+    tfliteBytes = new Uint8Array(await readFile(paths.int8Tflite));
+  } catch (err) {
+    throw new UsageError(`${paths.int8Tflite} is missing: run 'tinyml quantize --model ${args.model}' first`, { cause: err });
+  }
+  const model = readTflite(tfliteBytes);
+  if (model.kind !== 'int8') throw new TfliteFormatError(`${paths.int8Tflite} is not an int8 model`);
+  const elf = args.board ? (args.elf ? resolve(args.elf) : defaultEmulatorElf(args.model)) : null;
+  if (elf && !existsSync(elf)) {
+    throw new UsageError(`firmware ${elf} is missing: run tinyml build --model ${args.model} --board emulator first`);
+  }
+
+  await initBackend();
+  const { tfModel, floatModel } = await loadFloatModel(args.model);
+  const test = await loadFashionMnist({ dataDir: args['data-dir'], split: 'test', limit: samples });
+  const floatTop1 = predictFloat(tfModel, test.images, floatModel.normalized).top1;
+  tfModel.dispose();
+
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let qemu: QemuInstance | null = null;
+  let link: DeviceLink | null = null;
+  try {
+    let path: string;
+    if (elf) {
+      log(`booting ${elf} in QEMU`);
+      qemu = await startQemu({ elf });
+      path = qemu.ptyPath;
+    } else {
+      path = args.port!;
+    }
+    if (abort.signal.aborted) throw new InterruptedError('interrupted');
+    const transport = new SerialTransport({ path });
+    await transport.open();
+    link = new DeviceLink(transport);
+    log(`connecting on ${path}`);
+    const info = await link.handshake({ timeoutMs: handshakeMs, signal: abort.signal });
+    log(`${info.board}: ${info.runtime} runtime, model CRC-32 ${info.modelCrc32.toString(16).padStart(8, '0')}; running ${test.count} samples`);
+    return await validateOnDevice({
+      link,
+      info,
+      model,
+      tfliteBytes,
+      images: test.images,
+      labels: test.labels,
+      count: test.count,
+      normalized: floatModel.normalized,
+      floatTop1,
+      board: elf ? 'emulator' : path,
+      window,
+      timeoutMs,
+      onProgress: options.onProgress,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    // The pty vanishing usually means QEMU died: say so with its output.
+    if (qemu && err instanceof TransportClosedError) {
+      await Promise.race([qemu.exited, new Promise((r) => setTimeout(r, 500))]);
+      if (!qemu.running) throw new ToolError('QEMU exited during validation', 'qemu-system-arm', qemu.output(), { cause: err });
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await link?.close().catch(() => undefined);
+    await qemu?.stop();
+  }
+}
+
+export const validateCommand: CommandModule<object, ValidateArgs> = {
+  command: 'validate',
+  describe: 'Run the int8 model on the emulator or a board over serial and prove it computes what the reference computes',
+  builder: (y) =>
+    y
+      .options(modelDirOption)
+      .option('board', { type: 'string', choices: ['emulator'], describe: 'Boot the firmware in QEMU (mps2-an386) and validate there' })
+      .option('port', { type: 'string', describe: 'Serial port of a flashed board, e.g. /dev/ttyACM0' })
+      .option('elf', { type: 'string', describe: 'Firmware ELF for --board emulator (default build/emulator/<model folder>/firmware.elf)' })
+      .option('samples', { type: 'number', default: 1000, describe: 'Test images to run' })
+      .option('window', { type: 'number', default: 4, describe: 'Requests kept in flight' })
+      .option('timeout', { type: 'number', default: 2000, describe: 'Milliseconds to wait for an answer before sending a request again' })
+      .option('handshake-timeout', { type: 'number', default: 15000, describe: 'Milliseconds to wait for the device to answer HELLO' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object instead of a table' })
+      .option('data-dir', dataOptions['data-dir'])
+      .conflicts('board', 'port')
+      .example('$0 validate --model models/default --board emulator', '1000 test images on the emulator')
+      .example('$0 validate --model models/default --port /dev/ttyACM0 --json', 'on a flashed board') as never,
+  handler: async (args) => {
+    const tty = !args.json && process.stderr.isTTY;
+    const report = await runValidate(args, {
+      log: args.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      onProgress: tty
+        ? (done, total) => {
+            if (done === total || done % 25 === 0) process.stderr.write(`\r${done}/${total}${done === total ? '\n' : ''}`);
+          }
+        : undefined,
+    });
+    console.log(args.json ? JSON.stringify(report) : formatValidationReport(report));
+    assertValidationPassed(report);
+  },
+};

@@ -1,0 +1,409 @@
+/**
+ * A session with a device over any Transport (docs/protocol.md, "Host behaviour").
+ *
+ * handshake(): the device sends nothing unprompted and QEMU / USB CDC drop what it
+ * sends while nobody has the port open, so HELLO is repeated (every 200 ms by
+ * default) until an INFO answers one of them.
+ *
+ * infer(): keeps `window` INFER requests in flight so the device never waits for
+ * the link, matches RESULTs by sequence number, and resends a request with the
+ * same sequence number when its answer is late or lost, or when the device
+ * reports BAD_FRAME (sequence 0xFFFF: it cannot say which request it lost, so
+ * every outstanding one is resent; the device recomputes, the host keeps the
+ * first answer). Answers to sequence numbers not outstanding — duplicates,
+ * late answers to resent requests, leftovers from HELLO — are dropped, so each
+ * sample is counted exactly once.
+ *
+ * Sequence numbers run 0..0xFFFE and wrap; 0xFFFF is reserved for BAD_FRAME.
+ */
+import {
+  decodeFrame,
+  describeErrorCode,
+  encodeFrame,
+  ErrorCode,
+  FrameError,
+  SEQ_UNKNOWN,
+  type DeviceInfo,
+  type Message,
+  type ResultMessage,
+} from '../protocol/frames.ts';
+import { FrameSplitter } from '../protocol/frame-parser.ts';
+import {
+  DeviceReportedError,
+  DeviceTimeoutError,
+  HandshakeTimeoutError,
+  InterruptedError,
+  TransportClosedError,
+} from './errors.ts';
+import type { Transport } from './transport.ts';
+
+export interface HandshakeOptions {
+  /** Give up after this long; default 10 s. */
+  readonly timeoutMs?: number;
+  /** HELLO repeat interval; default 200 ms. */
+  readonly intervalMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface InferOptions {
+  /** Requests in flight; default 4. */
+  readonly window?: number;
+  /** Time a request may wait for its answer before it is sent again; default 2000 ms. */
+  readonly timeoutMs?: number;
+  /** Resends allowed per sample before infer() fails; default 5. */
+  readonly retries?: number;
+  /** Called after each sample is answered, with (answered, total). */
+  readonly onProgress?: (done: number, total: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface InferResult {
+  readonly count: number;
+  /** Outputs per sample (INFO's output count). */
+  readonly width: number;
+  /** `count` rows of `width` int8 outputs, in sample order. */
+  readonly outputs: Int8Array;
+  /** The device's top-1 field per sample. */
+  readonly top1: Uint8Array;
+  /** Cycles per sample, in INFO's cycle unit. */
+  readonly cycles: Uint32Array;
+  /** Wall-clock time from the first request to the last answer. */
+  readonly wallMs: number;
+  /** Requests sent again (timeouts and BAD_FRAME). */
+  readonly resends: number;
+  /** Answers dropped because their sequence number was not outstanding. */
+  readonly staleAnswers: number;
+}
+
+/** Counters over the link's lifetime. */
+export interface LinkStats {
+  framesSent: number;
+  framesReceived: number;
+  /** Received blocks that failed COBS, CRC or a length check. */
+  badFrames: number;
+  /** ERROR BAD_FRAME answers (the device could not read a request). */
+  deviceBadFrames: number;
+}
+
+const DEFAULTS = { window: 4, timeoutMs: 2000, retries: 5, handshakeMs: 10_000, helloMs: 200 } as const;
+
+export class DeviceLink {
+  readonly stats: LinkStats = { framesSent: 0, framesReceived: 0, badFrames: 0, deviceBadFrames: 0 };
+  /** INFO from the last handshake. */
+  info: DeviceInfo | null = null;
+  private readonly splitter = new FrameSplitter();
+  private seq = 0;
+  private handler: ((msg: Message) => void) | null = null;
+  private problemHandler: ((err: FrameError) => void) | null = null;
+  private closeHandler: ((err: Error) => void) | null = null;
+  private closedError: Error | null = null;
+  private readonly unsubscribe: (() => void)[];
+
+  constructor(readonly transport: Transport) {
+    this.unsubscribe = [
+      transport.onData((chunk) => this.onData(chunk)),
+      transport.onClose((err) => {
+        this.closedError = err
+          ? new TransportClosedError(`lost the device on ${transport.description}: ${err.message}`, { cause: err })
+          : new TransportClosedError(`${transport.description} was closed`);
+        this.closeHandler?.(this.closedError);
+      }),
+    ];
+  }
+
+  /** The next request sequence number: 0..0xFFFE, wrapping, never 0xFFFF. */
+  nextSeq(): number {
+    const s = this.seq;
+    this.seq = s + 1 >= SEQ_UNKNOWN ? 0 : s + 1;
+    return s;
+  }
+
+  /** Starts the sequence numbers elsewhere (tests of the wrap-around). */
+  setNextSeq(seq: number): void {
+    if (!Number.isInteger(seq) || seq < 0 || seq >= SEQ_UNKNOWN) throw new RangeError(`sequence number ${seq} not in 0..0xFFFE`);
+    this.seq = seq;
+  }
+
+  private onData(chunk: Uint8Array): void {
+    for (const block of this.splitter.push(chunk)) {
+      let msg: Message;
+      try {
+        msg = decodeFrame(block);
+      } catch (err) {
+        if (!(err instanceof FrameError)) throw err;
+        this.stats.badFrames++;
+        this.problemHandler?.(err);
+        continue;
+      }
+      this.stats.framesReceived++;
+      this.handler?.(msg);
+    }
+  }
+
+  private send(msg: Message): Promise<void> {
+    this.stats.framesSent++;
+    return this.transport.write(encodeFrame(msg));
+  }
+
+  /**
+   * Runs one exchange: installs the handlers, and guarantees that timers and
+   * handlers are removed however it ends (answer, error, close, abort).
+   */
+  private session<T>(
+    signal: AbortSignal | undefined,
+    body: (ctx: { resolve: (v: T) => void; fail: (e: Error) => void; timers: Set<NodeJS.Timeout>; ended: () => boolean }) => void,
+  ): Promise<T> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    if (this.handler) return Promise.reject(new Error('DeviceLink: one exchange at a time'));
+    return new Promise<T>((resolvePromise, rejectPromise) => {
+      const timers = new Set<NodeJS.Timeout>();
+      let settled = false;
+      const cleanup = () => {
+        settled = true;
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        this.handler = null;
+        this.problemHandler = null;
+        this.closeHandler = null;
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const resolve = (v: T) => {
+        if (settled) return;
+        cleanup();
+        resolvePromise(v);
+      };
+      const fail = (e: Error) => {
+        if (settled) return;
+        cleanup();
+        rejectPromise(e);
+      };
+      const onAbort = () => fail(new InterruptedError('interrupted'));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort);
+      this.closeHandler = fail;
+      body({ resolve, fail, timers, ended: () => settled });
+    });
+  }
+
+  /**
+   * Sends HELLO every `intervalMs` until INFO answers one of them.
+   * @throws HandshakeTimeoutError after `timeoutMs` without INFO
+   */
+  handshake(options: HandshakeOptions = {}): Promise<DeviceInfo> {
+    const timeoutMs = options.timeoutMs ?? DEFAULTS.handshakeMs;
+    const intervalMs = options.intervalMs ?? DEFAULTS.helloMs;
+    const where = this.transport.description;
+    return this.session<DeviceInfo>(options.signal, ({ resolve, fail, timers }) => {
+      const sent = new Set<number>();
+      let hellos = 0;
+      let heard = '';
+      const hello = () => {
+        const seq = this.nextSeq();
+        sent.add(seq);
+        hellos++;
+        // A leading 0x00 ends whatever partial frame the device may hold from an earlier session.
+        const frame = encodeFrame({ type: 'hello', seq });
+        const wire = hellos === 1 ? Uint8Array.of(0, ...frame) : frame;
+        this.stats.framesSent++;
+        this.transport.write(wire).catch(fail);
+        const t = setTimeout(() => {
+          timers.delete(t);
+          hello();
+        }, intervalMs);
+        timers.add(t);
+      };
+      this.handler = (msg) => {
+        if (msg.type === 'info' && sent.has(msg.seq)) {
+          this.info = msg.info;
+          resolve(msg.info);
+        } else if (msg.type === 'error' && msg.code !== ErrorCode.BAD_FRAME) {
+          heard = `; the device answered ERROR ${describeErrorCode(msg.code)}`;
+        }
+      };
+      this.problemHandler = (err) => {
+        heard = `; it sent frames the host cannot read (${err.message})`;
+      };
+      const deadline = setTimeout(() => {
+        fail(
+          new HandshakeTimeoutError(
+            `no INFO from the device on ${where} after ${hellos} HELLOs in ${timeoutMs} ms${heard}: ` +
+              'check that the firmware is running on this port (reset the board, or flash it again with tinyml flash)',
+          ),
+        );
+      }, timeoutMs);
+      timers.add(deadline);
+      hello();
+    });
+  }
+
+  /**
+   * Runs every input on the device and returns the outputs in input order.
+   * @param inputs one int8 tensor per sample, each INFO's `inputBytes` long
+   * @throws DeviceTimeoutError naming the sample when one exhausts its retries;
+   *         DeviceReportedError when the device answers with an ERROR other than
+   *         BAD_FRAME; TransportClosedError; InterruptedError on abort
+   */
+  infer(inputs: readonly Int8Array[], options: InferOptions = {}): Promise<InferResult> {
+    const info = this.info;
+    if (!info) return Promise.reject(new Error('DeviceLink.infer: call handshake() first'));
+    const window = options.window ?? DEFAULTS.window;
+    const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
+    const retries = options.retries ?? DEFAULTS.retries;
+    if (!Number.isInteger(window) || window < 1 || window > 0x7fff) throw new RangeError(`window ${window} must be a whole number in 1..32767`);
+    if (!Number.isInteger(retries) || retries < 0) throw new RangeError(`retries ${retries} must be a whole number >= 0`);
+    const count = inputs.length;
+    const width = info.outputCount;
+    const outputs = new Int8Array(count * width);
+    const top1 = new Uint8Array(count);
+    const cycles = new Uint32Array(count);
+    const where = this.transport.description;
+
+    return this.session<InferResult>(options.signal, ({ resolve, fail, timers, ended }) => {
+      interface Pending {
+        readonly index: number;
+        readonly frame: Uint8Array;
+        attempts: number;
+        /** Transmission order of its latest sending (answers come back in this order from a serial device). */
+        order: number;
+        /** Answers to requests transmitted after this one that arrived before its own. */
+        overtaken: number;
+        timer: NodeJS.Timeout | null;
+      }
+      const pending = new Map<number, Pending>();
+      let next = 0;
+      let done = 0;
+      let resends = 0;
+      let stale = 0;
+      let transmissions = 0;
+      const started = performance.now();
+      let lastProgress = started;
+
+      // A request is presumed lost when the device has made no progress for
+      // timeoutMs (no answer at all), not when it merely waited behind the
+      // window: a slow or loaded device must not trigger a storm of resends.
+      const arm = (seq: number, p: Pending, ms: number) => {
+        if (p.timer) {
+          clearTimeout(p.timer);
+          timers.delete(p.timer);
+        }
+        p.timer = setTimeout(() => {
+          timers.delete(p.timer!);
+          p.timer = null;
+          const quiet = performance.now() - lastProgress;
+          if (quiet < timeoutMs) arm(seq, p, timeoutMs - quiet);
+          else resend(seq, p, `no answer within ${timeoutMs} ms`);
+        }, ms);
+        timers.add(p.timer);
+      };
+      const transmit = (seq: number, p: Pending) => {
+        if (ended()) return;
+        this.stats.framesSent++;
+        p.order = transmissions++;
+        p.overtaken = 0;
+        this.transport.write(p.frame).catch(fail);
+        arm(seq, p, timeoutMs);
+      };
+      const resend = (seq: number, p: Pending, why: string) => {
+        if (p.attempts > retries) {
+          fail(
+            new DeviceTimeoutError(
+              `sample ${p.index} (sequence ${seq}) got no valid answer from ${where} after ${p.attempts} attempts (last: ${why}); ` +
+                'the link is losing frames or the device hangs: reset it, check the cable, or raise --timeout',
+              p.index,
+              seq,
+              p.attempts,
+            ),
+          );
+          return;
+        }
+        p.attempts++;
+        resends++;
+        transmit(seq, p);
+      };
+      const fill = () => {
+        while (pending.size < window && next < count) {
+          const index = next++;
+          const input = inputs[index]!;
+          if (input.length !== info.inputBytes) {
+            fail(new RangeError(`sample ${index} has ${input.length} input bytes, the device expects ${info.inputBytes}`));
+            return;
+          }
+          const seq = this.nextSeq();
+          const p: Pending = { index, frame: encodeFrame({ type: 'infer', seq, input }), attempts: 1, order: 0, overtaken: 0, timer: null };
+          pending.set(seq, p);
+          transmit(seq, p);
+        }
+        if (done === count) {
+          resolve({ count, width, outputs, top1, cycles, wallMs: performance.now() - started, resends, staleAnswers: stale });
+        }
+      };
+      const accept = (msg: ResultMessage, p: Pending) => {
+        if (msg.outputs.length !== width) {
+          fail(
+            new DeviceReportedError(
+              `the device answered sample ${p.index} with ${msg.outputs.length} outputs, but INFO announced ${width}`,
+              0,
+              0,
+              p.index,
+            ),
+          );
+          return;
+        }
+        outputs.set(msg.outputs, p.index * width);
+        top1[p.index] = msg.top1;
+        cycles[p.index] = msg.cycles;
+        done++;
+        options.onProgress?.(done, count);
+      };
+
+      this.handler = (msg) => {
+        if (msg.type === 'error' && msg.code === ErrorCode.BAD_FRAME) {
+          this.stats.deviceBadFrames++;
+          const p = pending.get(msg.seq);
+          if (p) resend(msg.seq, p, 'the device reported BAD_FRAME');
+          else if (msg.seq === SEQ_UNKNOWN) {
+            for (const [seq, q] of [...pending]) if (pending.has(seq)) resend(seq, q, 'the device reported BAD_FRAME');
+          }
+          return;
+        }
+        const p = pending.get(msg.seq);
+        if (!p || (msg.type !== 'result' && msg.type !== 'error')) {
+          stale++;
+          return;
+        }
+        pending.delete(msg.seq);
+        if (p.timer) {
+          clearTimeout(p.timer);
+          timers.delete(p.timer);
+        }
+        if (msg.type === 'error') {
+          fail(
+            new DeviceReportedError(
+              `the device refused sample ${p.index}: ERROR ${describeErrorCode(msg.code)}, detail ${describeErrorCode(msg.detail)}`,
+              msg.code,
+              msg.detail,
+              p.index,
+            ),
+          );
+          return;
+        }
+        lastProgress = performance.now();
+        // The device answers in order: more than `window` answers overtaking a
+        // request mean it was lost on the way (or its answer was); send it again
+        // now rather than at the end of the run.
+        for (const [qs, q] of [...pending]) {
+          if (q.order < p.order && ++q.overtaken > window && pending.has(qs)) resend(qs, q, `overtaken by ${window + 1} later answers`);
+        }
+        accept(msg, p);
+        fill();
+      };
+      fill();
+    });
+  }
+
+  /** Stops listening and closes the transport. */
+  async close(): Promise<void> {
+    for (const u of this.unsubscribe) u();
+    await this.transport.close();
+  }
+}

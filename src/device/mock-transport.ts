@@ -1,0 +1,364 @@
+/**
+ * An in-memory device behind the Transport interface: it speaks protocol
+ * version 1 and runs our TypeScript int8 reference (TFLM's arithmetic), so the
+ * link, the retry logic and validation are tested without hardware. Knobs drop,
+ * corrupt, duplicate and delay frames in either direction, deterministically
+ * (a FaultPlan function, or randomFaults with a seed). All state lives in the
+ * instance.
+ *
+ * Like the firmware it answers one request at a time: requests queue while it
+ * "computes" (computeMs), which is how `maxQueued` shows the host's window.
+ */
+import type { Int8Model } from '../model/types.ts';
+import { Int8Interpreter } from '../reference/interpreter.ts';
+import { argmax } from '../evaluate/compare.ts';
+import {
+  ErrorCode,
+  FrameError,
+  decodeFrame,
+  encodePayload,
+  framePayload,
+  PROTOCOL_VERSION,
+  SEQ_UNKNOWN,
+  type CycleUnit,
+  type DeviceInfo,
+  type Message,
+  type Runtime,
+} from '../protocol/frames.ts';
+import { FrameSplitter } from '../protocol/frame-parser.ts';
+import { TransportClosedError } from './errors.ts';
+import type { Transport } from './transport.ts';
+
+export type Direction = 'to-device' | 'to-host';
+
+export interface FrameFault {
+  /** The frame never arrives. */
+  readonly drop?: boolean;
+  /** One byte of the frame is flipped (the receiver's CRC or COBS check fails). */
+  readonly corrupt?: boolean;
+  /** The frame arrives twice. */
+  readonly duplicate?: boolean;
+  /** The frame arrives this much later (later frames may overtake it). */
+  readonly delayMs?: number;
+}
+
+export interface FaultContext {
+  readonly direction: Direction;
+  /** 0-based count of frames seen so far in this direction. */
+  readonly index: number;
+  /** The message, or null when the frame does not decode (already corrupt). */
+  readonly message: Message | null;
+}
+
+export type FaultPlan = (ctx: FaultContext) => FrameFault | undefined;
+
+export interface MockDeviceOptions {
+  readonly model: Int8Model;
+  /** CRC-32 the device reports for its model (normally crc32 of the host's .tflite). */
+  readonly modelCrc32: number;
+  readonly modelBytes?: number;
+  readonly board?: string;
+  readonly runtime?: Runtime;
+  readonly cycleUnit?: CycleUnit;
+  readonly cpuHz?: number;
+  /** Frames arriving before the device "opens" its port are lost, as QEMU and USB CDC lose them. */
+  readonly deafFrames?: number;
+  /** Time each request takes; requests queue meanwhile. Default 0 (next tick). */
+  readonly computeMs?: number;
+  /** Largest chunk the host receives at once (frames are split across chunks); default whole frames. */
+  readonly chunkBytes?: number;
+  readonly faults?: FaultPlan;
+  /** Fields of INFO to misreport (wrong CRC, input size...). */
+  readonly infoOverrides?: Partial<DeviceInfo>;
+  /** Cycles reported for a sample; default a deterministic function of the input. */
+  readonly cycles?: (input: Int8Array) => number;
+  /** Changes the outputs before they are sent, to play a faulty runtime. */
+  readonly tamper?: (input: Int8Array, outputs: Int8Array) => void;
+}
+
+/** What the simulated device saw and did. */
+export interface MockDeviceStats {
+  framesReceived: number;
+  badFramesReceived: number;
+  infersReceived: number;
+  /** Distinct INFER sequence numbers seen, with how often each arrived. */
+  readonly inferSeqCounts: Map<number, number>;
+  /** Most INFER requests received and not yet answered at any one time. */
+  maxQueued: number;
+  framesSent: number;
+}
+
+/** Seeded PRNG (mulberry32), so a failing fault sequence reproduces. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface RandomFaultOptions {
+  readonly seed: number;
+  /** Probabilities per frame, each 0..1. */
+  readonly drop?: number;
+  readonly corrupt?: number;
+  readonly duplicate?: number;
+  readonly delay?: number;
+  /** Delay range in ms when a frame is delayed; default [1, 30]. */
+  readonly delayMs?: readonly [number, number];
+  /** Directions faults apply to; default both. */
+  readonly directions?: readonly Direction[];
+}
+
+/** A FaultPlan drawing each fault at random from a seeded generator. */
+export function randomFaults(options: RandomFaultOptions): FaultPlan {
+  const rand = prng(options.seed);
+  const [lo, hi] = options.delayMs ?? [1, 30];
+  const dirs = options.directions ?? ['to-device', 'to-host'];
+  return (ctx) => {
+    if (!dirs.includes(ctx.direction)) return undefined;
+    const fault = {
+      drop: rand() < (options.drop ?? 0),
+      corrupt: rand() < (options.corrupt ?? 0),
+      duplicate: rand() < (options.duplicate ?? 0),
+      delayMs: rand() < (options.delay ?? 0) ? lo + Math.floor(rand() * (hi - lo + 1)) : 0,
+    };
+    return fault;
+  };
+}
+
+function corruptByte(block: Uint8Array, at: number): void {
+  const i = at % block.length;
+  const b = block[i]!;
+  block[i] = (b ^ 0x55) !== 0 ? b ^ 0x55 : b ^ 0xaa;
+}
+
+export class MockDevice implements Transport {
+  readonly description = 'mock device';
+  readonly stats: MockDeviceStats = {
+    framesReceived: 0,
+    badFramesReceived: 0,
+    infersReceived: 0,
+    inferSeqCounts: new Map(),
+    maxQueued: 0,
+    framesSent: 0,
+  };
+  /** Fault plan in force; starts as options.faults and may be swapped at any time (e.g. after the handshake). */
+  faults: FaultPlan | undefined;
+  private readonly interp: Int8Interpreter;
+  private readonly info: DeviceInfo;
+  private readonly splitter = new FrameSplitter();
+  private readonly dataListeners = new Set<(chunk: Uint8Array) => void>();
+  private readonly closeListeners = new Set<(error: Error | null) => void>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly queue: Message[] = [];
+  private busy = false;
+  private open_ = false;
+  private closed = false;
+  private inFrames = 0;
+  private outFrames = 0;
+
+  constructor(readonly options: MockDeviceOptions) {
+    this.faults = options.faults;
+    this.interp = new Int8Interpreter(options.model);
+    const m = options.model;
+    const last = m.layers[m.layers.length - 1]!;
+    const out = m.softmax ? m.softmax.output : last.output;
+    this.info = {
+      protocolVersion: PROTOCOL_VERSION,
+      runtime: options.runtime ?? 'native',
+      cycleUnit: options.cycleUnit ?? 'emulated-instructions',
+      modelCrc32: options.modelCrc32 >>> 0,
+      modelBytes: options.modelBytes ?? 0,
+      arenaUsed: 2048,
+      arenaSize: 16384,
+      cpuHz: options.cpuHz ?? 25_000_000,
+      inputDims: [1, ...m.inputShape].slice(0, 4),
+      inputBytes: m.layers[0]!.inputSize,
+      inputScale: m.input.scale,
+      inputZeroPoint: m.input.zeroPoint,
+      outputCount: last.outputSize,
+      modelStatus: 0,
+      outputScale: out.scale,
+      outputZeroPoint: out.zeroPoint,
+      board: options.board ?? 'mock',
+      ...options.infoOverrides,
+    };
+  }
+
+  get isOpen(): boolean {
+    return this.open_;
+  }
+
+  async open(): Promise<void> {
+    if (this.closed) throw new TransportClosedError('mock device was closed');
+    if (this.open_) throw new Error('mock device is already open');
+    this.open_ = true;
+  }
+
+  async close(): Promise<void> {
+    this.finish(null);
+  }
+
+  /** Plays the device disappearing (cable pulled): onClose listeners get an error. */
+  disconnect(error: Error = new TransportClosedError('mock device disconnected')): void {
+    this.finish(error);
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (!this.open_) throw new TransportClosedError('mock device is not open');
+    for (const block of this.splitter.push(bytes)) this.arrive(block);
+  }
+
+  onData(listener: (chunk: Uint8Array) => void): () => void {
+    this.dataListeners.add(listener);
+    return () => this.dataListeners.delete(listener);
+  }
+
+  onClose(listener: (error: Error | null) => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  private finish(error: Error | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.open_ = false;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.queue.length = 0;
+    const listeners = [...this.closeListeners];
+    this.closeListeners.clear();
+    this.dataListeners.clear();
+    for (const l of listeners) l(error);
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.closed) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private tryDecode(block: Uint8Array): Message | null {
+    try {
+      return decodeFrame(block);
+    } catch {
+      return null;
+    }
+  }
+
+  /** One wire block from the host: fault injection on the way in, then the device. */
+  private arrive(block: Uint8Array): void {
+    const index = this.inFrames++;
+    const fault = this.faults?.({ direction: 'to-device', index, message: this.tryDecode(block) }) ?? {};
+    if (fault.drop) return;
+    if (fault.corrupt) corruptByte(block, 1 + index * 7);
+    const deliver = () => {
+      this.receive(block);
+      if (fault.duplicate) this.receive(block);
+    };
+    if (fault.delayMs) this.later(fault.delayMs, deliver);
+    else deliver();
+  }
+
+  private receive(block: Uint8Array): void {
+    this.stats.framesReceived++;
+    if (this.stats.framesReceived <= (this.options.deafFrames ?? 0)) return;
+    let msg: Message;
+    try {
+      msg = decodeFrame(block);
+    } catch (err) {
+      this.stats.badFramesReceived++;
+      const e = err as FrameError;
+      const code = e.problem === 'version' ? ErrorCode.BAD_VERSION : e.problem === 'type' ? ErrorCode.BAD_TYPE : e.problem === 'length' ? ErrorCode.BAD_LENGTH : ErrorCode.BAD_FRAME;
+      this.send({ type: 'error', seq: code === ErrorCode.BAD_FRAME ? SEQ_UNKNOWN : (e.seq ?? SEQ_UNKNOWN), code, detail: 0 });
+      return;
+    }
+    if (msg.type === 'infer') {
+      this.stats.infersReceived++;
+      this.stats.inferSeqCounts.set(msg.seq, (this.stats.inferSeqCounts.get(msg.seq) ?? 0) + 1);
+    }
+    this.queue.push(msg);
+    this.pump();
+  }
+
+  private queuedInfers(): number {
+    return this.queue.filter((m) => m.type === 'infer').length;
+  }
+
+  private pump(): void {
+    const queued = this.queuedInfers() + (this.busy ? 1 : 0);
+    if (queued > this.stats.maxQueued) this.stats.maxQueued = queued;
+    if (this.busy || this.queue.length === 0) return;
+    const msg = this.queue.shift()!;
+    this.busy = true;
+    const ms = msg.type === 'infer' ? (this.options.computeMs ?? 0) : 0;
+    this.later(ms, () => {
+      this.busy = false;
+      this.handle(msg);
+      this.pump();
+    });
+  }
+
+  private handle(msg: Message): void {
+    switch (msg.type) {
+      case 'hello':
+        this.send({ type: 'info', seq: msg.seq, info: this.info });
+        return;
+      case 'infer': {
+        if (this.info.modelStatus !== 0) {
+          this.send({ type: 'error', seq: msg.seq, code: ErrorCode.MODEL_NOT_READY, detail: this.info.modelStatus });
+          return;
+        }
+        if (msg.input.length !== this.interp.inputSize) {
+          this.send({ type: 'error', seq: msg.seq, code: ErrorCode.BAD_LENGTH, detail: 0 });
+          return;
+        }
+        const outputs = this.interp.run(msg.input).output;
+        this.options.tamper?.(msg.input, outputs);
+        const cycles = this.options.cycles ? this.options.cycles(msg.input) : defaultCycles(msg.input);
+        this.send({ type: 'result', seq: msg.seq, top1: argmax(outputs), cycles, outputs });
+        return;
+      }
+      default:
+        // A device never receives INFO/RESULT/ERROR: answer as the firmware does.
+        this.send({ type: 'error', seq: msg.seq, code: ErrorCode.BAD_TYPE, detail: 0 });
+    }
+  }
+
+  private send(msg: Message): void {
+    const index = this.outFrames++;
+    const fault = this.faults?.({ direction: 'to-host', index, message: msg }) ?? {};
+    if (fault.drop) return;
+    const payload = encodePayload(msg);
+    if (fault.corrupt) corruptByte(payload, 4 + index * 13);
+    const wire = framePayload(payload);
+    const deliver = () => {
+      this.emit(wire);
+      if (fault.duplicate) this.emit(wire);
+    };
+    if (fault.delayMs) this.later(fault.delayMs, deliver);
+    else deliver();
+  }
+
+  private emit(wire: Uint8Array): void {
+    this.stats.framesSent++;
+    const step = this.options.chunkBytes ?? wire.length;
+    for (let i = 0; i < wire.length; i += step) {
+      const chunk = wire.slice(i, i + step);
+      for (const l of this.dataListeners) l(chunk);
+    }
+  }
+}
+
+/** Deterministic fake cycle count: 100000 plus a spread from the input. */
+function defaultCycles(input: Int8Array): number {
+  let s = 0;
+  for (let i = 0; i < input.length; i += 7) s = (s + (input[i]! & 0xff)) & 0xfff;
+  return 100_000 + s;
+}

@@ -1,0 +1,181 @@
+/**
+ * Boots firmware in QEMU's Arm MPS2-AN386 (Cortex-M4) and hands back the pty its
+ * UART0 is connected to, so the host talks to the emulator exactly as to a board:
+ * through node-serialport on a real tty.
+ *
+ * -icount shift=0,align=off,sleep=off makes the guest's cycle counter count
+ * executed instructions (deterministic, independent of host load) while running
+ * as fast as the host can. -nographic -monitor none -serial pty sends serial0 to
+ * a new pty and nothing to stdio.
+ *
+ * QEMU is stopped by stop(), and killed if this process exits or gets
+ * SIGINT/SIGTERM/SIGHUP (the handler kills QEMU, then re-raises the signal when
+ * no other handler is installed, so Ctrl-C still ends the program).
+ */
+import { existsSync } from 'node:fs';
+import { execa, type ResultPromise } from 'execa';
+import { ToolError, UsageError } from '../errors.ts';
+
+export const QEMU_BINARY = 'qemu-system-arm';
+export const QEMU_MACHINE = 'mps2-an386';
+
+export interface QemuOptions {
+  /** Firmware ELF to load with -kernel. */
+  readonly elf: string;
+  /** Executable; default qemu-system-arm from PATH. */
+  readonly qemu?: string;
+  readonly machine?: string;
+  /** How long QEMU may take to report its pty; default 10 s. */
+  readonly startTimeoutMs?: number;
+  readonly extraArgs?: readonly string[];
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface QemuExit {
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+}
+
+export interface QemuInstance {
+  /** /dev/pts/N connected to the guest's UART0. */
+  readonly ptyPath: string;
+  readonly pid: number;
+  readonly args: readonly string[];
+  /** Everything QEMU wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves when QEMU has exited, for whatever reason. */
+  readonly exited: Promise<QemuExit>;
+  /** Whether QEMU is still running. */
+  readonly running: boolean;
+  /** Stops QEMU (SIGTERM, then SIGKILL after 2 s) and waits for it to exit. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The arguments for booting `elf`; exported for tests and for printing. */
+export function qemuArgs(elf: string, machine = QEMU_MACHINE, extra: readonly string[] = []): string[] {
+  return ['-M', machine, '-icount', 'shift=0,align=off,sleep=off', '-nographic', '-monitor', 'none', '-serial', 'pty', '-kernel', elf, ...extra];
+}
+
+/** The pty path in QEMU's "char device redirected to /dev/pts/N (label serial0)" line, or null. */
+export function parsePtyPath(output: string, label = 'serial0'): string | null {
+  const re = /char device redirected to (\S+) \(label ([^)]+)\)/g;
+  for (const m of output.matchAll(re)) if (m[2] === label) return m[1]!;
+  return null;
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Starts QEMU and waits until it reports the pty.
+ * @throws ToolError when qemu-system-arm is missing (with the apt-get fix), exits
+ *         early or reports no pty in time (with its output); UsageError when the
+ *         ELF does not exist
+ */
+export async function startQemu(options: QemuOptions): Promise<QemuInstance> {
+  const bin = options.qemu ?? QEMU_BINARY;
+  if (!existsSync(options.elf)) throw new UsageError(`firmware ELF ${options.elf} does not exist`);
+  const args = qemuArgs(options.elf, options.machine, options.extraArgs);
+  let output = '';
+  let child: ResultPromise<{ buffer: false; cleanup: false; reject: false; stdin: 'ignore' }>;
+  try {
+    child = execa(bin, args, {
+      buffer: false,
+      cleanup: false,
+      reject: false,
+      stdin: 'ignore',
+      env: options.env,
+      extendEnv: options.env === undefined,
+    });
+  } catch (err) {
+    throw new ToolError(`cannot start ${bin}: ${(err as Error).message}`, bin, '', { cause: err });
+  }
+
+  let running = true;
+  const killNow = () => {
+    if (running) child.kill('SIGKILL');
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    killNow();
+    removeHandlers();
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
+  const removeHandlers = () => {
+    process.off('exit', killNow);
+    for (const s of SIGNALS) process.off(s, onSignal);
+  };
+  process.on('exit', killNow);
+  for (const s of SIGNALS) process.on(s, onSignal);
+
+  const exited: Promise<QemuExit> = child.then(
+    (r) => {
+      running = false;
+      removeHandlers();
+      return { exitCode: r.exitCode, signal: r.signal };
+    },
+    (err: unknown) => {
+      running = false;
+      removeHandlers();
+      const e = err as { exitCode?: number; signal?: string };
+      return { exitCode: e.exitCode, signal: e.signal };
+    },
+  );
+
+  const stop = async () => {
+    if (running) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => killNow(), 2000);
+      await exited;
+      clearTimeout(t);
+    }
+    await exited;
+  };
+
+  const ptyPath = await new Promise<string>((resolve, reject) => {
+    let done = false;
+    const finish = (err: Error | null, path?: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(path!);
+    };
+    const onChunk = (chunk: Buffer) => {
+      output += chunk.toString();
+      const path = parsePtyPath(output);
+      if (path) finish(null, path);
+    };
+    child.stdout?.on('data', onChunk);
+    child.stderr?.on('data', onChunk);
+    const timer = setTimeout(() => {
+      finish(new ToolError(`${bin} did not report its serial pty within ${options.startTimeoutMs ?? 10_000} ms`, bin, output));
+    }, options.startTimeoutMs ?? 10_000);
+    child.catch(() => undefined);
+    void (child as Promise<unknown>).then(
+      (r) => {
+        const res = r as { failed?: boolean; code?: string; exitCode?: number; signal?: string; message?: string; cause?: unknown };
+        if (res.code === 'ENOENT' || /ENOENT/.test(String(res.message ?? ''))) {
+          finish(new ToolError(`${bin} not found: install it with 'sudo apt-get install qemu-system-arm'`, bin, '', { cause: res.cause }));
+        } else {
+          const how = res.signal ? `on signal ${res.signal}` : `with exit code ${res.exitCode}`;
+          finish(new ToolError(`${bin} exited ${how} before connecting its serial port (${args.join(' ')})`, bin, output));
+        }
+      },
+      () => undefined,
+    );
+  }).catch(async (err: unknown) => {
+    await stop();
+    throw err;
+  });
+
+  return {
+    ptyPath,
+    pid: child.pid ?? -1,
+    args,
+    output: () => output,
+    exited,
+    get running() {
+      return running;
+    },
+    stop,
+  };
+}

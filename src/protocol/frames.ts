@@ -1,0 +1,343 @@
+/**
+ * Messages of protocol version 1 (docs/protocol.md) and their wire form:
+ * `COBS(payload) 0x00` with payload = version u8, type u8, seq u16 LE, body,
+ * CRC-32 LE of everything before it. Pure functions: encodeFrame turns a
+ * message into wire bytes, decodeFrame turns one delimiter-free block back into
+ * a message or throws FrameError saying what is wrong with it.
+ */
+import { TinymlError } from '../errors.ts';
+import { cobsDecode, cobsEncode } from './cobs.ts';
+import { crc32 } from './crc32.ts';
+
+export const PROTOCOL_VERSION = 1;
+export const HEADER_BYTES = 4;
+export const CRC_BYTES = 4;
+export const MAX_BODY = 1024;
+export const MAX_PAYLOAD = HEADER_BYTES + MAX_BODY + CRC_BYTES;
+/** Longest wire frame, delimiter included (PROTO_MAX_ENCODED). */
+export const MAX_ENCODED = MAX_PAYLOAD + Math.floor(MAX_PAYLOAD / 254) + 2;
+/** Sequence number of a response that cannot name its request (BAD_FRAME); never used for requests. */
+export const SEQ_UNKNOWN = 0xffff;
+
+export const MessageType = {
+  HELLO: 0x01,
+  INFER: 0x02,
+  INFO: 0x81,
+  RESULT: 0x82,
+  ERROR: 0x7f,
+} as const;
+
+/** Error codes of firmware/include/status.h (never renumbered). */
+export const ErrorCode = {
+  BAD_FRAME: 1,
+  BAD_VERSION: 2,
+  BAD_TYPE: 3,
+  BAD_LENGTH: 4,
+  MODEL_NOT_READY: 5,
+  INVOKE_FAILED: 6,
+  MODEL_IDENTIFIER: 16,
+  MODEL_VERSION: 17,
+  MODEL_BOUNDS: 18,
+  MODEL_STRUCTURE: 19,
+  UNSUPPORTED_OP: 20,
+  UNSUPPORTED_TYPE: 21,
+  SHAPE: 22,
+  QUANTIZATION: 23,
+  ARENA_TOO_SMALL: 24,
+  TOO_MANY_LAYERS: 25,
+  RUNTIME: 26,
+} as const;
+
+const ERROR_TEXT: Readonly<Record<number, string>> = {
+  0: 'OK',
+  1: 'BAD_FRAME (COBS or CRC check failed, or frame too long)',
+  2: 'BAD_VERSION (protocol version is not 1)',
+  3: 'BAD_TYPE (unknown message type)',
+  4: 'BAD_LENGTH (body length wrong for the type)',
+  5: 'MODEL_NOT_READY (the model failed to load)',
+  6: 'INVOKE_FAILED (the runtime failed)',
+  16: 'MODEL_IDENTIFIER (not a TFL3 flatbuffer)',
+  17: 'MODEL_VERSION (schema version is not 3)',
+  18: 'MODEL_BOUNDS (an offset or length points outside the model)',
+  19: 'MODEL_STRUCTURE (missing table, wrong subgraph count or bad tensor index)',
+  20: 'UNSUPPORTED_OP (an operator other than FULLY_CONNECTED / SOFTMAX)',
+  21: 'UNSUPPORTED_TYPE (a tensor type other than int8 activations/weights, int32 bias)',
+  22: 'SHAPE (tensor shapes do not chain)',
+  23: 'QUANTIZATION (missing or invalid scale / zero point)',
+  24: 'ARENA_TOO_SMALL (the static arena cannot hold the activations)',
+  25: 'TOO_MANY_LAYERS (more operators than the native runtime plans for)',
+  26: 'RUNTIME (TFLM reported an error)',
+};
+
+/** "24 ARENA_TOO_SMALL (...)" for a status or ERROR code, "code 99" when unknown. */
+export function describeErrorCode(code: number): string {
+  const text = ERROR_TEXT[code];
+  return text ? `${code} ${text}` : `code ${code}`;
+}
+
+export type Runtime = 'native' | 'tflm';
+export type CycleUnit = 'cpu-cycles' | 'emulated-instructions';
+const RUNTIMES: readonly Runtime[] = ['native', 'tflm'];
+const CYCLE_UNITS: readonly CycleUnit[] = ['cpu-cycles', 'emulated-instructions'];
+
+/** The INFO body: what the device runs and how. */
+export interface DeviceInfo {
+  readonly protocolVersion: number;
+  readonly runtime: Runtime;
+  readonly cycleUnit: CycleUnit;
+  /** Model CRC-32 of the .tflite bytes, unsigned. */
+  readonly modelCrc32: number;
+  readonly modelBytes: number;
+  readonly arenaUsed: number;
+  readonly arenaSize: number;
+  readonly cpuHz: number;
+  /** The `inputRank` leading dims of the input tensor. */
+  readonly inputDims: readonly number[];
+  readonly inputBytes: number;
+  readonly inputScale: number;
+  readonly inputZeroPoint: number;
+  readonly outputCount: number;
+  /** 0 when the model loaded, else an ErrorCode (describeErrorCode). */
+  readonly modelStatus: number;
+  readonly outputScale: number;
+  readonly outputZeroPoint: number;
+  readonly board: string;
+}
+
+export interface HelloMessage {
+  readonly type: 'hello';
+  readonly seq: number;
+}
+export interface InferMessage {
+  readonly type: 'infer';
+  readonly seq: number;
+  readonly input: Int8Array;
+}
+export interface InfoMessage {
+  readonly type: 'info';
+  readonly seq: number;
+  readonly info: DeviceInfo;
+}
+export interface ResultMessage {
+  readonly type: 'result';
+  readonly seq: number;
+  readonly top1: number;
+  /** Cycles spent in Invoke, in INFO's cycle unit (u32). */
+  readonly cycles: number;
+  readonly outputs: Int8Array;
+}
+export interface ErrorMessage {
+  readonly type: 'error';
+  readonly seq: number;
+  readonly code: number;
+  readonly detail: number;
+}
+export type Message = HelloMessage | InferMessage | InfoMessage | ResultMessage | ErrorMessage;
+
+export type FrameProblem = 'cobs' | 'short' | 'long' | 'crc' | 'version' | 'type' | 'length' | 'value';
+
+/** A received block is not a valid frame; `problem` says which check failed. */
+export class FrameError extends TinymlError {
+  constructor(
+    readonly problem: FrameProblem,
+    message: string,
+    /** Sequence number from the header when the CRC was fine, else null. */
+    readonly seq: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+const INFO_FIXED = 57;
+const RESULT_FIXED = 8;
+
+function checkSeq(seq: number): void {
+  if (!Number.isInteger(seq) || seq < 0 || seq > 0xffff) throw new RangeError(`sequence number ${seq} is not a u16`);
+}
+
+function encodeInfoBody(info: DeviceInfo): Uint8Array {
+  const name = Buffer.from(info.board, 'ascii');
+  if (name.length > 255) throw new RangeError(`board name longer than 255 bytes: ${info.board}`);
+  if (info.inputDims.length < 1 || info.inputDims.length > 4) throw new RangeError(`input rank ${info.inputDims.length} not in 1..4`);
+  const body = new Uint8Array(INFO_FIXED + name.length);
+  const v = new DataView(body.buffer);
+  v.setUint8(0, info.protocolVersion);
+  v.setUint8(1, RUNTIMES.indexOf(info.runtime));
+  v.setUint8(2, CYCLE_UNITS.indexOf(info.cycleUnit));
+  v.setUint8(3, info.inputDims.length);
+  v.setUint32(4, info.modelCrc32 >>> 0, true);
+  v.setUint32(8, info.modelBytes, true);
+  v.setUint32(12, info.arenaUsed, true);
+  v.setUint32(16, info.arenaSize, true);
+  v.setUint32(20, info.cpuHz, true);
+  info.inputDims.forEach((d, i) => v.setUint16(24 + 2 * i, d, true));
+  v.setUint32(32, info.inputBytes, true);
+  v.setFloat32(36, info.inputScale, true);
+  v.setInt32(40, info.inputZeroPoint, true);
+  v.setUint16(44, info.outputCount, true);
+  v.setUint16(46, info.modelStatus, true);
+  v.setFloat32(48, info.outputScale, true);
+  v.setInt32(52, info.outputZeroPoint, true);
+  v.setUint8(56, name.length);
+  body.set(name, INFO_FIXED);
+  return body;
+}
+
+function decodeInfoBody(body: Uint8Array, seq: number): DeviceInfo {
+  if (body.length < INFO_FIXED) throw new FrameError('length', `INFO body of ${body.length} bytes, expected at least ${INFO_FIXED}`, seq);
+  const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const nameLength = v.getUint8(56);
+  if (body.length !== INFO_FIXED + nameLength) {
+    throw new FrameError('length', `INFO body of ${body.length} bytes, expected ${INFO_FIXED + nameLength} for a ${nameLength}-byte board name`, seq);
+  }
+  const runtime = RUNTIMES[v.getUint8(1)];
+  const cycleUnit = CYCLE_UNITS[v.getUint8(2)];
+  const rank = v.getUint8(3);
+  if (!runtime) throw new FrameError('value', `INFO runtime ${v.getUint8(1)} is neither 0 (native) nor 1 (tflm)`, seq);
+  if (!cycleUnit) throw new FrameError('value', `INFO cycle unit ${v.getUint8(2)} is neither 0 nor 1`, seq);
+  if (rank < 1 || rank > 4) throw new FrameError('value', `INFO input rank ${rank} is not in 1..4`, seq);
+  const inputDims: number[] = [];
+  for (let i = 0; i < rank; i++) inputDims.push(v.getUint16(24 + 2 * i, true));
+  return {
+    protocolVersion: v.getUint8(0),
+    runtime,
+    cycleUnit,
+    modelCrc32: v.getUint32(4, true),
+    modelBytes: v.getUint32(8, true),
+    arenaUsed: v.getUint32(12, true),
+    arenaSize: v.getUint32(16, true),
+    cpuHz: v.getUint32(20, true),
+    inputDims,
+    inputBytes: v.getUint32(32, true),
+    inputScale: v.getFloat32(36, true),
+    inputZeroPoint: v.getInt32(40, true),
+    outputCount: v.getUint16(44, true),
+    modelStatus: v.getUint16(46, true),
+    outputScale: v.getFloat32(48, true),
+    outputZeroPoint: v.getInt32(52, true),
+    board: Buffer.from(body.subarray(INFO_FIXED)).toString('latin1'),
+  };
+}
+
+function int8Bytes(a: Int8Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function bodyOf(msg: Message): Uint8Array {
+  switch (msg.type) {
+    case 'hello':
+      return new Uint8Array(0);
+    case 'infer':
+      return int8Bytes(msg.input);
+    case 'info':
+      return encodeInfoBody(msg.info);
+    case 'result': {
+      const body = new Uint8Array(RESULT_FIXED + msg.outputs.length);
+      const v = new DataView(body.buffer);
+      v.setUint8(0, msg.top1);
+      v.setUint16(2, msg.outputs.length, true);
+      v.setUint32(4, msg.cycles >>> 0, true);
+      body.set(int8Bytes(msg.outputs), RESULT_FIXED);
+      return body;
+    }
+    case 'error':
+      return Uint8Array.of(msg.code, msg.detail);
+  }
+}
+
+const TYPE_CODE: Readonly<Record<Message['type'], number>> = {
+  hello: MessageType.HELLO,
+  infer: MessageType.INFER,
+  info: MessageType.INFO,
+  result: MessageType.RESULT,
+  error: MessageType.ERROR,
+};
+
+/** The payload (header, body, CRC) of a message, before COBS. */
+export function encodePayload(msg: Message, version = PROTOCOL_VERSION): Uint8Array {
+  checkSeq(msg.seq);
+  const body = bodyOf(msg);
+  if (body.length > MAX_BODY) throw new RangeError(`${msg.type} body of ${body.length} bytes exceeds ${MAX_BODY}`);
+  const payload = new Uint8Array(HEADER_BYTES + body.length + CRC_BYTES);
+  const v = new DataView(payload.buffer);
+  v.setUint8(0, version);
+  v.setUint8(1, TYPE_CODE[msg.type]);
+  v.setUint16(2, msg.seq, true);
+  payload.set(body, HEADER_BYTES);
+  v.setUint32(HEADER_BYTES + body.length, crc32(payload, 0, 0, HEADER_BYTES + body.length), true);
+  return payload;
+}
+
+/** Wraps a payload for the wire: COBS, then the 0x00 delimiter. */
+export function framePayload(payload: Uint8Array): Uint8Array {
+  const enc = cobsEncode(payload);
+  const wire = new Uint8Array(enc.length + 1);
+  wire.set(enc);
+  return wire;
+}
+
+/** Wire bytes of a message: COBS(payload) 0x00. */
+export function encodeFrame(msg: Message): Uint8Array {
+  return framePayload(encodePayload(msg));
+}
+
+/**
+ * Checks a decoded payload and returns its message.
+ * @throws FrameError for a short, long or CRC-failing payload, another protocol
+ *         version, an unknown type, or a body of the wrong length for its type
+ */
+export function decodePayload(payload: Uint8Array): Message {
+  if (payload.length < HEADER_BYTES + CRC_BYTES) throw new FrameError('short', `frame of ${payload.length} bytes is shorter than a header and CRC`);
+  if (payload.length > MAX_PAYLOAD) throw new FrameError('long', `frame of ${payload.length} bytes exceeds ${MAX_PAYLOAD}`);
+  const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const end = payload.length - CRC_BYTES;
+  const want = v.getUint32(end, true);
+  const got = crc32(payload, 0, 0, end);
+  if (want !== got) throw new FrameError('crc', `frame CRC 0x${want.toString(16)} != computed 0x${got.toString(16)}`);
+  const version = v.getUint8(0);
+  const type = v.getUint8(1);
+  const seq = v.getUint16(2, true);
+  if (version !== PROTOCOL_VERSION) throw new FrameError('version', `frame of protocol version ${version}, expected ${PROTOCOL_VERSION}`, seq);
+  const body = payload.slice(HEADER_BYTES, end);
+  const need = (n: number, name: string) => {
+    if (body.length !== n) throw new FrameError('length', `${name} body of ${body.length} bytes, expected ${n}`, seq);
+  };
+  switch (type) {
+    case MessageType.HELLO:
+      need(0, 'HELLO');
+      return { type: 'hello', seq };
+    case MessageType.INFER:
+      return { type: 'infer', seq, input: new Int8Array(body.buffer, body.byteOffset, body.byteLength) };
+    case MessageType.INFO:
+      return { type: 'info', seq, info: decodeInfoBody(body, seq) };
+    case MessageType.RESULT: {
+      if (body.length < RESULT_FIXED) throw new FrameError('length', `RESULT body of ${body.length} bytes, expected at least ${RESULT_FIXED}`, seq);
+      const b = new DataView(body.buffer, body.byteOffset, body.byteLength);
+      const n = b.getUint16(2, true);
+      need(RESULT_FIXED + n, `RESULT with ${n} outputs`);
+      return {
+        type: 'result',
+        seq,
+        top1: b.getUint8(0),
+        cycles: b.getUint32(4, true),
+        outputs: new Int8Array(body.buffer, body.byteOffset + RESULT_FIXED, n),
+      };
+    }
+    case MessageType.ERROR:
+      need(2, 'ERROR');
+      return { type: 'error', seq, code: body[0]!, detail: body[1]! };
+    default:
+      throw new FrameError('type', `unknown message type 0x${type.toString(16).padStart(2, '0')}`, seq);
+  }
+}
+
+/**
+ * Decodes one block received between delimiters (delimiter removed).
+ * @throws FrameError (problem 'cobs' when the stuffing is malformed)
+ */
+export function decodeFrame(block: Uint8Array): Message {
+  if (block.length > MAX_ENCODED - 1) throw new FrameError('long', `frame of ${block.length} encoded bytes exceeds ${MAX_ENCODED - 1}`);
+  const payload = cobsDecode(block);
+  if (!payload) throw new FrameError('cobs', 'malformed COBS block');
+  return decodePayload(payload);
+}

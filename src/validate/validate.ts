@@ -1,0 +1,283 @@
+/**
+ * Validation on a device: checks that the device runs the host's model (INFO),
+ * streams test samples through the link, and compares what came back with the
+ * TypeScript reference (TFLM's arithmetic: a correct device equals it exactly),
+ * the host TFLite interpreter and the float model.
+ */
+import type { Int8Model } from '../model/types.ts';
+import { Int8Interpreter, quantizeInput } from '../reference/interpreter.ts';
+import { accuracy, argmax, compareOutputs, top1All, type OutputComparison } from '../evaluate/compare.ts';
+import { tfliteLimitation } from '../evaluate/evaluate.ts';
+import { TfliteInterpreter } from '../tflite/interpreter.ts';
+import { InterpreterError, TinymlError } from '../errors.ts';
+import { crc32, crc32Hex } from '../protocol/crc32.ts';
+import { describeErrorCode, PROTOCOL_VERSION, type CycleUnit, type DeviceInfo, type Runtime } from '../protocol/frames.ts';
+import { DeviceModelError } from '../device/errors.ts';
+import type { DeviceLink } from '../device/link.ts';
+
+export interface ValidateOnDeviceInput {
+  /** A link whose handshake has been done. */
+  readonly link: DeviceLink;
+  /** INFO from that handshake. */
+  readonly info: DeviceInfo;
+  readonly model: Int8Model;
+  /** The .tflite bytes of `model`, as flashed (their CRC-32 must equal INFO's). */
+  readonly tfliteBytes: Uint8Array;
+  /** Raw 0..255 pixels, at least `count` samples back to back. */
+  readonly images: Uint8Array;
+  readonly labels: Uint8Array;
+  readonly count: number;
+  /** True when the model expects pixels / 255. */
+  readonly normalized: boolean;
+  /** Top-1 of the float model on the same samples, when known. */
+  readonly floatTop1?: Uint8Array;
+  /** Name for the report: 'emulator', a port path, a board name. */
+  readonly board: string;
+  readonly window?: number;
+  readonly timeoutMs?: number;
+  readonly retries?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface Percentiles {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+export interface ValidationReport {
+  readonly samples: number;
+  readonly board: string;
+  readonly runtime: Runtime;
+  /** What a "cycle" is: DWT CPU cycles on a board, instructions executed under QEMU -icount. */
+  readonly cycleUnit: CycleUnit;
+  /** CRC-32 of the .tflite, 8 hex digits (host and device agree, or validation stops). */
+  readonly modelCrc32: string;
+  readonly deviceAccuracy: number;
+  /** Accuracy of the TypeScript int8 reference (TFLM's arithmetic). */
+  readonly referenceAccuracy: number;
+  /** Accuracy of the host TFLite interpreter; null when it cannot run this model (see hostInt8Skipped). */
+  readonly hostInt8Accuracy: number | null;
+  readonly hostInt8Skipped: string | null;
+  readonly hostFloatAccuracy: number | null;
+  /** Device vs reference: must be 1 and 1 on a correct device. */
+  readonly top1Agreement: number;
+  readonly exactAgreement: number;
+  /** First sample indices whose device outputs differ from the reference. */
+  readonly firstMismatches: readonly number[];
+  readonly vsReference: OutputComparison;
+  /** Device vs host TFLite (which rounds some ties and its softmax differently), or null. */
+  readonly vsTflite: OutputComparison | null;
+  /** Samples whose RESULT top-1 field is not the argmax of its own outputs (must be 0). */
+  readonly top1FieldMismatches: number;
+  readonly latencyCycles: Percentiles;
+  /** Cycles / INFO's CPU clock; for 'emulated-instructions' an estimate at one instruction per cycle. */
+  readonly latencyMicros: Percentiles | null;
+  /** Samples per second of wall clock, link included. */
+  readonly throughputSamplesPerSec: number;
+  readonly wallSeconds: number;
+  readonly link: { readonly window: number; readonly resends: number; readonly staleAnswers: number; readonly badFrames: number; readonly deviceBadFrames: number };
+  /** Exact agreement with the reference on every sample and consistent top-1 fields. */
+  readonly passed: boolean;
+  readonly info: DeviceInfo;
+}
+
+function sameFloat32(a: number, b: number): boolean {
+  return Math.fround(a) === Math.fround(b);
+}
+
+/**
+ * Checks that the device runs `model`: protocol version, model load status,
+ * model CRC-32, input size and quantization, output count and quantization.
+ * @throws DeviceModelError saying what differs and what to do
+ */
+export function checkDeviceInfo(info: DeviceInfo, model: Int8Model, tfliteBytes: Uint8Array, where = 'the device'): void {
+  if (info.protocolVersion !== PROTOCOL_VERSION) {
+    throw new DeviceModelError(
+      `${where} speaks protocol version ${info.protocolVersion}, this host ${PROTOCOL_VERSION}: flash firmware built by this version with tinyml flash`,
+    );
+  }
+  const hostCrc = crc32(tfliteBytes);
+  if (info.modelCrc32 !== hostCrc) {
+    throw new DeviceModelError(
+      `${where} runs another model (CRC-32 ${crc32Hex(info.modelCrc32)}, ${info.modelBytes} bytes) than this .tflite ` +
+        `(CRC-32 ${crc32Hex(hostCrc)}, ${tfliteBytes.length} bytes): flash it again with tinyml flash`,
+    );
+  }
+  if (info.modelStatus !== 0) {
+    throw new DeviceModelError(`${where} could not load the model: ${describeErrorCode(info.modelStatus)}`);
+  }
+  const inSize = model.layers[0]!.inputSize;
+  const last = model.layers[model.layers.length - 1]!;
+  const outQ = model.softmax ? model.softmax.output : last.output;
+  const problems: string[] = [];
+  if (info.inputBytes !== inSize) problems.push(`input of ${info.inputBytes} bytes, the model takes ${inSize}`);
+  if (info.outputCount !== last.outputSize) problems.push(`${info.outputCount} outputs, the model has ${last.outputSize}`);
+  if (!sameFloat32(info.inputScale, model.input.scale) || info.inputZeroPoint !== model.input.zeroPoint) {
+    problems.push(`input quantization ${info.inputScale}/${info.inputZeroPoint}, the model's is ${model.input.scale}/${model.input.zeroPoint}`);
+  }
+  if (!sameFloat32(info.outputScale, outQ.scale) || info.outputZeroPoint !== outQ.zeroPoint) {
+    problems.push(`output quantization ${info.outputScale}/${info.outputZeroPoint}, the model's is ${outQ.scale}/${outQ.zeroPoint}`);
+  }
+  if (problems.length) throw new DeviceModelError(`${where} reports ${problems.join('; ')}: flash it again with tinyml flash`);
+}
+
+/** Nearest-rank percentiles (p-th value of the sorted list at rank ceil(p/100 * n)). */
+export function percentiles(values: ArrayLike<number>): Percentiles {
+  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
+  const n = sorted.length;
+  const at = (p: number) => (n === 0 ? 0 : sorted[Math.max(0, Math.ceil((p / 100) * n) - 1)]!);
+  return { p50: at(50), p90: at(90), p99: at(99), max: n ? sorted[n - 1]! : 0 };
+}
+
+function scalePercentiles(p: Percentiles, k: number): Percentiles {
+  return { p50: p.p50 * k, p90: p.p90 * k, p99: p.p99 * k, max: p.max * k };
+}
+
+function runHostTflite(bytes: Uint8Array, inputs: Int8Array): Int8Array {
+  const interp = TfliteInterpreter.load(bytes, { threads: 1 });
+  try {
+    return interp.runBatch(inputs);
+  } finally {
+    interp.close();
+  }
+}
+
+export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<ValidationReport> {
+  const { model, info, count } = input;
+  checkDeviceInfo(info, model, input.tfliteBytes, `the device on ${input.link.transport.description}`);
+  const inSize = model.layers[0]!.inputSize;
+  const width = model.layers[model.layers.length - 1]!.outputSize;
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`validateOnDevice: count ${count} must be a positive whole number`);
+  if (input.images.length < count * inSize || input.labels.length < count) {
+    throw new RangeError(`validateOnDevice: ${count} samples requested, data holds fewer`);
+  }
+
+  // Inputs exactly as the reference quantizes them; one buffer, a view per sample.
+  const quantized = new Int8Array(count * inSize);
+  const samples: Int8Array[] = [];
+  for (let s = 0; s < count; s++) {
+    const view = quantized.subarray(s * inSize, (s + 1) * inSize);
+    quantizeInput(input.images, s * inSize, model.input, input.normalized, inSize, view);
+    samples.push(view);
+  }
+
+  const result = await input.link.infer(samples, {
+    window: input.window,
+    timeoutMs: input.timeoutMs,
+    retries: input.retries,
+    onProgress: input.onProgress,
+    signal: input.signal,
+  });
+
+  const interp = new Int8Interpreter(model);
+  const reference = new Int8Array(count * width);
+  for (let s = 0; s < count; s++) reference.set(interp.run(samples[s]!).output, s * width);
+
+  let hostInt8Skipped = tfliteLimitation(model);
+  let tflite: Int8Array | null = null;
+  if (!hostInt8Skipped) {
+    try {
+      tflite = runHostTflite(input.tfliteBytes, quantized);
+    } catch (err) {
+      if (!(err instanceof InterpreterError)) throw err;
+      hostInt8Skipped = `the host TFLite interpreter is unavailable: ${err.message}`;
+    }
+  }
+
+  const labels = input.labels.subarray(0, count);
+  const deviceTop1 = top1All(result.outputs, count, width);
+  let top1FieldMismatches = 0;
+  for (let s = 0; s < count; s++) if (result.top1[s] !== argmax(result.outputs, s * width, width)) top1FieldMismatches++;
+  const vsReference = compareOutputs(result.outputs, reference, count, width);
+  const vsTflite = tflite ? compareOutputs(result.outputs, tflite, count, width) : null;
+  const latencyCycles = percentiles(result.cycles);
+  const stats = input.link.stats;
+  return {
+    samples: count,
+    board: input.board,
+    runtime: info.runtime,
+    cycleUnit: info.cycleUnit,
+    modelCrc32: crc32Hex(info.modelCrc32),
+    deviceAccuracy: accuracy(deviceTop1, labels),
+    referenceAccuracy: accuracy(top1All(reference, count, width), labels),
+    hostInt8Accuracy: tflite ? accuracy(top1All(tflite, count, width), labels) : null,
+    hostInt8Skipped,
+    hostFloatAccuracy: input.floatTop1 ? accuracy(input.floatTop1.subarray(0, count), labels) : null,
+    top1Agreement: vsReference.top1Agreement,
+    exactAgreement: vsReference.exactAgreement,
+    firstMismatches: vsReference.firstMismatches,
+    vsReference,
+    vsTflite,
+    top1FieldMismatches,
+    latencyCycles,
+    latencyMicros: info.cpuHz > 0 ? scalePercentiles(latencyCycles, 1e6 / info.cpuHz) : null,
+    throughputSamplesPerSec: result.wallMs > 0 ? count / (result.wallMs / 1000) : 0,
+    wallSeconds: result.wallMs / 1000,
+    link: {
+      window: input.window ?? 4,
+      resends: result.resends,
+      staleAnswers: result.staleAnswers,
+      badFrames: stats.badFrames,
+      deviceBadFrames: stats.deviceBadFrames,
+    },
+    passed: vsReference.exactAgreement === 1 && top1FieldMismatches === 0,
+    info,
+  };
+}
+
+const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
+const num = (x: number) => Math.round(x).toLocaleString('en-US');
+
+/** The report as an aligned table for people. */
+export function formatValidationReport(r: ValidationReport): string {
+  const i = r.info;
+  const unit = r.cycleUnit === 'emulated-instructions' ? 'emulated instructions (QEMU -icount)' : 'CPU cycles (DWT)';
+  const lines = [
+    `board                          ${r.board} (${i.board}, ${r.runtime} runtime, ${(i.cpuHz / 1e6).toFixed(0)} MHz nominal)`,
+    `model                          CRC-32 ${r.modelCrc32}, ${num(i.modelBytes)} bytes; arena ${num(i.arenaUsed)} of ${num(i.arenaSize)} bytes`,
+    `samples                        ${r.samples}`,
+    `device accuracy                ${pct(r.deviceAccuracy)}`,
+    `reference accuracy (TS, TFLM)  ${pct(r.referenceAccuracy)}`,
+    r.hostInt8Accuracy === null
+      ? `host int8 accuracy (TFLite)    n/a: ${r.hostInt8Skipped}`
+      : `host int8 accuracy (TFLite)    ${pct(r.hostInt8Accuracy)}`,
+    `host float accuracy            ${pct(r.hostFloatAccuracy)}`,
+    `device = reference             ${pct(r.exactAgreement)} exact, ${pct(r.top1Agreement)} top-1` +
+      (r.firstMismatches.length ? `; first differing samples ${r.firstMismatches.join(', ')} (max ${r.vsReference.maxAbsDiff} step)` : ''),
+  ];
+  if (r.vsTflite) {
+    lines.push(
+      `device = TFLite                ${pct(r.vsTflite.exactAgreement)} exact, ${pct(r.vsTflite.top1Agreement)} top-1` +
+        (r.vsTflite.firstMismatches.length ? `; first differing samples ${r.vsTflite.firstMismatches.join(', ')} (max ${r.vsTflite.maxAbsDiff} step)` : ''),
+    );
+  }
+  if (r.top1FieldMismatches) lines.push(`top-1 field != argmax          ${r.top1FieldMismatches} samples`);
+  const c = r.latencyCycles;
+  lines.push(`latency, ${unit}`, `  cycles p50/p90/p99/max        ${num(c.p50)} / ${num(c.p90)} / ${num(c.p99)} / ${num(c.max)}`);
+  if (r.latencyMicros) {
+    const m = r.latencyMicros;
+    const note = r.cycleUnit === 'emulated-instructions' ? ' (estimate: one instruction per cycle)' : '';
+    lines.push(`  microseconds p50/p90/p99/max  ${m.p50.toFixed(1)} / ${m.p90.toFixed(1)} / ${m.p99.toFixed(1)} / ${m.max.toFixed(1)}${note}`);
+  }
+  lines.push(
+    `throughput                     ${r.throughputSamplesPerSec.toFixed(1)} samples/s over the link (window ${r.link.window}, ${r.wallSeconds.toFixed(2)} s)`,
+    `link                           ${r.link.resends} resends, ${r.link.staleAnswers} stale answers dropped, ${r.link.badFrames} bad frames received, ${r.link.deviceBadFrames} BAD_FRAME reports`,
+    `result                         ${r.passed ? 'PASS: the device computes exactly what the reference computes' : 'FAIL: the device differs from the reference'}`,
+  );
+  return lines.join('\n');
+}
+
+/** The device ran, but its outputs differ from the reference's. */
+export class ValidationFailedError extends TinymlError {}
+
+/** Throws ValidationFailedError when the report did not pass; the message names the first differing samples. */
+export function assertValidationPassed(r: ValidationReport): void {
+  if (r.passed) return;
+  const why = r.top1FieldMismatches
+    ? `${r.top1FieldMismatches} RESULT top-1 fields are not the argmax of their outputs`
+    : `${pct(1 - r.exactAgreement)} of samples differ from the reference (first: ${r.firstMismatches.join(', ')})`;
+  throw new ValidationFailedError(`validation failed on ${r.board}: ${why}; the firmware's arithmetic is not TFLM's`);
+}

@@ -1,0 +1,205 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { quantizeModel } from '../src/quantize/quantize.ts';
+import { Int8Interpreter, quantizeInput } from '../src/reference/interpreter.ts';
+import { argmax } from '../src/evaluate/compare.ts';
+import { DeviceLink } from '../src/device/link.ts';
+import { MockDevice, randomFaults, type MockDeviceOptions } from '../src/device/mock-transport.ts';
+import {
+  DeviceReportedError,
+  DeviceTimeoutError,
+  HandshakeTimeoutError,
+  InterruptedError,
+  TransportClosedError,
+} from '../src/device/errors.ts';
+import { randomFloatModel, randomImages } from './helpers/random-model.ts';
+
+const model = quantizeModel(randomFloatModel([16], 3), { images: randomImages(40, 4), count: 40 });
+const COUNT = 60;
+const images = randomImages(COUNT, 5);
+const inputs = Array.from({ length: COUNT }, (_, s) => quantizeInput(images, s * 784, model.input, true));
+const expected = (() => {
+  const interp = new Int8Interpreter(model);
+  const out = new Int8Array(COUNT * 10);
+  inputs.forEach((x, s) => out.set(interp.run(x).output, s * 10));
+  return out;
+})();
+
+async function connect(options: Partial<MockDeviceOptions> = {}): Promise<{ device: MockDevice; link: DeviceLink }> {
+  const device = new MockDevice({ model, modelCrc32: 0x12345678, ...options });
+  await device.open();
+  const link = new DeviceLink(device);
+  await link.handshake({ intervalMs: 5, timeoutMs: 2000 });
+  return { device, link };
+}
+
+function assertExactlyRight(result: Awaited<ReturnType<DeviceLink['infer']>>): void {
+  assert.equal(result.count, COUNT);
+  assert.deepEqual(result.outputs, expected);
+  for (let s = 0; s < COUNT; s++) assert.equal(result.top1[s], argmax(expected, s * 10, 10));
+  assert.ok(result.cycles.every((c) => c >= 100_000));
+}
+
+test('handshake returns INFO and infer returns the reference outputs in order', async () => {
+  const { device, link } = await connect({ chunkBytes: 5 });
+  assert.equal(link.info?.inputBytes, 784);
+  assert.equal(link.info?.outputCount, 10);
+  assert.equal(link.info?.modelCrc32, 0x12345678);
+  const progress: number[] = [];
+  const result = await link.infer(inputs, { onProgress: (d) => progress.push(d) });
+  assertExactlyRight(result);
+  assert.deepEqual(progress, Array.from({ length: COUNT }, (_, i) => i + 1));
+  assert.equal(result.resends, 0);
+  assert.equal(device.stats.infersReceived, COUNT);
+  await link.close();
+  assert.equal(device.isOpen, false);
+});
+
+test('the window keeps W requests in flight, never more', async () => {
+  for (const window of [1, 4, 7]) {
+    const { device, link } = await connect({ computeMs: 2 });
+    const result = await link.infer(inputs.slice(0, 20), { window });
+    assert.equal(result.count, 20);
+    assert.equal(device.stats.maxQueued, window, `window ${window}`);
+    await link.close();
+  }
+});
+
+test('handshake repeats HELLO until the device opens its port', async () => {
+  const device = new MockDevice({ model, modelCrc32: 1, deafFrames: 7 });
+  await device.open();
+  const link = new DeviceLink(device);
+  const info = await link.handshake({ intervalMs: 5, timeoutMs: 2000 });
+  assert.equal(info.board, 'mock');
+  assert.ok(link.stats.framesSent >= 8);
+  // INFOs answering the earlier HELLOs that are still on their way are dropped by infer.
+  assertExactlyRight(await link.infer(inputs));
+  await link.close();
+});
+
+test('handshake gives up with a typed error', async () => {
+  const device = new MockDevice({ model, modelCrc32: 1, deafFrames: 1e9 });
+  await device.open();
+  const link = new DeviceLink(device);
+  await assert.rejects(link.handshake({ intervalMs: 5, timeoutMs: 60 }), (err: unknown) => {
+    assert.ok(err instanceof HandshakeTimeoutError);
+    assert.match(err.message, /mock device.*tinyml flash/);
+    return true;
+  });
+  await link.close();
+});
+
+test('lost, corrupt, duplicated and delayed frames still give each sample exactly once', async () => {
+  const cases = [
+    { name: 'drop', drop: 0.1 },
+    { name: 'corrupt', corrupt: 0.1 },
+    { name: 'duplicate', duplicate: 0.3 },
+    { name: 'delay', delay: 0.3, delayMs: [1, 60] as const },
+    { name: 'all', drop: 0.05, corrupt: 0.05, duplicate: 0.1, delay: 0.1, delayMs: [1, 60] as const },
+  ];
+  for (const c of cases) {
+    const { device, link } = await connect({ chunkBytes: 17 });
+    device.faults = randomFaults({ seed: 42, ...c });
+    const result = await link.infer(inputs, { timeoutMs: 40, retries: 8 });
+    assertExactlyRight(result);
+    if (c.name === 'drop' || c.name === 'corrupt') assert.ok(result.resends > 0, `${c.name}: resent`);
+    if (c.name === 'duplicate') assert.ok(result.staleAnswers > 0, 'duplicates dropped');
+    await link.close();
+  }
+});
+
+test('ERROR BAD_FRAME with sequence 0xFFFF resends the outstanding requests at once', async () => {
+  // Corrupt the first sending of sequence 3 on its way to the device; the device answers BAD_FRAME.
+  let corrupted = false;
+  const { device, link } = await connect({
+    faults: ({ direction, message }) => {
+      if (corrupted || direction !== 'to-device' || message?.type !== 'infer' || message.seq !== 3) return undefined;
+      corrupted = true;
+      return { corrupt: true };
+    },
+  });
+  const started = performance.now();
+  const result = await link.infer(inputs.slice(0, 10), { timeoutMs: 5000 });
+  assert.ok(performance.now() - started < 2000, 'did not wait for the timeout');
+  assert.ok(result.resends >= 1);
+  assert.equal(link.stats.deviceBadFrames, 1);
+  assert.equal(device.stats.badFramesReceived, 1);
+  assert.deepEqual(result.outputs, expected.subarray(0, 100));
+  await link.close();
+});
+
+test('a sample whose answers keep getting lost fails with a typed error naming it', async () => {
+  const { link } = await connect({
+    faults: ({ direction, message }) =>
+      direction === 'to-host' && message?.type === 'result' && message.seq === 5 ? { drop: true } : undefined,
+  });
+  // HELLO took sequence 0; samples start at 1, so sequence 5 is sample 4.
+  await assert.rejects(link.infer(inputs, { timeoutMs: 10, retries: 3 }), (err: unknown) => {
+    assert.ok(err instanceof DeviceTimeoutError);
+    assert.equal(err.sample, 4);
+    assert.equal(err.seq, 5);
+    assert.equal(err.attempts, 4);
+    assert.match(err.message, /sample 4 .*after 4 attempts/);
+    return true;
+  });
+  await link.close();
+});
+
+test('sequence numbers wrap at 0xFFFF and skip it', async () => {
+  const { device, link } = await connect();
+  link.setNextSeq(0xfffa);
+  const result = await link.infer(inputs.slice(0, 12), { window: 3 });
+  assert.deepEqual(result.outputs, expected.subarray(0, 120));
+  const seqs = [...device.stats.inferSeqCounts.keys()];
+  assert.deepEqual(seqs, [0xfffa, 0xfffb, 0xfffc, 0xfffd, 0xfffe, 0, 1, 2, 3, 4, 5, 6]);
+  await link.close();
+});
+
+test('an ERROR answer other than BAD_FRAME fails with the code', async () => {
+  const { link } = await connect({ infoOverrides: { modelStatus: 24 } });
+  await assert.rejects(link.infer(inputs), (err: unknown) => {
+    assert.ok(err instanceof DeviceReportedError);
+    assert.equal(err.code, 5);
+    assert.match(err.message, /MODEL_NOT_READY.*ARENA_TOO_SMALL/);
+    return true;
+  });
+  await link.close();
+});
+
+test('losing the device or aborting ends infer with a typed error and no timers left', async () => {
+  const { device, link } = await connect({ computeMs: 5 });
+  const run = link.infer(inputs);
+  setTimeout(() => device.disconnect(), 20);
+  await assert.rejects(run, TransportClosedError);
+  await assert.rejects(link.infer(inputs), TransportClosedError);
+
+  const second = await connect({ computeMs: 5 });
+  const ac = new AbortController();
+  const run2 = second.link.infer(inputs, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 20);
+  await assert.rejects(run2, InterruptedError);
+  await second.link.close();
+});
+
+test('a slow device behind a full window causes no resends; a lost request is resent once overtaken', async () => {
+  const slow = await connect({ computeMs: 15 });
+  const r = await slow.link.infer(inputs.slice(0, 16), { window: 4, timeoutMs: 40 });
+  assert.equal(r.resends, 0, 'each request waited ~60 ms, but answers kept coming');
+  assert.deepEqual(r.outputs, expected.subarray(0, 160));
+  await slow.link.close();
+
+  let dropped = false;
+  const lossy = await connect({
+    faults: ({ direction, message }) => {
+      if (dropped || direction !== 'to-device' || message?.type !== 'infer') return undefined;
+      dropped = true;
+      return { drop: true };
+    },
+  });
+  const started = performance.now();
+  const r2 = await lossy.link.infer(inputs, { window: 4, timeoutMs: 60_000 });
+  assert.ok(performance.now() - started < 5000, 'did not wait for the timeout');
+  assert.equal(r2.resends, 1);
+  assertExactlyRight(r2);
+  await lossy.link.close();
+});

@@ -1,0 +1,224 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { crc32, crc32Hex } from '../src/protocol/crc32.ts';
+import { cobsDecode, cobsEncode, cobsMaxEncodedLength } from '../src/protocol/cobs.ts';
+import {
+  decodeFrame,
+  decodePayload,
+  describeErrorCode,
+  encodeFrame,
+  encodePayload,
+  FrameError,
+  framePayload,
+  MAX_BODY,
+  MAX_ENCODED,
+  type DeviceInfo,
+  type Message,
+} from '../src/protocol/frames.ts';
+import { FrameParser, FrameSplitter } from '../src/protocol/frame-parser.ts';
+import { mulberry32 } from './helpers/random-model.ts';
+
+test('CRC-32 check value and chaining', () => {
+  const check = new TextEncoder().encode('123456789');
+  assert.equal(crc32(check), 0xcbf43926);
+  assert.equal(crc32Hex(crc32(check)), 'cbf43926');
+  assert.equal(crc32(check.subarray(4), crc32(check.subarray(0, 4))), 0xcbf43926);
+  assert.equal(crc32(new Uint8Array(0)), 0);
+});
+
+function roundTrip(bytes: Uint8Array): void {
+  const enc = cobsEncode(bytes);
+  assert.ok(!enc.includes(0), 'no zero in the encoding');
+  assert.ok(enc.length <= cobsMaxEncodedLength(bytes.length));
+  assert.deepEqual(cobsDecode(enc), bytes);
+}
+
+test('COBS: known vectors', () => {
+  const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/ /g, ''), 'hex'));
+  assert.deepEqual(cobsEncode(hex('')), hex('01'));
+  assert.deepEqual(cobsEncode(hex('00')), hex('01 01'));
+  assert.deepEqual(cobsEncode(hex('00 00')), hex('01 01 01'));
+  assert.deepEqual(cobsEncode(hex('11 22 00 33')), hex('03 11 22 02 33'));
+  assert.deepEqual(cobsEncode(hex('11 00 00 00')), hex('02 11 01 01 01'));
+  const run254 = Uint8Array.from({ length: 254 }, (_, i) => i + 1);
+  assert.deepEqual(cobsEncode(run254), Uint8Array.of(0xff, ...run254));
+  const run255 = Uint8Array.from({ length: 255 }, (_, i) => i + 1);
+  assert.deepEqual(cobsEncode(run255), Uint8Array.of(0xff, ...run255.subarray(0, 254), 0x02, 0xff));
+  assert.deepEqual(cobsEncode(Uint8Array.of(0, ...run254)), Uint8Array.of(0x01, 0xff, ...run254));
+  // The "always close a full block" variant (an extra 0x01 after 254 bytes) decodes the same.
+  assert.deepEqual(cobsDecode(Uint8Array.of(0xff, ...run254, 0x01)), run254);
+});
+
+test('COBS: round trips of zeros, 254/255-byte runs and random data', () => {
+  for (const n of [0, 1, 2, 253, 254, 255, 256, 508, 509, 1032]) {
+    roundTrip(new Uint8Array(n));
+    roundTrip(Uint8Array.from({ length: n }, (_, i) => (i % 255) + 1));
+    roundTrip(Uint8Array.from({ length: n }, (_, i) => (i % 300 === 299 ? 0 : 7)));
+  }
+  const rand = mulberry32(5);
+  for (let k = 0; k < 200; k++) {
+    const n = Math.floor(rand() * 1100);
+    roundTrip(Uint8Array.from({ length: n }, () => (rand() < 0.1 ? 0 : Math.floor(rand() * 256))));
+  }
+});
+
+test('COBS: malformed blocks are rejected', () => {
+  assert.equal(cobsDecode(new Uint8Array(0)), null);
+  assert.equal(cobsDecode(Uint8Array.of(0x05, 1, 2)), null, 'code runs past the end');
+  assert.equal(cobsDecode(Uint8Array.of(0x03, 1, 0)), null, 'zero inside');
+  assert.equal(cobsDecode(Uint8Array.of(0x00)), null);
+});
+
+const info: DeviceInfo = {
+  protocolVersion: 1,
+  runtime: 'tflm',
+  cycleUnit: 'emulated-instructions',
+  modelCrc32: 0xdeadbeef,
+  modelBytes: 104_321,
+  arenaUsed: 1234,
+  arenaSize: 65536,
+  cpuHz: 64_000_000,
+  inputDims: [1, 28, 28],
+  inputBytes: 784,
+  inputScale: Math.fround(1 / 255),
+  inputZeroPoint: -128,
+  outputCount: 10,
+  modelStatus: 0,
+  outputScale: 1 / 256,
+  outputZeroPoint: -128,
+  board: 'mps2-an386',
+};
+
+const messages: Message[] = [
+  { type: 'hello', seq: 0 },
+  { type: 'hello', seq: 0xfffe },
+  { type: 'infer', seq: 7, input: Int8Array.from({ length: 784 }, (_, i) => (i % 256) - 128) },
+  { type: 'infer', seq: 8, input: new Int8Array(MAX_BODY) },
+  { type: 'info', seq: 1, info },
+  { type: 'info', seq: 2, info: { ...info, runtime: 'native', cycleUnit: 'cpu-cycles', inputDims: [784], board: '', modelStatus: 24 } },
+  { type: 'result', seq: 300, top1: 3, cycles: 0xfedcba98, outputs: Int8Array.of(-128, -128, -100, 127, 0, 0, 0, 0, 0, -1) },
+  { type: 'result', seq: 301, top1: 0, cycles: 0, outputs: new Int8Array(0) },
+  { type: 'error', seq: 0xffff, code: 1, detail: 0 },
+  { type: 'error', seq: 42, code: 6, detail: 26 },
+];
+
+test('every message round-trips through the wire form', () => {
+  for (const msg of messages) {
+    const wire = encodeFrame(msg);
+    assert.equal(wire[wire.length - 1], 0);
+    assert.equal(wire.indexOf(0), wire.length - 1, 'only the delimiter is zero');
+    assert.ok(wire.length <= MAX_ENCODED);
+    const back = decodeFrame(wire.subarray(0, wire.length - 1));
+    assert.deepEqual(back, msg);
+  }
+});
+
+test('payload layout matches docs/protocol.md', () => {
+  const p = encodePayload({ type: 'error', seq: 0x1234, code: 4, detail: 9 });
+  assert.deepEqual([...p.subarray(0, 6)], [1, 0x7f, 0x34, 0x12, 4, 9]);
+  assert.equal(Buffer.from(p).readUInt32LE(6), crc32(p.subarray(0, 6)));
+  const r = encodePayload({ type: 'result', seq: 1, top1: 2, cycles: 0x01020304, outputs: Int8Array.of(-1, 5) });
+  assert.deepEqual([...r.subarray(4, 14)], [2, 0, 2, 0, 4, 3, 2, 1, 0xff, 5]);
+  const i = encodePayload({ type: 'info', seq: 1, info });
+  const b = Buffer.from(i.subarray(4, i.length - 4));
+  assert.equal(b.length, 57 + 'mps2-an386'.length);
+  assert.equal(b[1], 1);
+  assert.equal(b[2], 1);
+  assert.equal(b[3], 3);
+  assert.equal(b.readUInt32LE(4), 0xdeadbeef);
+  assert.deepEqual([b.readUInt16LE(24), b.readUInt16LE(26), b.readUInt16LE(28), b.readUInt16LE(30)], [1, 28, 28, 0]);
+  assert.equal(b.readUInt32LE(32), 784);
+  assert.equal(b.readInt32LE(40), -128);
+  assert.equal(b.readUInt16LE(44), 10);
+  assert.equal(b[56], 10);
+});
+
+function problemOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof FrameError, String(err));
+    return err.problem;
+  }
+  assert.fail('expected a FrameError');
+}
+
+test('corrupt frames are rejected with a typed error', () => {
+  const wire = encodeFrame(messages[6]!);
+  const block = wire.slice(0, -1);
+  for (let i = 0; i < block.length; i++) {
+    const bad = block.slice();
+    bad[i] ^= 0x01;
+    if (bad[i] === 0) continue;
+    assert.ok(['crc', 'cobs', 'short', 'length'].includes(problemOf(() => decodeFrame(bad))), `flip at ${i}`);
+  }
+  const ok = encodePayload({ type: 'hello', seq: 3 });
+  const reCrc = (p: Uint8Array) => {
+    Buffer.from(p.buffer, p.byteOffset).writeUInt32LE(crc32(p.subarray(0, p.length - 4)), p.length - 4);
+    return p;
+  };
+  const v2 = ok.slice();
+  v2[0] = 2;
+  assert.equal(problemOf(() => decodePayload(reCrc(v2))), 'version');
+  const t = ok.slice();
+  t[1] = 0x55;
+  assert.equal(problemOf(() => decodePayload(reCrc(t))), 'type');
+  const long = new Uint8Array(ok.length + 1);
+  long.set(ok.subarray(0, 4));
+  assert.equal(problemOf(() => decodePayload(reCrc(long))), 'length');
+  assert.equal(problemOf(() => decodePayload(ok.subarray(0, 6))), 'short');
+  assert.equal(problemOf(() => decodeFrame(new Uint8Array(MAX_ENCODED).fill(1))), 'long');
+  const bigPayload = new Uint8Array(4 + MAX_BODY + 1 + 4);
+  assert.equal(problemOf(() => decodeFrame(framePayload(bigPayload).subarray(0, -1))), 'long');
+  assert.throws(() => encodeFrame({ type: 'infer', seq: 1, input: new Int8Array(MAX_BODY + 1) }), RangeError);
+  assert.throws(() => encodeFrame({ type: 'hello', seq: 0x10000 }), RangeError);
+  assert.match(describeErrorCode(24), /ARENA_TOO_SMALL/);
+});
+
+test('splitter: frames across chunks, several per chunk, empty blocks skipped', () => {
+  const wires = messages.map(encodeFrame);
+  const all = Buffer.concat([Buffer.of(0, 0), ...wires]);
+  for (const step of [1, 3, 64, all.length]) {
+    const s = new FrameSplitter();
+    const blocks: Uint8Array[] = [];
+    for (let i = 0; i < all.length; i += step) blocks.push(...s.push(all.subarray(i, i + step)));
+    assert.deepEqual(blocks.map((b) => decodeFrame(b)), messages, `chunk ${step}`);
+    assert.equal(s.pending, 0);
+  }
+});
+
+test('splitter resyncs after garbage and overlong runs', () => {
+  const s = new FrameSplitter();
+  const hello = encodeFrame({ type: 'hello', seq: 9 });
+  // Garbage then a frame: the garbage block fails to decode, the frame after the next 0x00 is fine.
+  const blocks = s.push(Buffer.concat([Buffer.from('boot banner\r\n'), Buffer.of(0), hello]));
+  assert.equal(blocks.length, 2);
+  assert.throws(() => decodeFrame(blocks[0]!), FrameError);
+  assert.deepEqual(decodeFrame(blocks[1]!), { type: 'hello', seq: 9 });
+  // A run longer than any frame is dropped without growing the buffer.
+  const noise = new Uint8Array(5000).fill(0x41);
+  assert.deepEqual(s.push(noise.subarray(0, 2500)), []);
+  assert.ok(s.pending <= s.maxBlock);
+  assert.deepEqual(s.push(Buffer.concat([noise.subarray(2500), Buffer.of(0), hello])).map((b) => decodeFrame(b)), [{ type: 'hello', seq: 9 }]);
+  assert.equal(s.overflows, 1);
+});
+
+test('FrameParser stream emits one block per frame', async () => {
+  const wires = messages.map(encodeFrame);
+  const all = Buffer.concat([Buffer.from([1, 2, 3]), Buffer.of(0), ...wires, Buffer.from([5, 5])]);
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < all.length; i += 7) chunks.push(all.subarray(i, i + 7));
+  const parser = Readable.from(chunks).pipe(new FrameParser());
+  const got: Message[] = [];
+  let garbage = 0;
+  for await (const block of parser) {
+    try {
+      got.push(decodeFrame(block as Uint8Array));
+    } catch {
+      garbage++;
+    }
+  }
+  assert.equal(garbage, 1);
+  assert.deepEqual(got, messages);
+});

@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { quantizeModel } from '../src/quantize/quantize.ts';
+import { writeTflite } from '../src/tflite/writer.ts';
+import { crc32 } from '../src/protocol/crc32.ts';
+import { DeviceLink } from '../src/device/link.ts';
+import { MockDevice, randomFaults, type MockDeviceOptions } from '../src/device/mock-transport.ts';
+import { DeviceModelError } from '../src/device/errors.ts';
+import {
+  assertValidationPassed,
+  formatValidationReport,
+  percentiles,
+  validateOnDevice,
+  ValidationFailedError,
+} from '../src/validate/validate.ts';
+import { randomFloatModel, randomImages } from './helpers/random-model.ts';
+import type { Int8Model } from '../src/model/types.ts';
+
+const COUNT = 120;
+const images = randomImages(COUNT, 8);
+const labels = Uint8Array.from({ length: COUNT }, (_, i) => (i * 7) % 10);
+
+function setup(perChannel = false) {
+  const model = quantizeModel(randomFloatModel([24], 9), { images: randomImages(60, 10), count: 60 }, { perChannel });
+  return { model, bytes: writeTflite(model) };
+}
+
+async function run(model: Int8Model, bytes: Uint8Array, device: Partial<MockDeviceOptions> = {}) {
+  const mock = new MockDevice({ model, modelCrc32: crc32(bytes), modelBytes: bytes.length, board: 'mock-board', cpuHz: 64_000_000, ...device });
+  await mock.open();
+  const link = new DeviceLink(mock);
+  const info = await link.handshake({ intervalMs: 5 });
+  try {
+    return await validateOnDevice({ link, info, model, tfliteBytes: bytes, images, labels, count: COUNT, normalized: true, board: 'mock', timeoutMs: 50, retries: 8 });
+  } finally {
+    await link.close();
+  }
+}
+
+test('percentiles are nearest-rank', () => {
+  const v = Array.from({ length: 100 }, (_, i) => 100 - i);
+  assert.deepEqual(percentiles(v), { p50: 50, p90: 90, p99: 99, max: 100 });
+  assert.deepEqual(percentiles([7]), { p50: 7, p90: 7, p99: 7, max: 7 });
+  assert.deepEqual(percentiles([]), { p50: 0, p90: 0, p99: 0, max: 0 });
+  assert.deepEqual(percentiles([1, 2, 3, 4]), { p50: 2, p90: 4, p99: 4, max: 4 });
+});
+
+test('a device running the reference passes, through a lossy link too', async () => {
+  const { model, bytes } = setup();
+  const r = await run(model, bytes, { faults: randomFaults({ seed: 3, drop: 0.03, corrupt: 0.03, duplicate: 0.05 }), chunkBytes: 33 });
+  assert.equal(r.samples, COUNT);
+  assert.equal(r.passed, true);
+  assert.equal(r.exactAgreement, 1);
+  assert.equal(r.deviceAccuracy, r.referenceAccuracy);
+  assert.notEqual(r.hostInt8Accuracy, null);
+  assert.ok(r.vsTflite && r.vsTflite.top1Agreement > 0.9);
+  assert.equal(r.hostFloatAccuracy, null);
+  assert.equal(r.modelCrc32, crc32(bytes).toString(16).padStart(8, '0'));
+  assert.equal(r.cycleUnit, 'emulated-instructions');
+  assert.ok(r.latencyCycles.p50 >= 100_000 && r.latencyCycles.max >= r.latencyCycles.p99);
+  assert.ok(Math.abs(r.latencyMicros!.p50 - r.latencyCycles.p50 / 64) < 1e-9);
+  assert.ok(r.throughputSamplesPerSec > 0);
+  assert.ok(r.link.resends > 0);
+  const text = formatValidationReport(r);
+  assert.match(text, /PASS/);
+  assert.match(text, /emulated instructions/);
+  assertValidationPassed(r);
+});
+
+test('per-channel models: host TFLite is skipped with the reason', async () => {
+  const { model, bytes } = setup(true);
+  const r = await run(model, bytes);
+  assert.equal(r.passed, true);
+  assert.equal(r.hostInt8Accuracy, null);
+  assert.match(r.hostInt8Skipped!, /per-channel/);
+  assert.equal(r.vsTflite, null);
+});
+
+test('a device computing something else fails, naming the samples', async () => {
+  const { model, bytes } = setup();
+  const r = await run(model, bytes, {
+    tamper: (input, outputs) => {
+      if (input[100]! > 0) outputs[0] = outputs[0]! === 127 ? 126 : outputs[0]! + 1;
+    },
+  });
+  assert.equal(r.passed, false);
+  assert.ok(r.exactAgreement < 1);
+  assert.ok(r.firstMismatches.length > 0);
+  assert.match(formatValidationReport(r), /FAIL/);
+  assert.throws(() => assertValidationPassed(r), ValidationFailedError);
+});
+
+test('INFO checks: another model CRC, a failed load, wrong sizes', async () => {
+  const { model, bytes } = setup();
+  await assert.rejects(run(model, bytes, { modelCrc32: 0x1234 }), (err: unknown) => {
+    assert.ok(err instanceof DeviceModelError);
+    assert.match(err.message, /another model \(CRC-32 00001234.*flash it again with tinyml flash/);
+    return true;
+  });
+  await assert.rejects(run(model, bytes, { infoOverrides: { modelStatus: 24 } }), /could not load the model: 24 ARENA_TOO_SMALL/);
+  await assert.rejects(run(model, bytes, { infoOverrides: { inputBytes: 100, outputCount: 3 } }), /input of 100 bytes.*3 outputs/);
+  await assert.rejects(run(model, bytes, { infoOverrides: { protocolVersion: 2 } }), /protocol version 2/);
+});
