@@ -1,0 +1,170 @@
+/**
+ * The board half through the real CLI, as a user runs it: a small model trained
+ * on a data subset is built for the emulator, booted in QEMU and validated on
+ * 1000 test images through serialport on QEMU's pty (`tinyml deploy`); the
+ * Arduino build through a stand-in arduino-cli; and the errors a user can hit.
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { crc32, crc32Hex } from '../src/protocol/crc32.ts';
+import { quantizeModel } from '../src/quantize/quantize.ts';
+import { writeTflite } from '../src/tflite/writer.ts';
+import { renderCArray } from '../src/export/c-array.ts';
+import { randomFloatModel, randomImages } from './helpers/random-model.ts';
+import { installStandIn } from './helpers/arduino-cli-stand-in.ts';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '..', 'bin', 'tinyml.js');
+const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
+const skip =
+  !has('arm-none-eabi-gcc') || !has('qemu-system-arm')
+    ? 'needs arm-none-eabi-gcc and qemu-system-arm (npm test installs them as root)'
+    : !existsSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz')
+      ? 'needs dataset-fashion-mnist'
+      : false;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function tinyml(cwd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd, env, maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function assertOneLineError(r: Result, pattern: RegExp): void {
+  assert.notEqual(r.code, 0, `expected failure, got success: ${r.stdout}`);
+  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
+  assert.equal(lines.length, 1, `one error line expected, stderr was:\n${r.stderr}`);
+  assert.match(lines[0], pattern);
+}
+
+/** QEMU processes still running whose command line mentions `dir`. */
+function qemuUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const pid of spawnSync('pgrep', ['-f', 'qemu-system-arm'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) pids.push(Number(pid));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** A model folder with only the int8 artifacts (enough for `build`), from random weights. */
+async function int8Folder(dir: string, hidden: number[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const model = quantizeModel(randomFloatModel(hidden, 5), { images: randomImages(20, 6), count: 20 });
+  const bytes = writeTflite(model);
+  await writeFile(join(dir, 'model_int8.tflite'), bytes);
+  const { header, source } = renderCArray(bytes, model, {});
+  await writeFile(join(dir, 'model_data.h'), header);
+  await writeFile(join(dir, 'model_data.cc'), source);
+}
+
+describe('tinyml build / deploy / validate', { skip }, () => {
+  let work: string;
+  let model: string;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'tinyml-deploy-'));
+    model = join(work, 'small');
+    for (const args of [
+      ['train', '--hidden', '24', '--epochs', '1', '--limit-train', '6000', '--limit-test', '500', '--seed', '3', '--out', model],
+      ['quantize', '--model', model, '--calibration-samples', '200'],
+      ['export', '--model', model],
+    ]) {
+      const r = await tinyml(work, args);
+      assert.equal(r.code, 0, r.stderr);
+    }
+  });
+
+  test('deploy to the emulator: 1000 test images, device == reference exactly', { timeout: 900_000 }, async () => {
+    const r = await tinyml(work, ['deploy', '--model', model, '--board', 'emulator', '--samples', '1000', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    for (const key of ['samples', 'deviceAccuracy', 'hostInt8Accuracy', 'hostFloatAccuracy', 'top1Agreement', 'exactAgreement', 'latencyCycles', 'runtime', 'modelCrc32', 'board']) {
+      assert.ok(key in report, `validate report lacks ${key}`);
+    }
+    assert.equal(report.samples, 1000);
+    assert.equal(report.exactAgreement, 1, `device differs from the reference at ${report.firstMismatches}`);
+    assert.equal(report.top1Agreement, 1);
+    assert.equal(report.deviceAccuracy, report.referenceAccuracy);
+    assert.equal(report.deviceAccuracy, report.hostInt8Accuracy);
+    assert.equal(report.runtime, 'native');
+    assert.equal(report.board, 'emulator');
+    assert.equal(report.modelCrc32, crc32Hex(crc32(new Uint8Array(readFileSync(join(model, 'model_int8.tflite'))))));
+    const l = report.latencyCycles;
+    assert.ok(l.p50 > 0 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max);
+    assert.ok(existsSync(join(work, 'build', 'emulator', 'small', 'firmware.elf')));
+    assert.deepEqual(qemuUnder(work), [], 'QEMU left running');
+  });
+
+  test('validate refuses a device that runs another model, and says to flash again', async () => {
+    const elf = join(work, 'build', 'emulator', 'small', 'firmware.elf');
+    if (!existsSync(elf)) {
+      const r = await tinyml(work, ['build', '--model', model, '--board', 'emulator']);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const other = join(work, 'other');
+    await mkdir(other);
+    for (const f of ['model.json', 'weights.bin', 'metrics.json']) await copyFile(join(model, f), join(other, f));
+    assert.equal((await tinyml(work, ['quantize', '--model', other, '--calibration-samples', '50'])).code, 0);
+    const r = await tinyml(work, ['validate', '--model', other, '--board', 'emulator', '--elf', elf, '--samples', '10']);
+    assertOneLineError(r, /CRC-32.*flash/);
+    assert.deepEqual(qemuUnder(work), [], 'QEMU left running after the error');
+  });
+
+  test('build for the Nano 33 BLE through arduino-cli (a stand-in here)', async () => {
+    const standIn = await installStandIn(join(work, 'arduino'));
+    const env = { ...process.env, PATH: `${standIn.binDir}:${process.env.PATH}` };
+    const r = await tinyml(work, ['build', '--model', model, '--board', 'nano33ble'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /built tflm firmware for nano33ble/);
+    assert.match(r.stdout, /flash \d+ of 983040 bytes/);
+    const sketch = join(work, 'build', 'nano33ble', 'small', 'tinyml_tflm');
+    assert.ok(existsSync(join(sketch, 'tinyml_tflm.ino')));
+    assert.ok((await readdir(join(sketch, 'src'))).includes('model_data.cpp'));
+    const verbs = (await standIn.calls()).map((c) => c.args.slice(0, 2).join(' '));
+    assert.ok(verbs.includes('core install') && verbs.some((v) => v.startsWith('compile')), verbs.join(', '));
+  });
+
+  test('the budget refuses a model that cannot fit before anything compiles', async () => {
+    const wide = join(work, 'wide');
+    await int8Folder(wide, [1024, 512]);
+    const standIn = await installStandIn(join(work, 'arduino-wide'));
+    const env = { ...process.env, PATH: `${standIn.binDir}:${process.env.PATH}` };
+    const r = await tinyml(work, ['build', '--model', wide, '--board', 'nano33ble'], env);
+    assertOneLineError(r, /does not fit the Arduino Nano 33 BLE.*flash.*KB.*--hidden 128/);
+    assert.deepEqual(await standIn.calls(), [], 'arduino-cli must not run for a model that cannot fit');
+  });
+
+  test('without arduino-cli: one line saying how to install it', async () => {
+    const r = await tinyml(work, ['build', '--model', model, '--board', 'nano33ble'], { ...process.env, PATH: '/usr/bin:/bin' });
+    assertOneLineError(r, /arduino-cli/);
+  });
+
+  test('bad flags: one line each', async () => {
+    assertOneLineError(await tinyml(work, ['build', '--model', model, '--board', 'emulator', '--runtime', 'tflm']), /--tflm-dir/);
+    assertOneLineError(
+      await tinyml(work, ['build', '--model', model, '--board', 'emulator', '--tflm-dir', join(work, 'nope')]),
+      /--tflm-dir .*nope/,
+    );
+    assertOneLineError(await tinyml(work, ['validate', '--model', model, '--board', 'emulator', '--elf', join(work, 'none.elf')]), /none\.elf/);
+    assertOneLineError(await tinyml(work, ['build', '--model', join(work, 'missing'), '--board', 'emulator']), /missing/);
+  });
+});
