@@ -15,11 +15,11 @@ import {
   nativeArenaUsed,
   planBudget,
   RUNTIME_COST,
-  tensorCount,
 } from '../src/firmware/budget.ts';
 import type { Int8Model } from '../src/model/types.ts';
 import { FASHION_MNIST_CLASSES } from '../src/model/types.ts';
-import { readTflite } from '../src/tflite/reader.ts';
+import { tflmArenaBytes } from '../src/firmware/tflm-arena.ts';
+import { writeInt8ModelFolder } from './helpers/random-model.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 
 const run = promisify(execFile);
@@ -96,8 +96,8 @@ describe('arenaBytesFor', () => {
       const exe = join(dir, 'arena');
       await run('gcc', ['-std=c11', '-I', 'firmware/include', '-I', 'firmware/core', join(dir, 'harness.c'), 'firmware/core/runtime_native.c', 'firmware/core/model.c', ...kernels, '-lm', '-o', exe]);
       const cases: [string, Int8Model, Uint8Array][] = [];
-      const bytes = new Uint8Array(await readFile('models/default/model_int8.tflite'));
-      cases.push(['default', readTflite(bytes) as Int8Model, bytes]);
+      const def = await writeInt8ModelFolder(join(dir, 'default'), [128]);
+      cases.push(['default', def.model, def.bytes]);
       for (const [h, pc] of [[[20], false], [[64, 32], true]] as const) {
         const { model } = zeroModel([...h], pc);
         cases.push([model.name, model, writeTflite(model)]);
@@ -113,13 +113,12 @@ describe('arenaBytesFor', () => {
     }
   });
 
-  it('tflm: activations + 2 KB + 128 B per tensor (+ 8 B per channel when per-channel)', () => {
-    const { model } = zeroModel([128]);
-    assert.equal(tensorCount(model), 8);
-    assert.equal(arenaBytesFor(model, 'tflm'), 784 + 128 + 2048 + 8 * 128);
-    const pc = zeroModel([128], true).model;
-    assert.equal(arenaBytesFor(pc, 'tflm'), 784 + 128 + 2048 + 8 * 128 + 8 * (128 + 10));
-    for (const h of [[20], [128], [512, 512]]) assert.equal(arenaBytesFor(zeroModel(h).model, 'tflm') % 16, 0);
+  it('tflm: what real TFLM measured, with headroom (tflm-arena.ts)', () => {
+    for (const h of [[20], [128], [512, 512]]) {
+      const { model } = zeroModel(h);
+      assert.equal(arenaBytesFor(model, 'tflm'), tflmArenaBytes(model));
+      assert.equal(arenaBytesFor(model, 'tflm') % 16, 0);
+    }
   });
 });
 
@@ -131,11 +130,10 @@ describe('planBudget / checkBudget', () => {
     assert.equal(BOARDS['mps2-an386'].ramMax, 262144);
   });
 
-  it('the default model (models/default) fits the Nano 33 BLE Sense with either runtime', async () => {
-    const bytes = new Uint8Array(await readFile('models/default/model_int8.tflite'));
-    const model = readTflite(bytes);
-    assert.equal(model.kind, 'int8');
-    if (model.kind !== 'int8') return;
+  it('the default model (784-128-10) fits the Nano 33 BLE Sense with either runtime', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tinyml-budget-'));
+    const { model, bytes } = await writeInt8ModelFolder(dir, [128]);
+    await rm(dir, { recursive: true, force: true });
     for (const runtime of ['native', 'tflm'] as const) {
       const b = checkBudget({ model, modelBytes: bytes.length, runtime, board: 'nano33ble' });
       assert.ok(b.fits);
@@ -143,7 +141,7 @@ describe('planBudget / checkBudget', () => {
       assert.equal(b.ram.used, arenaBytesFor(model, runtime) + RUNTIME_COST[runtime].ram + 44552);
       assert.equal(b.flash.free, 983040 - b.flash.used);
       assert.match(formatBudget(b), /Arduino Nano 33 BLE Sense, runtime/);
-      assert.match(formatBudget(b), /model\s+103952/);
+      assert.match(formatBudget(b), new RegExp(`model\\s+${bytes.length}`));
     }
   });
 

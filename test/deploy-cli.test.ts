@@ -8,15 +8,12 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32, crc32Hex } from '../src/protocol/crc32.ts';
-import { quantizeModel } from '../src/quantize/quantize.ts';
-import { writeTflite } from '../src/tflite/writer.ts';
-import { renderCArray } from '../src/export/c-array.ts';
-import { randomFloatModel, randomImages } from './helpers/random-model.ts';
+import { writeInt8ModelFolder } from './helpers/random-model.ts';
 import { installStandIn } from './helpers/arduino-cli-stand-in.ts';
 
 const run = promisify(execFile);
@@ -63,17 +60,6 @@ function qemuUnder(dir: string): number[] {
     }
   }
   return pids;
-}
-
-/** A model folder with only the int8 artifacts (enough for `build`), from random weights. */
-async function int8Folder(dir: string, hidden: number[]): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const model = quantizeModel(randomFloatModel(hidden, 5), { images: randomImages(20, 6), count: 20 });
-  const bytes = writeTflite(model);
-  await writeFile(join(dir, 'model_int8.tflite'), bytes);
-  const { header, source } = renderCArray(bytes, model, {});
-  await writeFile(join(dir, 'model_data.h'), header);
-  await writeFile(join(dir, 'model_data.cc'), source);
 }
 
 describe('tinyml build / deploy / validate', { skip }, () => {
@@ -145,7 +131,7 @@ describe('tinyml build / deploy / validate', { skip }, () => {
 
   test('the budget refuses a model that cannot fit before anything compiles', async () => {
     const wide = join(work, 'wide');
-    await int8Folder(wide, [1024, 512]);
+    await writeInt8ModelFolder(wide, [1024, 512]);
     const standIn = await installStandIn(join(work, 'arduino-wide'));
     const env = { ...process.env, PATH: `${standIn.binDir}:${process.env.PATH}` };
     const r = await tinyml(work, ['build', '--model', wide, '--board', 'nano33ble'], env);

@@ -9,10 +9,12 @@ import { after, before, describe, it } from 'node:test';
 import { DataFormatError, UsageError } from '../src/errors.ts';
 import { arenaBytesFor } from '../src/firmware/budget.ts';
 import { assembleSketch, readInt8Model } from '../src/firmware/sketch.ts';
+import { writeInt8ModelFolder } from './helpers/random-model.ts';
 
 const run = promisify(execFile);
 const REPO_FIRMWARE = 'firmware';
-const MODEL_DIR = 'models/default';
+/** A 784-128-10 int8 model folder made in before(): CI has no models/. */
+let MODEL_DIR: string;
 
 /** Just enough of the Arduino mbed core for -fsyntax-only: Serial (USB CDC), micros(), CMSIS DWT. */
 const FAKE_ARDUINO_H = `#pragma once
@@ -115,6 +117,8 @@ let fakeInclude: string;
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'tinyml-sketch-'));
+  MODEL_DIR = join(tmp, 'default');
+  await writeInt8ModelFolder(MODEL_DIR, [128]);
   fixtureFirmware = join(tmp, 'firmware');
   await cp(join(REPO_FIRMWARE, 'include'), join(fixtureFirmware, 'include'), { recursive: true });
   await cp(join(REPO_FIRMWARE, 'boards', 'nano33ble'), join(fixtureFirmware, 'boards', 'nano33ble'), { recursive: true });

@@ -47,6 +47,12 @@ export async function buildFirmware(options: BuildOptions): Promise<BuildResult>
     throw new UsageError('--tflm-dir is for the emulator: on the Nano 33 BLE arduino-cli installs and uses the TFLM library');
   }
   const { model, bytes } = await readInt8Model(options.modelDir);
+  if (runtime === 'tflm' && model.layers.some((l) => l.weightScales.length > 1)) {
+    // Measured: that TFLM's FULLY_CONNECTED silently uses the first scale for every channel.
+    throw new UsageError(
+      `${options.modelDir} has per-channel weights, which the Arduino TFLM library's FULLY_CONNECTED reads as per-tensor: quantize without --per-channel, or use --runtime native`,
+    );
+  }
   const budget = checkBudget({ model, modelBytes: bytes.length, runtime, board: budgetBoard(board) });
   log(formatBudget(budget));
   const outDir = buildDir(board, options.modelDir, runtime);

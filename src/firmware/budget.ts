@@ -14,6 +14,7 @@
  * or data > upload.maximum_data_size is an error), with real numbers.
  */
 import { TinymlError } from '../errors.ts';
+import { tflmArenaBytes } from './tflm-arena.ts';
 import type { Int8Model } from '../model/types.ts';
 
 export type RuntimeKind = 'native' | 'tflm';
@@ -101,25 +102,6 @@ export const RUNTIME_COST: Readonly<Record<RuntimeKind, RuntimeCost>> = {
 const ALIGN = 16;
 const roundUp = (n: number, to = ALIGN): number => Math.ceil(n / to) * to;
 
-/** Bytes of every activation tensor in execution order: input, each layer's output, softmax output. */
-export function activationSizes(model: Int8Model): number[] {
-  const first = model.layers[0];
-  if (!first) return [];
-  const sizes = [first.inputSize, ...model.layers.map((l) => l.outputSize)];
-  if (model.softmax) sizes.push(model.layers[model.layers.length - 1]!.outputSize);
-  return sizes;
-}
-
-/** Tensors in the .tflite: the input, then weights, bias and output per layer, then the softmax output. */
-export function tensorCount(model: Int8Model): number {
-  return 1 + 3 * model.layers.length + (model.softmax ? 1 : 0);
-}
-
-/** TFLM's fixed persistent allocations (interpreter, subgraph, planner), estimate. */
-export const TFLM_ARENA_BASE = 2048;
-/** TFLM's per-tensor bookkeeping (TfLiteEvalTensor, TfLiteTensor temporaries, dims), estimate. */
-export const TFLM_ARENA_PER_TENSOR = 128;
-
 const align4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 /**
@@ -150,23 +132,10 @@ export function nativeArenaUsed(model: Int8Model): number {
  *
  * native: exactly what runtime_native.c's planner uses (nativeArenaUsed), rounded
  * up to 16; the runtime refuses a smaller arena with ARENA_TOO_SMALL.
- *
- * tflm: the two largest activations (each rounded up to 16: a chain needs at most
- * one op's input and output at once), plus TFLM_ARENA_BASE, plus
- * TFLM_ARENA_PER_TENSOR per tensor, plus 8 bytes (int32 multiplier + shift) per
- * output channel of each layer with per-channel weight scales, which TFLM's
- * FULLY_CONNECTED keeps in the arena. An estimate, owned by the TFLM adapter: TFLM
- * reports the real need at run time (arena_used_bytes) and fails AllocateTensors
- * when the arena is short.
+ * tflm: TFLM's own need as measured on real TFLM, with headroom (tflm-arena.ts).
  */
 export function arenaBytesFor(model: Int8Model, runtime: RuntimeKind): number {
-  if (runtime === 'native') return roundUp(nativeArenaUsed(model));
-  const sorted = activationSizes(model)
-    .map((n) => roundUp(n))
-    .sort((a, b) => b - a);
-  const activations = (sorted[0] ?? 0) + (sorted[1] ?? 0);
-  const perChannel = model.layers.reduce((sum, l) => sum + (l.weightScales.length > 1 ? 8 * l.outputSize : 0), 0);
-  return roundUp(activations + TFLM_ARENA_BASE + TFLM_ARENA_PER_TENSOR * tensorCount(model) + perChannel);
+  return runtime === 'native' ? roundUp(nativeArenaUsed(model)) : tflmArenaBytes(model);
 }
 
 export interface BudgetLine {

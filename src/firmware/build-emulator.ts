@@ -11,6 +11,7 @@
  * firmware/core/kernels/<name>.c of the same name (TFLM's and CMSIS-NN's
  * "optimized file of the same name" rule; no #ifdefs in the kernels).
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -20,6 +21,7 @@ import { renderCArray } from '../export/c-array.ts';
 import { readTflite } from '../tflite/reader.ts';
 import { FIRMWARE_DIR, REPO_ROOT } from './paths.ts';
 import { mapLimit, runTool } from './toolchain.ts';
+import { dependencyFlags, isUpToDate, recordCommand } from './compile-cache.ts';
 
 /** Capacities of the board stood in for (firmware/boards/mps2-an386/board.h, link.ld). */
 export const NRF52840_FLASH_BYTES = 1024 * 1024;
@@ -105,7 +107,10 @@ export async function buildEmulatorFirmware(options: BuildEmulatorOptions): Prom
   ];
   const objects = await mapLimit(jobs, Math.max(1, availableParallelism()), async (job) => {
     const obj = join(objDir, `${objectName(job.src)}.o`);
-    await runTool(job.tool, [...common, ...job.flags, '-c', job.src, '-o', obj], `compiling ${job.src}`);
+    const command = [job.tool, ...common, ...job.flags, '-c', job.src, '-o', obj];
+    if (await isUpToDate(obj, command)) return obj;
+    await runTool(job.tool, [...command.slice(1), ...dependencyFlags(obj)], `compiling ${job.src}`);
+    await recordCommand(obj, command);
     return obj;
   });
 
@@ -191,9 +196,11 @@ async function coreSources(runtime: 'native' | 'tflm'): Promise<string[]> {
 }
 
 function objectName(src: string): string {
-  // Unique and readable: parent folder + file name.
-  const parts = resolve(src).split(/[\\/]/);
-  return parts.slice(-2).join('_').replace(/[^A-Za-z0-9_.-]/g, '_');
+  // Readable and unique: TFLM alone has two kernels/kernel_util.cpp, so the name
+  // carries a hash of the whole path.
+  const path = resolve(src);
+  const tag = createHash('sha1').update(path).digest('hex').slice(0, 8);
+  return `${basename(path).replace(/[^A-Za-z0-9_.-]/g, '_')}-${tag}`;
 }
 
 function safeName(name: string): string {

@@ -17,7 +17,12 @@
  *   784-256-128-64-10      yes      14       4   1972        1972
  *   64-300-10              yes      8        2   1028        1028
  *   100-10                 yes      5        1   660         660
+ *   784-16-600-10          yes      11       3   1604        1604
+ *   200-1000-50-3          yes      11       3   2020        2020
+ *   32-8-400-8-10          no       13       4   1236        1220  (16 short)
  *
+ * AllocateTensors() needs a little more than arena_used_bytes() (TFLM says up
+ * to +16; measured: 784-128-10 fails with 1572 bytes, loads with 1584).
  * used = plan + align16(12 * tensors) + 260 + 96 * FC + 112 * softmax
  *
  *   plan      the activations as TFLM's greedy planner lays them out (each
@@ -29,8 +34,8 @@
  *
  * Per-channel weights add nothing here because this TFLM ignores them (its
  * FULLY_CONNECTED uses the first scale only; runtime_tflm.cc refuses such
- * models). Other TFLM versions and CPUs with a CMSIS-NN scratch buffer
- * (Helium/MVE) differ by some bytes: tflmArenaBytes adds TFLM_ARENA_HEADROOM, and
+ * models). Small plans, other TFLM versions and CPUs with a CMSIS-NN scratch
+ * buffer (Helium/MVE) differ by some bytes: tflmArenaBytes adds TFLM_ARENA_HEADROOM, and
  * TFLM itself reports the real figure at run time (INFO's arena used).
  */
 import type { Int8Model } from '../model/types.ts';

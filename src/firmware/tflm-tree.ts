@@ -71,7 +71,7 @@ const REQUIRED = [
 ];
 
 /** Test code, test helpers and the audio frontend (needs kissfft): never linked into firmware. */
-const SKIP_FILE = /(_test|test_helper|test_helpers|kernel_runner|mock_micro_graph|fake_micro_context)\.[^.]+$/;
+const SKIP_FILE = /(_test\.|^test_helper|^kernel_runner\.|^mock_micro_graph\.|^fake_micro_context\.)/;
 const SKIP_DIR = new Set(['experimental', 'examples', 'testing', 'tools']);
 
 /**
@@ -98,7 +98,7 @@ export function tflmBuildInputs(tflmDir: string): TflmBuildInputs {
     // Under micro/kernels only the cmsis_nn port folder; other ports (xtensa, ...) are for other chips.
     if (resolve(dir, '..') === kernels) return basename(dir) === 'cmsis_nn';
     return !SKIP_DIR.has(basename(dir));
-  }).filter((f) => !SKIP_FILE.test(f));
+  }).filter((f) => !SKIP_FILE.test(basename(f)));
 
   // A cmsis_nn kernel replaces the reference kernel of the same name (the
   // library ships only one of the two, upstream trees both).

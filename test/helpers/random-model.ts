@@ -1,5 +1,5 @@
 /** Deterministic random models and images for tests that need no training. */
-import type { FloatModel } from '../../src/model/types.ts';
+import type { FloatModel, Int8Model } from '../../src/model/types.ts';
 import { FASHION_MNIST_CLASSES } from '../../src/model/types.ts';
 
 /** A deterministic PRNG so failures reproduce. */
@@ -41,3 +41,24 @@ export function randomImages(count: number, seed: number): Uint8Array {
   return out;
 }
 
+
+/**
+ * A model folder holding only the int8 artifacts (model_int8.tflite,
+ * model_data.h/.cc) of a random 784-hidden-10 model: what build, budget and
+ * sketch tests need, without training. CI has no models/ folder.
+ */
+export async function writeInt8ModelFolder(dir: string, hidden: number[], seed = 5): Promise<{ model: Int8Model; bytes: Uint8Array }> {
+  const { quantizeModel } = await import('../../src/quantize/quantize.ts');
+  const { writeTflite } = await import('../../src/tflite/writer.ts');
+  const { renderCArray } = await import('../../src/export/c-array.ts');
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  await mkdir(dir, { recursive: true });
+  const model = quantizeModel(randomFloatModel(hidden, seed), { images: randomImages(20, seed + 1), count: 20 });
+  const bytes = writeTflite(model);
+  await writeFile(join(dir, 'model_int8.tflite'), bytes);
+  const { header, source } = renderCArray(bytes, model, {});
+  await writeFile(join(dir, 'model_data.h'), header);
+  await writeFile(join(dir, 'model_data.cc'), source);
+  return { model, bytes };
+}
