@@ -7,8 +7,17 @@
  * of the TypeScript int8 reference and of the TFLite interpreter over the test
  * set. BENCH_TRAIN_LIMIT (default 60000) and BENCH_PRESETS (comma list) shrink
  * the run.
+ *
+ * Then, for hidden sizes 20, 128 and 512 (784-h-10 models, weights quantized from
+ * a random float model: the kernels' instruction counts do not depend on the
+ * weights' values), the emulator firmware: flash and RAM, emulated instructions
+ * per inference and per multiply-accumulate (QEMU -icount, read from SysTick),
+ * and validation throughput over the pty. BENCH_FIRMWARE_SAMPLES (default 300)
+ * test images each; BENCH_FIRMWARE_HIDDEN (comma list) changes the sizes.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadFashionMnist } from '../src/data/fashion-mnist.ts';
 import { initBackend } from '../src/train/backend.ts';
 import { presetHidden, PRESET_NAMES } from '../src/train/model.ts';
@@ -21,9 +30,16 @@ import { Int8Interpreter, quantizeInput } from '../src/reference/interpreter.ts'
 import { TfliteInterpreter } from '../src/tflite/interpreter.ts';
 import { FASHION_MNIST_CLASSES } from '../src/model/types.ts';
 import { writeJsonAtomic } from '../src/util/atomic-write.ts';
+import { randomFloatModel } from '../test/helpers/random-model.ts';
+import { buildEmulatorFirmware } from '../src/firmware/build-emulator.ts';
+import { arenaBytesFor } from '../src/firmware/budget.ts';
+import { startQemu } from '../src/device/qemu.ts';
+import { SerialTransport } from '../src/device/serial-transport.ts';
+import { DeviceLink } from '../src/device/link.ts';
+import { validateOnDevice } from '../src/validate/validate.ts';
 
 const trainLimit = Number(process.env.BENCH_TRAIN_LIMIT ?? 60000);
-const presets = (process.env.BENCH_PRESETS ?? PRESET_NAMES.join(',')).split(',');
+const presets = (process.env.BENCH_PRESETS ?? PRESET_NAMES.join(',')).split(',').filter(Boolean);
 
 const backend = await initBackend();
 const train = await loadFashionMnist({ split: 'train', limit: trainLimit });
@@ -75,6 +91,65 @@ for (const preset of presets) {
 }
 
 console.table(rows);
+
+const firmwareSamples = Number(process.env.BENCH_FIRMWARE_SAMPLES ?? 300);
+const firmwareHidden = (process.env.BENCH_FIRMWARE_HIDDEN ?? '20,128,512').split(',').map(Number);
+const firmware: Record<string, unknown>[] = [];
+for (const h of firmwareHidden) {
+  process.stderr.write(`bench firmware 784-${h}-10: build, boot QEMU, validate ${firmwareSamples} images\n`);
+  const float = randomFloatModel([h], 1);
+  const int8 = quantizeModel(float, { images: train.images, count: 500 });
+  const bytes = writeTflite(int8);
+  const out = await mkdtemp(join(tmpdir(), 'tinyml-bench-fw-'));
+  try {
+    const fw = await buildEmulatorFirmware({ tflite: bytes, outDir: out, runtime: 'native', arenaBytes: arenaBytesFor(int8, 'native') });
+    const qemu = await startQemu({ elf: fw.elf });
+    const transport = new SerialTransport({ path: qemu.ptyPath });
+    const link = new DeviceLink(transport);
+    try {
+      await transport.open();
+      const info = await link.handshake({ timeoutMs: 15_000 });
+      const r = await validateOnDevice({
+        link,
+        info,
+        model: int8,
+        tfliteBytes: bytes,
+        images: test.images,
+        labels: test.labels,
+        count: firmwareSamples,
+        normalized: true,
+        board: 'emulator',
+      });
+      const macs = int8.layers.reduce((n, l) => n + l.inputSize * l.outputSize, 0);
+      firmware.push({
+        model: `784-${h}-10`,
+        flashBytes: fw.flash.used,
+        ramBytes: fw.ram.used,
+        arenaUsed: info.arenaUsed,
+        macs,
+        instructionsP50: r.latencyCycles.p50,
+        instructionsMax: r.latencyCycles.max,
+        instructionsPerMac: +(r.latencyCycles.p50 / macs).toFixed(2),
+        validateSamplesPerSec: +r.throughputSamplesPerSec.toFixed(1),
+        deviceEqualsReference: r.exactAgreement === 1,
+      });
+    } finally {
+      await link.close();
+      await qemu.stop();
+    }
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+console.table(firmware);
+
 await mkdir('build', { recursive: true });
-await writeJsonAtomic('build/bench.json', { date: new Date().toISOString(), trainLimit, testImages: test.count, rows });
+await writeJsonAtomic('build/bench.json', {
+  date: new Date().toISOString(),
+  trainLimit,
+  testImages: test.count,
+  rows,
+  firmwareSamples,
+  firmware,
+});
 console.log('wrote build/bench.json');
