@@ -48,17 +48,7 @@ const STATUS = {
 } as const;
 
 import { HOST_TEST_ARENA_BYTES as TEST_ARENA_BYTES } from '../src/firmware/host-build.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../src/util/prng.ts';
 
 const f32Bits = (x: number): number => {
   const v = new DataView(new ArrayBuffer(4));

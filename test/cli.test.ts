@@ -5,44 +5,19 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile, copyFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { saveModel } from '../src/train/model-store.ts';
 import { readTflite } from '../src/tflite/reader.ts';
+import { assertOneLineError, tinyml as cli } from './helpers/cli.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '..', 'bin', 'tinyml.js');
+const tinyml = (...args: string[]) => cli(args);
+
 const DATA = '/usr/share/datasets/fashion-mnist';
 const noData = !existsSync(join(DATA, 't10k-images-idx3-ubyte.gz'));
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function tinyml(...args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-/** A failed command prints exactly one `error:` line naming the problem. */
-function assertOneLineError(r: Result, pattern: RegExp): void {
-  assert.notEqual(r.code, 0, `expected failure, got success: ${r.stdout}`);
-  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
-  assert.equal(lines.length, 1, `one error line expected, stderr was:\n${r.stderr}`);
-  assert.match(lines[0], pattern);
-}
 
 async function noTempFiles(dir: string): Promise<void> {
   const names = await readdir(dir);

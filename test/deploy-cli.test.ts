@@ -6,18 +6,16 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { crc32, crc32Hex } from '../src/protocol/crc32.ts';
 import { writeInt8ModelFolder } from './helpers/random-model.ts';
 import { installStandIn } from './helpers/arduino-cli-stand-in.ts';
+import { assertOneLineError, tinyml as cli } from './helpers/cli.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '..', 'bin', 'tinyml.js');
 const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
 const skip =
   !has('arm-none-eabi-gcc') || !has('qemu-system-arm')
@@ -26,27 +24,8 @@ const skip =
       ? 'needs dataset-fashion-mnist'
       : false;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function tinyml(cwd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd, env, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function assertOneLineError(r: Result, pattern: RegExp): void {
-  assert.notEqual(r.code, 0, `expected failure, got success: ${r.stdout}`);
-  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
-  assert.equal(lines.length, 1, `one error line expected, stderr was:\n${r.stderr}`);
-  assert.match(lines[0], pattern);
+function tinyml(cwd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return cli(args, { cwd, env });
 }
 
 /** QEMU processes still running whose command line mentions `dir`. */

@@ -17,7 +17,7 @@ import {
   type Message,
 } from '../src/protocol/frames.ts';
 import { FrameParser, FrameSplitter } from '../src/protocol/frame-parser.ts';
-import { mulberry32 } from './helpers/random-model.ts';
+import { mulberry32 } from '../src/util/prng.ts';
 
 test('CRC-32 check value and chaining', () => {
   const check = new TextEncoder().encode('123456789');

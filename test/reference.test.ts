@@ -39,21 +39,11 @@ import {
 } from '../src/reference/interpreter.ts';
 import type { Int8Dense, Int8Model, QuantParams } from '../src/model/types.ts';
 import { UnsupportedModelError } from '../src/errors.ts';
+import { mulberry32 } from '../src/util/prng.ts';
 
 // ---------------------------------------------------------------------------
 // Helpers: a seeded PRNG and slow, obviously-correct BigInt arithmetic.
 // ---------------------------------------------------------------------------
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function randInt(rnd: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rnd() * (hi - lo + 1));
 }

@@ -11,20 +11,10 @@ import { TfliteInterpreter, tfliteVersion } from '../src/tflite/interpreter.ts';
 import { InterpreterError, TfliteFormatError, UnsupportedModelError } from '../src/errors.ts';
 import { FASHION_MNIST_CLASSES, type FloatModel, type Int8Model, type QuantParams } from '../src/model/types.ts';
 import { BuiltinOperator, ModelField, OperatorCodeField, vtableOffset } from '../src/tflite/schema.ts';
+import { mulberry32 } from '../src/util/prng.ts';
 
 // ------------------------------------------------------------------ fixtures
 
-/** mulberry32: a small seeded PRNG so every run builds the same models. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Shape {
   sizes: number[];
@@ -41,7 +31,7 @@ function classNames(n: number): string[] {
 }
 
 function int8Model({ sizes, inputShape, perChannel = false, softmax = true, seed = 1 }: Shape): Int8Model {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const input = q(1 / 255, -128);
   let inQ = input;
   const layers = sizes.slice(1).map((out, i) => {
@@ -76,7 +66,7 @@ function int8Model({ sizes, inputShape, perChannel = false, softmax = true, seed
 }
 
 function floatModel({ sizes, inputShape, softmax = true, seed = 2 }: Shape, normalized = false): FloatModel {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   return {
     kind: 'float32',
     name: 'test-float',
@@ -135,7 +125,7 @@ function int8LogitsApprox(m: Int8Model, x: Int8Array): Int8Array {
 }
 
 function randomInt8(n: number, seed: number): Int8Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   return Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128);
 }
 
@@ -251,7 +241,7 @@ describe('readTflite', () => {
   test('rejects empty, random and truncated files with TfliteFormatError only', () => {
     const bytes = writeTflite(int8Model({ sizes: [20, 8, 4], seed: 3 }));
     assert.throws(() => readTflite(new Uint8Array(0)), TfliteFormatError);
-    const r = rng(99);
+    const r = mulberry32(99);
     for (let k = 0; k < 200; k++) {
       const junk = Uint8Array.from({ length: Math.floor(r() * 600) }, () => Math.floor(r() * 256));
       if (k % 2) junk.set([0x54, 0x46, 0x4c, 0x33], 4); // get past the identifier check
@@ -264,7 +254,7 @@ describe('readTflite', () => {
 
   test('flipped bytes give TfliteFormatError or a model, never another error', () => {
     const bytes = writeTflite(int8Model({ sizes: [20, 8, 4], seed: 4 }));
-    const r = rng(5);
+    const r = mulberry32(5);
     let rejected = 0;
     for (let k = 0; k < 3000; k++) {
       const bad = bytes.slice();
@@ -340,7 +330,7 @@ describe('TfliteInterpreter (TFLite C API)', () => {
           [['float32', [1, 784]]],
         );
         for (let s = 0; s < 20; s++) {
-          const r = rng(300 + s);
+          const r = mulberry32(300 + s);
           const x = Float32Array.from({ length: 784 }, () => Math.floor(r() * 256));
           const got = it.run(x) as Float32Array;
           const want = floatForward(m, x);

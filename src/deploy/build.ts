@@ -7,7 +7,8 @@ import { UsageError } from '../errors.ts';
 import { arenaBytesFor, checkBudget, formatBudget, type Budget, type RuntimeKind } from '../firmware/budget.ts';
 import { buildEmulatorFirmware } from '../firmware/build-emulator.ts';
 import { tflmBuildInputs } from '../firmware/tflm-tree.ts';
-import { readInt8Model, assembleSketch } from '../firmware/sketch.ts';
+import { assembleSketch } from '../firmware/sketch.ts';
+import { readInt8Model } from '../model/int8-file.ts';
 import { compileSketch, ensureCore, ensureTflmLibrary, findArduinoCli, NANO33BLE_FQBN } from '../firmware/arduino-cli.ts';
 import { budgetBoard, buildDir, type BoardName } from './targets.ts';
 

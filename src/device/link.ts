@@ -140,11 +140,6 @@ export class DeviceLink {
     }
   }
 
-  private send(msg: Message): Promise<void> {
-    this.stats.framesSent++;
-    return this.transport.write(encodeFrame(msg));
-  }
-
   /**
    * Runs one exchange: installs the handlers, and guarantees that timers and
    * handlers are removed however it ends (answer, error, close, abort).

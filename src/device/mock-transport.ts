@@ -28,6 +28,7 @@ import {
 import { FrameSplitter } from '../protocol/frame-parser.ts';
 import { TransportClosedError } from './errors.ts';
 import type { Transport } from './transport.ts';
+import { mulberry32 } from '../util/prng.ts';
 
 export type Direction = 'to-device' | 'to-host';
 
@@ -88,17 +89,6 @@ export interface MockDeviceStats {
   framesSent: number;
 }
 
-/** Seeded PRNG (mulberry32), so a failing fault sequence reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface RandomFaultOptions {
   readonly seed: number;
@@ -115,7 +105,7 @@ export interface RandomFaultOptions {
 
 /** A FaultPlan drawing each fault at random from a seeded generator. */
 export function randomFaults(options: RandomFaultOptions): FaultPlan {
-  const rand = prng(options.seed);
+  const rand = mulberry32(options.seed);
   const [lo, hi] = options.delayMs ?? [1, 30];
   const dirs = options.directions ?? ['to-device', 'to-host'];
   return (ctx) => {

@@ -34,12 +34,12 @@
  */
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, posix, relative, resolve, sep } from 'node:path';
-import { DataFormatError, TfliteFormatError, UsageError } from '../errors.ts';
+import { DataFormatError, UsageError } from '../errors.ts';
 import { modelPaths } from '../model/model-dir.ts';
 import type { Int8Model } from '../model/types.ts';
-import { readTflite } from '../tflite/reader.ts';
 import { arenaBytesFor, type RuntimeKind } from './budget.ts';
 import { FIRMWARE_DIR } from './paths.ts';
+import { readInt8Model } from '../model/int8-file.ts';
 
 /** The board folder this module assembles for. */
 export const SKETCH_BOARD = 'nano33ble';
@@ -94,20 +94,6 @@ export interface AssembledSketch {
 
 export function sketchName(runtime: RuntimeKind): string {
   return `tinyml_${runtime}`;
-}
-
-/** Reads the model folder's int8 .tflite; UsageError when absent, TfliteFormatError when not int8. */
-export async function readInt8Model(modelDir: string): Promise<{ model: Int8Model; bytes: Uint8Array }> {
-  const paths = modelPaths(modelDir);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(paths.int8Tflite));
-  } catch (err) {
-    throw new UsageError(`${paths.int8Tflite} is missing: run 'tinyml quantize --model ${modelDir}' first`, { cause: err });
-  }
-  const model = readTflite(bytes);
-  if (model.kind !== 'int8') throw new TfliteFormatError(`${paths.int8Tflite} is a float32 model: the firmware needs the int8 model`);
-  return { model, bytes };
 }
 
 export async function assembleSketch(options: AssembleSketchOptions): Promise<AssembledSketch> {

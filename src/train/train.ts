@@ -12,6 +12,7 @@ import { FASHION_MNIST_CLASSES } from '../model/types.ts';
 import type { Dataset } from '../data/fashion-mnist.ts';
 import { predictFloat } from './float-model.ts';
 import { buildModel } from './model.ts';
+import { mulberry32 } from '../util/prng.ts';
 
 export interface TrainOptions {
   readonly train: Dataset;
@@ -88,17 +89,6 @@ export interface TrainResult {
   readonly metrics: TrainMetrics;
 }
 
-/** mulberry32: a small, fast 32-bit PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fisher-Yates shuffle in place. */
 export function shuffleInPlace(order: Uint32Array, random: () => number): void {

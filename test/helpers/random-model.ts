@@ -1,18 +1,8 @@
 /** Deterministic random models and images for tests that need no training. */
 import type { FloatModel, Int8Model } from '../../src/model/types.ts';
 import { FASHION_MNIST_CLASSES } from '../../src/model/types.ts';
+import { mulberry32 } from '../../src/util/prng.ts';
 
-/** A deterministic PRNG so failures reproduce. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randomFloatModel(hidden: number[], seed: number, normalized = true): FloatModel {
   const rand = mulberry32(seed);

@@ -1,14 +1,13 @@
 import type { CommandModule } from 'yargs';
-import { readFile } from 'node:fs/promises';
 import { dataOptions, modelDirOption } from '../options.ts';
-import { TfliteFormatError, UsageError } from '../../errors.ts';
+import { UsageError } from '../../errors.ts';
 import { loadFashionMnist } from '../../data/fashion-mnist.ts';
 import { initBackend } from '../../train/backend.ts';
 import { loadFloatModel, predictFloat } from '../../train/float-model.ts';
-import { readTflite } from '../../tflite/reader.ts';
 import { modelPaths } from '../../model/model-dir.ts';
 import { evaluateInt8, type EvaluationReport } from '../../evaluate/evaluate.ts';
 import { writeJsonAtomic } from '../../util/atomic-write.ts';
+import { readInt8Model } from '../../model/int8-file.ts';
 
 export interface EvaluateArgs {
   model: string;
@@ -22,14 +21,7 @@ export async function runEvaluate(args: EvaluateArgs): Promise<EvaluationReport>
     throw new UsageError(`--limit ${args.limit} is not a positive whole number; try --limit 1000`);
   }
   const paths = modelPaths(args.model);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(paths.int8Tflite));
-  } catch (err) {
-    throw new UsageError(`${paths.int8Tflite} is missing: run 'tinyml quantize --model ${args.model}' first`, { cause: err });
-  }
-  const model = readTflite(bytes);
-  if (model.kind !== 'int8') throw new TfliteFormatError(`${paths.int8Tflite} is not an int8 model`);
+  const { model, bytes } = await readInt8Model(args.model);
   await initBackend();
   const { tfModel, floatModel } = await loadFloatModel(args.model);
   const test = await loadFashionMnist({ dataDir: args['data-dir'], split: 'test', limit: args.limit });

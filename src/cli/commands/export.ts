@@ -1,11 +1,10 @@
 import type { CommandModule } from 'yargs';
-import { readFile } from 'node:fs/promises';
 import { modelDirOption } from '../options.ts';
-import { TfliteFormatError, UsageError } from '../../errors.ts';
-import { readTflite } from '../../tflite/reader.ts';
+import { UsageError } from '../../errors.ts';
 import { renderCArray } from '../../export/c-array.ts';
 import { modelPaths } from '../../model/model-dir.ts';
 import { writeFileAtomic } from '../../util/atomic-write.ts';
+import { readInt8Model } from '../../model/int8-file.ts';
 
 export interface ExportArgs {
   model: string;
@@ -18,16 +17,7 @@ export async function runExport(args: ExportArgs): Promise<{ header: string; sou
     throw new UsageError(`--symbol '${args.symbol}' is not a C identifier; try --symbol g_model`);
   }
   const paths = modelPaths(args.model);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(paths.int8Tflite));
-  } catch (err) {
-    throw new UsageError(`${paths.int8Tflite} is missing: run 'tinyml quantize --model ${args.model}' first`, { cause: err });
-  }
-  const model = readTflite(bytes);
-  if (model.kind !== 'int8') {
-    throw new TfliteFormatError(`${paths.int8Tflite} is a float32 model: export takes the int8 model from 'tinyml quantize'`);
-  }
+  const { model, bytes } = await readInt8Model(args.model);
   const { header, source } = renderCArray(bytes, model, { symbol: args.symbol });
   await writeFileAtomic(paths.cHeader, header);
   await writeFileAtomic(paths.cSource, source);

@@ -1,14 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { dataOptions, modelDirOption } from '../options.ts';
-import { TfliteFormatError, ToolError, UsageError } from '../../errors.ts';
+import { ToolError, UsageError } from '../../errors.ts';
 import { loadFashionMnist } from '../../data/fashion-mnist.ts';
 import { initBackend } from '../../train/backend.ts';
 import { loadFloatModel, predictFloat } from '../../train/float-model.ts';
-import { readTflite } from '../../tflite/reader.ts';
-import { modelPaths } from '../../model/model-dir.ts';
 import { startQemu, type QemuInstance } from '../../device/qemu.ts';
 import { SerialTransport } from '../../device/serial-transport.ts';
 import { DeviceLink } from '../../device/link.ts';
@@ -19,6 +16,7 @@ import {
   validateOnDevice,
   type ValidationReport,
 } from '../../validate/validate.ts';
+import { readInt8Model } from '../../model/int8-file.ts';
 
 export interface ValidateArgs {
   model: string;
@@ -69,15 +67,7 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
   const handshakeMs = positive('handshake-timeout', args['handshake-timeout'], 15_000);
   const log = options.log ?? (() => undefined);
 
-  const paths = modelPaths(args.model);
-  let tfliteBytes: Uint8Array;
-  try {
-    tfliteBytes = new Uint8Array(await readFile(paths.int8Tflite));
-  } catch (err) {
-    throw new UsageError(`${paths.int8Tflite} is missing: run 'tinyml quantize --model ${args.model}' first`, { cause: err });
-  }
-  const model = readTflite(tfliteBytes);
-  if (model.kind !== 'int8') throw new TfliteFormatError(`${paths.int8Tflite} is not an int8 model`);
+  const { model, bytes: tfliteBytes } = await readInt8Model(args.model);
   const elf = args.board ? (args.elf ? resolve(args.elf) : defaultEmulatorElf(args.model)) : null;
   if (elf && !existsSync(elf)) {
     throw new UsageError(`firmware ${elf} is missing: run tinyml build --model ${args.model} --board emulator first`);
