@@ -135,26 +135,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: kernel_test <kernels.txt>\n");
     return 2;
   }
-  FILE *f = vec_open(argv[1]);
-  char kind[32];
-  bool ended = false;
-  while (vec_token(f, kind, sizeof kind)) {
-    if (strcmp(kind, "fc") == 0) {
-      test_fc(f);
-    } else if (strcmp(kind, "softmax") == 0) {
-      test_softmax(f);
-    } else if (strcmp(kind, "model") == 0) {
-      test_model(f);
-    } else if (strcmp(kind, "end") == 0) {
-      ended = true;
-      break;
-    } else {
-      fprintf(stderr, "vectors: unknown record '%s'\n", kind);
-      return 2;
-    }
-  }
-  fclose(f);
-  CHECK(ended, "vectors: no end record (truncated file?)");
+  static const vec_record_t records[] = {{"fc", test_fc}, {"softmax", test_softmax}, {"model", test_model}};
+  const int status = vec_read_all(argv[1], records, sizeof records / sizeof records[0]);
+  if (status != 0) return status;
   printf("kernel_test: %d fully-connected, %d softmax, %d model cases; %d failures\n", fc_cases, softmax_cases,
          model_cases, vec_failures);
   return vec_failures == 0 ? 0 : 1;

@@ -232,28 +232,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: protocol_test <protocol.txt>\n");
     return 2;
   }
-  FILE *f = vec_open(argv[1]);
-  char kind[32];
-  bool ended = false;
-  while (vec_token(f, kind, sizeof kind)) {
-    if (strcmp(kind, "crc") == 0) {
-      test_crc(f);
-    } else if (strcmp(kind, "cobs") == 0) {
-      test_cobs(f);
-    } else if (strcmp(kind, "frame") == 0) {
-      test_frame(f);
-    } else if (strcmp(kind, "model") == 0) {
-      test_app(f);
-    } else if (strcmp(kind, "end") == 0) {
-      ended = true;
-      break;
-    } else {
-      fprintf(stderr, "vectors: unknown record '%s'\n", kind);
-      return 2;
-    }
-  }
-  fclose(f);
-  CHECK(ended, "vectors: no end record (truncated file?)");
+  static const vec_record_t records[] = {{"crc", test_crc}, {"cobs", test_cobs}, {"frame", test_frame}, {"model", test_app}};
+  const int status = vec_read_all(argv[1], records, sizeof records / sizeof records[0]);
+  if (status != 0) return status;
   CHECK(crc_cases > 0 && cobs_cases > 0 && frame_cases > 0 && app_checks > 0, "vectors: a section is missing");
   printf("protocol_test: %d crc, %d cobs, %d frame cases, %d app checks; %d failures\n", crc_cases, cobs_cases,
          frame_cases, app_checks, vec_failures);

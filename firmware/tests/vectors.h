@@ -107,4 +107,36 @@ static inline FILE *vec_open(const char *path) {
   return f;
 }
 
+/* One kind of record in a vector file and the function that reads and checks it. */
+typedef struct {
+  const char *kind;
+  void (*read)(FILE *f);
+} vec_record_t;
+
+/* Hands each record of the file to the reader for its kind, until the `end`
+ * record. Returns 2 (after saying so) for an unknown kind, else 0; a file
+ * without its end record counts as a failure (it was cut short). */
+static inline int vec_read_all(const char *path, const vec_record_t *records, size_t count) {
+  FILE *f = vec_open(path);
+  char kind[32];
+  int ended = 0;
+  while (vec_token(f, kind, sizeof kind)) {
+    if (strcmp(kind, "end") == 0) {
+      ended = 1;
+      break;
+    }
+    size_t i = 0;
+    while (i < count && strcmp(kind, records[i].kind) != 0) i++;
+    if (i == count) {
+      fprintf(stderr, "vectors: unknown record '%s'\n", kind);
+      fclose(f);
+      return 2;
+    }
+    records[i].read(f);
+  }
+  fclose(f);
+  CHECK(ended, "vectors: no end record (truncated file?)");
+  return 0;
+}
+
 #endif
