@@ -29,6 +29,7 @@ import { FrameSplitter } from '../protocol/frame-parser.ts';
 import { TransportClosedError } from './errors.ts';
 import type { Transport } from './transport.ts';
 import { mulberry32 } from '../util/prng.ts';
+import { TransportEvents } from './transport-events.ts';
 
 export type Direction = 'to-device' | 'to-host';
 
@@ -141,8 +142,7 @@ export class MockDevice implements Transport {
   private readonly interp: Int8Interpreter;
   private readonly info: DeviceInfo;
   private readonly splitter = new FrameSplitter();
-  private readonly dataListeners = new Set<(chunk: Uint8Array) => void>();
-  private readonly closeListeners = new Set<(error: Error | null) => void>();
+  private readonly events = new TransportEvents();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly queue: Message[] = [];
   private busy = false;
@@ -204,13 +204,11 @@ export class MockDevice implements Transport {
   }
 
   onData(listener: (chunk: Uint8Array) => void): () => void {
-    this.dataListeners.add(listener);
-    return () => this.dataListeners.delete(listener);
+    return this.events.onData(listener);
   }
 
   onClose(listener: (error: Error | null) => void): () => void {
-    this.closeListeners.add(listener);
-    return () => this.closeListeners.delete(listener);
+    return this.events.onClose(listener);
   }
 
   private finish(error: Error | null): void {
@@ -220,10 +218,7 @@ export class MockDevice implements Transport {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.queue.length = 0;
-    const listeners = [...this.closeListeners];
-    this.closeListeners.clear();
-    this.dataListeners.clear();
-    for (const l of listeners) l(error);
+    this.events.emitClose(error);
   }
 
   private later(ms: number, fn: () => void): void {
@@ -341,7 +336,7 @@ export class MockDevice implements Transport {
     const step = this.options.chunkBytes ?? wire.length;
     for (let i = 0; i < wire.length; i += step) {
       const chunk = wire.slice(i, i + step);
-      for (const l of this.dataListeners) l(chunk);
+      this.events.emitData(chunk);
     }
   }
 }

@@ -6,6 +6,7 @@
 import { SerialPort } from 'serialport';
 import { SerialPortError, TransportClosedError } from './errors.ts';
 import type { Transport } from './transport.ts';
+import { TransportEvents } from './transport-events.ts';
 
 export const LINK_BAUD_RATE = 115200;
 
@@ -37,8 +38,7 @@ export function explainSerialError(err: unknown, path: string, action: 'open' | 
 export class SerialTransport implements Transport {
   readonly description: string;
   private readonly port: SerialPort;
-  private readonly dataListeners = new Set<(chunk: Uint8Array) => void>();
-  private readonly closeListeners = new Set<(error: Error | null) => void>();
+  private readonly events = new TransportEvents();
   private closed = false;
   private closing = false;
 
@@ -54,7 +54,7 @@ export class SerialTransport implements Transport {
       lock: options.lock ?? true,
     });
     this.port.on('data', (chunk: Buffer) => {
-      for (const l of this.dataListeners) l(chunk);
+      this.events.emitData(chunk);
     });
     // 'error' after open comes with (or before) 'close'; report it once, through onClose.
     let lastError: Error | null = null;
@@ -98,20 +98,16 @@ export class SerialTransport implements Transport {
   }
 
   onData(listener: (chunk: Uint8Array) => void): () => void {
-    this.dataListeners.add(listener);
-    return () => this.dataListeners.delete(listener);
+    return this.events.onData(listener);
   }
 
   onClose(listener: (error: Error | null) => void): () => void {
-    this.closeListeners.add(listener);
-    return () => this.closeListeners.delete(listener);
+    return this.events.onClose(listener);
   }
 
   private finish(error: Error | null): void {
     if (this.closed) return;
     this.closed = true;
-    for (const l of this.closeListeners) l(error);
-    this.closeListeners.clear();
-    this.dataListeners.clear();
+    this.events.emitClose(error);
   }
 }

@@ -131,6 +131,9 @@ export function softmaxInt8(
   let maxInRow = -128;
   for (let c = 0; c < depth; c++) if (input[c]! > maxInRow) maxInRow = input[c]!;
 
+  // exp(beta * scale * (x - max)) in Q0.31 for the inputs within diffMin of the
+  // max (the rest contribute nothing); TFLM computes it twice, once per loop.
+  const exps = new Int32Array(depth);
   let sumOfExps = 0; // Q12.19
   for (let c = 0; c < depth; c++) {
     const inputDiff = input[c]! - maxInRow;
@@ -140,8 +143,8 @@ export function softmaxInt8(
         inputMultiplier,
         inputLeftShift,
       ); // Q5.26
-      const exp = expOnNegativeValues(scaledDiff, SCALED_DIFF_INTEGER_BITS); // Q0.31
-      sumOfExps = wrappingAdd(sumOfExps, rescale(exp, 0, ACCUMULATION_INTEGER_BITS));
+      exps[c] = expOnNegativeValues(scaledDiff, SCALED_DIFF_INTEGER_BITS);
+      sumOfExps = wrappingAdd(sumOfExps, rescale(exps[c]!, 0, ACCUMULATION_INTEGER_BITS));
     }
   }
 
@@ -157,13 +160,7 @@ export function softmaxInt8(
   for (let c = 0; c < depth; c++) {
     const inputDiff = input[c]! - maxInRow;
     if (inputDiff >= diffMin) {
-      const scaledDiff = multiplyByQuantizedMultiplierGreaterThanOne(
-        inputDiff,
-        inputMultiplier,
-        inputLeftShift,
-      );
-      const exp = expOnNegativeValues(scaledDiff, SCALED_DIFF_INTEGER_BITS);
-      const unsat = roundingDivideByPOT(saturatingRoundingDoublingHighMul(shiftedScale, exp), exponent);
+      const unsat = roundingDivideByPOT(saturatingRoundingDoublingHighMul(shiftedScale, exps[c]!), exponent);
       const shifted = unsat - 128;
       output[c] = shifted > 127 ? 127 : shifted < -128 ? -128 : shifted;
     } else {
