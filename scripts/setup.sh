@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Data set; the Cortex-M toolchain and newlib for the firmware; the emulator that stands in for the board.
-debs=(dataset-fashion-mnist gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+# The Debian packages, one place: scripts/debian-packages.txt (a test checks it covers every file the build opens).
+mapfile -t debs < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e 's/[[:space:]].*//' scripts/debian-packages.txt)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

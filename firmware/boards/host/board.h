@@ -3,9 +3,9 @@
 #ifndef TINYML_BOARD_HOST_H
 #define TINYML_BOARD_HOST_H
 
-#define BOARD_NAME "host"
-#define BOARD_CPU_HZ 1000000000u
-#define BOARD_FLASH_BYTES 0u
-#define BOARD_RAM_BYTES 0u
+#define TML_BOARD_NAME "host"
+#define TML_BOARD_CPU_HZ 1000000000u
+#define TML_BOARD_FLASH_BYTES 0u
+#define TML_BOARD_RAM_BYTES 0u
 
 #endif

@@ -15,10 +15,10 @@ static size_t s_tx_len;
 static uint32_t s_cycles, s_cycle_step = 1000u;
 
 static const hal_board_info_t s_board = {
-    .name = BOARD_NAME,
-    .cpu_hz = BOARD_CPU_HZ,
-    .flash_bytes = BOARD_FLASH_BYTES,
-    .ram_bytes = BOARD_RAM_BYTES,
+    .name = TML_BOARD_NAME,
+    .cpu_hz = TML_BOARD_CPU_HZ,
+    .flash_bytes = TML_BOARD_FLASH_BYTES,
+    .ram_bytes = TML_BOARD_RAM_BYTES,
     .cycle_unit = HAL_CYCLES_CPU,
 };
 

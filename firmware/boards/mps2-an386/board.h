@@ -12,18 +12,18 @@
 #ifndef TINYML_BOARD_MPS2_AN386_H
 #define TINYML_BOARD_MPS2_AN386_H
 
-#define BOARD_NAME "mps2-an386 (QEMU)"
-#define BOARD_CPU_HZ 64000000u        /* nominal: the nRF52840's clock, for converting cycles to time */
-#define BOARD_FLASH_BYTES (1024u * 1024u)
-#define BOARD_RAM_BYTES (256u * 1024u)
+#define TML_BOARD_NAME "mps2-an386 (QEMU)"
+#define TML_BOARD_CPU_HZ 64000000u        /* nominal: the nRF52840's clock, for converting cycles to time */
+#define TML_BOARD_FLASH_BYTES (1024u * 1024u)
+#define TML_BOARD_RAM_BYTES (256u * 1024u)
 
 /* CMSDK APB UART0 (QEMU wires it to the first -serial / chardev). */
-#define BOARD_UART0_BASE 0x40004000u
-#define BOARD_UART_BAUDDIV 16u        /* minimum legal value; QEMU ignores the rate */
+#define TML_BOARD_UART0_BASE 0x40004000u
+#define TML_BOARD_UART_BAUDDIV 16u        /* minimum legal value; QEMU ignores the rate */
 
 /* SysTick runs from the 25 MHz system clock; under -icount shift=0 one
  * instruction takes 1 ns of virtual time, so one tick is 40 instructions. */
-#define BOARD_SYSCLK_HZ 25000000u
-#define BOARD_INSTRUCTIONS_PER_TICK 40u
+#define TML_BOARD_SYSCLK_HZ 25000000u
+#define TML_BOARD_INSTRUCTIONS_PER_TICK 40u
 
 #endif

@@ -6,10 +6,10 @@
 
 #define REG32(addr) (*(volatile uint32_t *)(addr))
 
-#define UART_DATA REG32(BOARD_UART0_BASE + 0x00u)
-#define UART_STATE REG32(BOARD_UART0_BASE + 0x04u)
-#define UART_CTRL REG32(BOARD_UART0_BASE + 0x08u)
-#define UART_BAUDDIV REG32(BOARD_UART0_BASE + 0x10u)
+#define UART_DATA REG32(TML_BOARD_UART0_BASE + 0x00u)
+#define UART_STATE REG32(TML_BOARD_UART0_BASE + 0x04u)
+#define UART_CTRL REG32(TML_BOARD_UART0_BASE + 0x08u)
+#define UART_BAUDDIV REG32(TML_BOARD_UART0_BASE + 0x10u)
 #define UART_STATE_TX_FULL 0x1u
 #define UART_STATE_RX_FULL 0x2u
 #define UART_CTRL_TX_EN 0x1u
@@ -29,17 +29,17 @@
 static volatile uint32_t s_wraps;
 
 static const hal_board_info_t s_board = {
-    .name = BOARD_NAME,
-    .cpu_hz = BOARD_CPU_HZ,
-    .flash_bytes = BOARD_FLASH_BYTES,
-    .ram_bytes = BOARD_RAM_BYTES,
+    .name = TML_BOARD_NAME,
+    .cpu_hz = TML_BOARD_CPU_HZ,
+    .flash_bytes = TML_BOARD_FLASH_BYTES,
+    .ram_bytes = TML_BOARD_RAM_BYTES,
     .cycle_unit = HAL_CYCLES_INSTRUCTIONS,
 };
 
 void SysTick_Handler(void) { s_wraps = s_wraps + 1u; }
 
 void hal_init(void) {
-  UART_BAUDDIV = BOARD_UART_BAUDDIV;
+  UART_BAUDDIV = TML_BOARD_UART_BAUDDIV;
   UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN;
   s_wraps = 0;
   SYST_RVR = SYSTICK_RELOAD;
@@ -78,5 +78,5 @@ uint32_t hal_cycles_now(void) {
   }
   __asm volatile("msr primask, %0" ::"r"(primask) : "memory");
   const uint32_t ticks = (wraps << 24) + (SYSTICK_RELOAD - cvr);
-  return ticks * BOARD_INSTRUCTIONS_PER_TICK;
+  return ticks * TML_BOARD_INSTRUCTIONS_PER_TICK;
 }

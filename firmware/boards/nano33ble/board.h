@@ -4,14 +4,14 @@
 #ifndef TINYML_BOARD_NANO33BLE_H
 #define TINYML_BOARD_NANO33BLE_H
 
-#define BOARD_NAME "Arduino Nano 33 BLE Sense"
-#define BOARD_CPU_HZ 64000000u
-#define BOARD_FLASH_BYTES (1024u * 1024u) /* chip capacity; a sketch may use 983040 (bootloader) */
-#define BOARD_RAM_BYTES (256u * 1024u)
-#define BOARD_CYCLE_UNIT HAL_CYCLES_CPU   /* DWT CYCCNT, see hal.cpp */
+#define TML_BOARD_NAME "Arduino Nano 33 BLE Sense"
+#define TML_BOARD_CPU_HZ 64000000u
+#define TML_BOARD_FLASH_BYTES (1024u * 1024u) /* chip capacity; a sketch may use 983040 (bootloader) */
+#define TML_BOARD_RAM_BYTES (256u * 1024u)
+#define TML_BOARD_CYCLE_UNIT HAL_CYCLES_CPU   /* DWT CYCCNT, see hal.cpp */
 
 /* USB CDC ignores the rate, but docs/protocol.md fixes 115200 8N1; never 1200, the
  * rate at which the board resets into its bootloader. */
-#define BOARD_SERIAL_BAUD 115200
+#define TML_BOARD_SERIAL_BAUD 115200
 
 #endif

@@ -11,13 +11,13 @@
 #include "hal.h"
 
 static const hal_board_info_t k_board_info = {
-    BOARD_NAME, BOARD_CPU_HZ, BOARD_FLASH_BYTES, BOARD_RAM_BYTES, BOARD_CYCLE_UNIT,
+    TML_BOARD_NAME, TML_BOARD_CPU_HZ, TML_BOARD_FLASH_BYTES, TML_BOARD_RAM_BYTES, TML_BOARD_CYCLE_UNIT,
 };
 
 void hal_init(void) {
   /* The core's main() has already started USB CDC; begin() again is harmless. No
    * wait for the host: nothing is sent unprompted (docs/protocol.md). */
-  Serial.begin(BOARD_SERIAL_BAUD);
+  Serial.begin(TML_BOARD_SERIAL_BAUD);
 
   /* DWT is powered only while trace is enabled: DEMCR.TRCENA (0xE000EDFC bit 24)
    * first, then zero CYCCNT (0xE0001004) and set DWT_CTRL.CYCCNTENA (0xE0001000 bit 0). */
