@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 # The Debian packages, one place: scripts/debian-packages.txt (a test checks it covers every file the build opens).
 mapfile -t debs < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e 's/[[:space:]].*//' scripts/debian-packages.txt)
+if [ "${1:-}" = --list-packages ]; then printf '%s\n' "${debs[@]}"; exit 0; fi
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,7 +8,7 @@ import { ToolError } from '../errors.ts';
 
 /** What to tell the user when a tool is missing, by tool name prefix. */
 const INSTALL_HINTS: ReadonlyArray<readonly [prefix: string, fix: string]> = [
-  ['arm-none-eabi-', 'sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi'],
+  ['arm-none-eabi-', 'sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib'],
   ['qemu-system-arm', 'sudo apt-get install qemu-system-arm'],
   ['gcc', 'sudo apt-get install gcc'],
 ];
@@ -22,9 +22,9 @@ export function missingToolError(tool: string, cause?: unknown): ToolError {
   return new ToolError(`${tool} not found: install it with: ${installHint(tool)}`, tool, '', { cause });
 }
 
-/** Newlib missing shows up as a missing header, spec file or library. */
+/** Newlib (or its libstdc++ build) missing shows up as a missing header, spec file or library. */
 export function isMissingNewlib(stderr: string): boolean {
-  return /nano\.specs|nosys\.specs|cannot find -lc\b|cannot find -lm\b|stdint\.h: No such file|string\.h: No such file/.test(stderr);
+  return /nano\.specs|nosys\.specs|cannot find -lc\b|cannot find -lm\b|cannot find -lstdc\+\+_nano|stdint\.h: No such file|string\.h: No such file/.test(stderr);
 }
 
 /** Runs `tool args`; resolves to stdout. Throws ToolError (with stderr) on failure. */
@@ -38,7 +38,7 @@ export async function runTool(tool: string, args: readonly string[], what: strin
     const stderr = typeof e.stderr === 'string' ? e.stderr : '';
     if (tool.startsWith('arm-none-eabi-') && isMissingNewlib(stderr)) {
       throw new ToolError(
-        `${tool}: the newlib C library for Cortex-M is missing: install it with: ${installHint(tool)}`,
+        `${tool}: the newlib C (or C++) library for Cortex-M is missing: install it with: ${installHint(tool)}`,
         tool,
         '',
         { cause: err },
