@@ -24,7 +24,7 @@ export function makeRun(env: Readonly<Record<string, string | undefined>>): Doct
       env: { ...env, ...options.env },
       extendEnv: false,
       stdin: 'ignore',
-      timeout: RUN_TIMEOUT_MS,
+      timeout: options.timeoutMs ?? RUN_TIMEOUT_MS,
       stripFinalNewline: false,
     });
     const notFound = (r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.originalMessage ?? ''));
@@ -43,7 +43,11 @@ async function orNull<T>(p: Promise<T>): Promise<T | null> {
 /** Runs backend-probe.ts in a child (same node, tsx from the project) and parses its JSON line. */
 export function makeBackendProbe(projectRoot: string, run: DoctorProbes['run']): () => Promise<BackendProbe> {
   return async () => {
-    const r = await run(process.execPath, ['--import', 'tsx', join(projectRoot, 'src', 'doctor', 'backend-probe.ts')], { cwd: projectRoot });
+    const r = await run(process.execPath, ['--import', 'tsx', join(projectRoot, 'src', 'doctor', 'backend-probe.ts')], {
+      cwd: projectRoot,
+      // Loading TensorFlow.js takes seconds on a busy machine.
+      timeoutMs: 120_000,
+    });
     const line = r.stdout.trim().split('\n').pop() ?? '';
     try {
       const parsed = JSON.parse(line) as BackendProbe;

@@ -38,6 +38,8 @@ export interface RunOptions {
   /** Added to the probes' env. */
   readonly env?: Readonly<Record<string, string>>;
   readonly cwd?: string;
+  /** Killed after this long (default 20 s). */
+  readonly timeoutMs?: number;
 }
 
 export interface FileInfo {

@@ -1,14 +1,11 @@
 import type { CommandModule } from 'yargs';
-import { TinymlError } from '../../errors.ts';
 import { runDoctor } from '../../doctor/doctor.ts';
+import { DoctorFailedError } from '../../doctor/errors.ts';
 import { failedNames, formatReport } from '../../doctor/format.ts';
 
 export interface DoctorArgs {
   json: boolean;
 }
-
-/** Some doctor check failed; the table (or JSON) above says which and how to fix it. */
-export class DoctorFailedError extends TinymlError {}
 
 export const doctorCommand: CommandModule<object, DoctorArgs> = {
   command: 'doctor',
