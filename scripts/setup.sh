@@ -28,3 +28,10 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.jso
   echo "setup: installing npm packages" >&2
   npm install --no-audit --no-fund --loglevel=error >&2
 fi
+
+# Last, check everything together (npm packages first: without them the doctor cannot run).
+# Warnings (no arduino-cli, no board) pass; a failure stops setup with the doctor's fix lines.
+if ! node bin/tinyml.js doctor >&2; then
+  echo "setup: tinyml doctor found a problem: run the fix lines above, then rerun" >&2
+  exit 1
+fi

@@ -11,6 +11,7 @@ import { buildCommand } from './commands/build.ts';
 import { flashCommand } from './commands/flash.ts';
 import { validateCommand } from './commands/validate.ts';
 import { deployCommand } from './commands/deploy.ts';
+import { doctorCommand } from './commands/doctor.ts';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('tinyml')
@@ -25,6 +26,7 @@ const cli = yargs(hideBin(process.argv))
   .command(flashCommand)
   .command(validateCommand)
   .command(deployCommand)
+  .command(doctorCommand)
   .demandCommand(1, 'name a command: tinyml --help lists them')
   .strict()
   .recommendCommands()

@@ -107,7 +107,7 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /** Looks for `<base>.gz` then `<base>` in dir; returns the paths or the missing names. */
-async function findSplitFiles(dir: string, split: Split): Promise<FoundFiles | { missing: string[] }> {
+export async function findSplitFiles(dir: string, split: Split): Promise<FoundFiles | { missing: string[] }> {
   const names = FASHION_MNIST_FILES[split];
   const found: Partial<Record<'images' | 'labels', string>> = {};
   const missing: string[] = [];
@@ -146,13 +146,24 @@ export async function loadFashionMnist(options: LoadFashionMnistOptions): Promis
   return toDataset(images, labels, files, limit, split);
 }
 
+/** Where the files are looked for: a pinned folder alone (--data-dir, TINYML_DATA_DIR), else these folders in order. */
+export type DataSearchOrder =
+  | { readonly pinned: { readonly dir: string; readonly how: '--data-dir' | 'TINYML_DATA_DIR' } }
+  | { readonly pinned?: undefined; readonly dirs: readonly string[] };
+
+export function dataSearchOrder(
+  options: Pick<LoadFashionMnistOptions, 'dataDir' | 'cacheDir' | 'systemDirs'>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): DataSearchOrder {
+  if (options.dataDir !== undefined) return { pinned: { dir: options.dataDir, how: '--data-dir' } };
+  if (env.TINYML_DATA_DIR) return { pinned: { dir: env.TINYML_DATA_DIR, how: 'TINYML_DATA_DIR' } };
+  return { dirs: [options.cacheDir ?? defaultCacheDir(env), ...(options.systemDirs ?? [SYSTEM_DATA_DIR])] };
+}
+
 async function locate(options: LoadFashionMnistOptions, env: Readonly<Record<string, string | undefined>>): Promise<FoundFiles & { dir: string }> {
   const { split } = options;
-  const pinned = options.dataDir !== undefined
-    ? { dir: options.dataDir, how: '--data-dir' }
-    : env.TINYML_DATA_DIR
-      ? { dir: env.TINYML_DATA_DIR, how: 'TINYML_DATA_DIR' }
-      : undefined;
+  const order = dataSearchOrder(options, env);
+  const pinned = order.pinned;
   if (pinned) {
     const hit = await findSplitFiles(pinned.dir, split);
     if ('missing' in hit) {
@@ -164,8 +175,8 @@ async function locate(options: LoadFashionMnistOptions, env: Readonly<Record<str
     return { ...hit, dir: pinned.dir };
   }
 
-  const cacheDir = options.cacheDir ?? defaultCacheDir(env);
-  const dirs = [cacheDir, ...(options.systemDirs ?? [SYSTEM_DATA_DIR])];
+  const dirs = 'dirs' in order ? order.dirs : [];
+  const cacheDir = dirs[0]!;
   for (const dir of dirs) {
     const hit = await findSplitFiles(dir, split);
     if (!('missing' in hit)) return { ...hit, dir };
