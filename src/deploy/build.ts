@@ -141,7 +141,7 @@ export async function buildFirmware(options: BuildOptions): Promise<BuildResult>
 
   const cli = await findArduinoCli({ explicit: options.arduinoCli }).catch((err: unknown) => {
     if (!(err instanceof ArduinoCliNotFoundError)) throw err;
-    throw new ArduinoCliNotFoundError(`${err.message}; or build it without: ${arduinoIdeSteps(sketch)}`, { cause: err });
+    throw new ArduinoCliNotFoundError(`${err.message}; or without arduino-cli: ${arduinoIdeSteps(sketch)}`, { cause: err });
   });
   await ensureCore({ cli, onStep: log });
   let library: LibraryStatus | null = null;
