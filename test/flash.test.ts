@@ -135,6 +135,16 @@ describe('flashArduino follows the flashed board', () => {
     await assert.rejects(done, /Nano 33 BLE with serial number A1B2C3D4E5F60718 did not come back as a sketch port within 2000 ms .*\/dev\/ttyACM9 \(2341:005a/);
   });
 
+  it('nothing built yet: says to build first, before arduino-cli runs', async () => {
+    const root = sys([{ tty: 'ttyACM0', usb: 'usb1/1-2', serial: 'A1B2C3D4E5F60718' }]);
+    await standIn.setState({ coreInstalled: true, ports: ['/dev/ttyACM0'] });
+    await assert.rejects(
+      flashArduino({ modelDir: join(tmp, 'unbuilt'), runtime: 'tflm', arduinoCli: standIn.cli, ports: { sysRoot: root, list: noUdev } }),
+      /nothing built for the Nano 33 BLE in .*unbuilt: run 'tinyml build --model .*unbuilt --board nano33ble --runtime tflm' first/,
+    );
+    assert.deepEqual(await standIn.calls(), []);
+  });
+
   it('the first opens fail (udev, ModemManager): retried until one succeeds, within a bound', async () => {
     const root = sys([{ tty: 'ttyACM0', usb: 'usb1/1-2', serial: 'A1B2C3D4E5F60718' }]);
     await standIn.setState({ coreInstalled: true, ports: ['/dev/ttyACM0'] });

@@ -5,6 +5,7 @@
  * is followed by its USB serial number, so with two Nanos plugged in the one
  * validated is the one flashed.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { findArduinoCli, uploadSketch, type UploadedPorts } from '../firmware/arduino-cli.ts';
@@ -78,11 +79,16 @@ export interface FlashArduinoOptions {
  */
 export async function flashArduino(options: FlashArduinoOptions): Promise<string> {
   const log = options.log ?? (() => undefined);
+  const outDir = buildDir('nano33ble', options.modelDir, options.runtime);
+  if (!existsSync(join(outDir, 'output'))) {
+    throw new UsageError(
+      `nothing built for the Nano 33 BLE in ${outDir}: run 'tinyml build --model ${options.modelDir} --board nano33ble --runtime ${options.runtime}' first`,
+    );
+  }
   const cli = await findArduinoCli({ explicit: options.arduinoCli });
   const before = await listPorts(options.ports);
   const target = await findBoardPort(options.port, { ...options.ports, list: async () => before });
   const flashed = flashedBoard(target, before);
-  const outDir = buildDir('nano33ble', options.modelDir, options.runtime);
   const id = flashed.serialNumber ? `serial number ${flashed.serialNumber}` : 'no USB serial number listed';
   log(`uploading to ${target.path} (${id}) with arduino-cli (the board resets into its bootloader, then comes back)`);
 
