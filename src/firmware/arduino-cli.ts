@@ -25,16 +25,16 @@ export const NANO33BLE_FQBN = 'arduino:mbed_nano:nano33ble';
 export const MBED_NANO_CORE = 'arduino:mbed_nano';
 
 /**
- * TensorFlow Lite Micro for Arduino. Its library.properties says
+ * TensorFlow Lite Micro for Arduino (TFLM_LIBRARY_PIN). Its library.properties says
  * `name=Arduino_TensorFlowLite`, `includes=TensorFlowLite.h`. It is NOT in the Arduino
  * Library Manager any more (removed at the TFLM maintainers' request,
  * arduino/library-registry#1748; tensorflow/tflite-micro#1419): the official way is
  * the GitHub repository, which arduino-cli installs with `lib install --git-url`
- * once unsafe installs are enabled, at the commit tflm-pin.ts names.
+ * once unsafe installs are enabled, here at the commit tflm-pin.ts names.
+ *
+ * TFLM_LIBRARY_MARKER is present in the GitHub library and absent from the old
+ * Library Manager releases (which said version 2.4.0-ALPHA as well).
  */
-export const TFLM_LIBRARY_NAME = TFLM_LIBRARY_PIN.name;
-export const TFLM_LIBRARY_GIT_URL = TFLM_LIBRARY_PIN.gitUrl;
-/** Present in the GitHub library, absent from the old Library Manager releases (2.4.0-ALPHA and before). */
 export const TFLM_LIBRARY_MARKER = 'src/tensorflow/lite/micro/micro_log.h';
 
 const INSTALL_HINT =
