@@ -326,7 +326,7 @@ export async function waitUntilOpens(path: string, options: WaitUntilOpensOption
     } catch (err) {
       if (Date.now() >= deadline) {
         const text = err instanceof Error ? err.message : String(err);
-        throw new SerialPortError(`${text} (still failing after ${attempt} tries in ${timeoutMs} ms)`, path, { cause: err });
+        throw new SerialPortError(`${text} (still failing after ${attempt} ${attempt === 1 ? 'try' : 'tries'} in ${timeoutMs} ms)`, path, { cause: err });
       }
     }
     await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
