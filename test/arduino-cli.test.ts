@@ -6,7 +6,8 @@
  * arduino-cli (1.x by default, 0.35 when state.shape is '0.x').
  */
 import { strict as assert } from 'node:assert';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -19,9 +20,10 @@ import {
   parseCompileSizes,
   parseCoreList,
   parseLibList,
-  TFLM_LIBRARY_GIT_URL,
+  pinMismatchWarning,
   uploadSketch,
 } from '../src/firmware/arduino-cli.ts';
+import { pinnedGitUrl, TFLM_LIBRARY_PIN } from '../src/firmware/tflm-pin.ts';
 import { installStandIn, type StandInState } from './helpers/arduino-cli-stand-in.ts';
 
 let tmp: string;
@@ -104,22 +106,60 @@ describe('ensureCore', () => {
 
 describe('ensureTflmLibrary', () => {
   for (const shape of ['1.x', '0.x'] as const) {
-    it(`installs Arduino_TensorFlowLite from GitHub with unsafe installs enabled for that call only (${shape})`, async () => {
+    it(`installs Arduino_TensorFlowLite from GitHub at the pinned commit, unsafe installs enabled for that call only (${shape})`, async () => {
       await setState({ shape });
-      const status = await ensureTflmLibrary({ cli });
+      const steps: string[] = [];
+      const status = await ensureTflmLibrary({ cli, onStep: (m) => steps.push(m) });
       assert.equal(status.installed, true);
       assert.equal(status.name, 'Arduino_TensorFlowLite');
       assert.equal(status.installDir, join(tmp, 'Arduino', 'libraries', 'Arduino_TensorFlowLite'));
       const log = await calls();
       assert.deepEqual(
         log.map((c) => c.args.join(' ')),
-        ['lib list --format json', `lib install --git-url ${TFLM_LIBRARY_GIT_URL}`, 'lib list --format json'],
+        [
+          'lib list --format json',
+          'lib install --git-url https://github.com/tensorflow/tflite-micro-arduino-examples.git#7948b85e020470a30a83bf00e10fc43b486bfcba',
+          'lib list --format json',
+        ],
       );
       assert.deepEqual(log.map((c) => c.unsafe), [null, 'true', null]);
+      assert.match(steps[0]!, /at commit 7948b85/);
+      // The stand-in's small library is not 7948b85's src/, and says so.
+      assert.equal(status.matchesPin, false);
       assert.equal((await ensureTflmLibrary({ cli })).installed, false);
       await rm(status.installDir, { recursive: true, force: true });
     });
   }
+
+  it('compares an installed copy with the pin by its git ids (git itself is the oracle)', async () => {
+    await setState({});
+    const first = await ensureTflmLibrary({ cli });
+    // What git says the stand-in library's src/ and library.properties are.
+    const repo = join(tmp, 'git-oracle');
+    await rm(repo, { recursive: true, force: true });
+    await cp(first.installDir, repo, { recursive: true });
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
+    git('init', '-q');
+    git('add', '-A');
+    const tree = git('write-tree');
+    const srcTree = git('rev-parse', `${tree}:src`);
+    const propertiesBlob = git('rev-parse', `${tree}:library.properties`);
+    const pin = { ...TFLM_LIBRARY_PIN, srcTree, propertiesBlob };
+    const same = await ensureTflmLibrary({ cli, pin });
+    assert.deepEqual([same.installed, same.matchesPin, same.srcTree], [false, true, srcTree]);
+
+    // The user's copy changed: kept, not reinstalled, and the warning says what and how.
+    await writeFile(join(first.installDir, 'src', 'TensorFlowLite.h'), '#pragma once\n// edited\n');
+    await writeFile(join(binDir, 'calls.jsonl'), '');
+    const edited = await ensureTflmLibrary({ cli, pin });
+    assert.equal(edited.matchesPin, false);
+    assert.deepEqual((await calls()).map((c) => c.args[1]), ['list'], 'another version must not be reinstalled silently');
+    const warning = pinMismatchWarning(edited);
+    assert.ok(!warning.includes('\n'));
+    assert.match(warning, new RegExp(`^warning: ${first.installDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds Arduino_TensorFlowLite 2\\.4\\.0-ALPHA that is not tflite-micro-arduino-examples@7948b85`));
+    assert.ok(warning.includes(`lib install --git-url ${pinnedGitUrl()}`));
+    await rm(first.installDir, { recursive: true, force: true });
+  });
 
   it('refuses an old Library Manager copy (no micro_log.h) with how to replace it', async () => {
     const libDir = join(tmp, 'old-lib');
@@ -235,19 +275,20 @@ describe('uploadSketch', () => {
   it('uploads to the given port, then waits for the port arduino-cli reports', async () => {
     await setState({ newPort: '/dev/ttyACM1' });
     const { sketchDir, inputDir } = await built('tinyml_native');
-    const waited: [string, number][] = [];
+    const waited: [unknown, number][] = [];
     const result = await uploadSketch({
       cli,
       port: '/dev/ttyACM0',
       inputDir,
       sketchDir,
-      waitForPort: async (port, { timeoutMs }) => {
-        waited.push([port, timeoutMs]);
-        return port;
+      waitForPort: async (ports, { timeoutMs }) => {
+        waited.push([ports, timeoutMs]);
+        return '/dev/ttyACM2';
       },
     });
-    assert.equal(result.port, '/dev/ttyACM1');
-    assert.deepEqual(waited, [['/dev/ttyACM1', 15000]]);
+    assert.equal(result.port, '/dev/ttyACM2');
+    assert.equal(result.reportedPort, '/dev/ttyACM1');
+    assert.deepEqual(waited, [[{ given: '/dev/ttyACM0', reported: '/dev/ttyACM1' }, 15000]]);
     assert.match(result.log, /nRF52840-QIAA/);
     assert.deepEqual((await calls())[0]!.args, [
       'upload',
@@ -261,6 +302,13 @@ describe('uploadSketch', () => {
       'json',
       sketchDir,
     ]);
+  });
+
+  it('without updated_upload_port (the port was not seen again) and no waitForPort: the port given', async () => {
+    await setState({ reportPort: 'none' });
+    const { sketchDir, inputDir } = await built('tinyml_native');
+    const result = await uploadSketch({ cli, port: '/dev/ttyACM0', inputDir, sketchDir });
+    assert.deepEqual([result.port, result.reportedPort], ['/dev/ttyACM0', null]);
   });
 
   it('no board on the port: a ToolError with what arduino-cli said', async () => {

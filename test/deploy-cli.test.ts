@@ -2,13 +2,14 @@
  * The board half through the real CLI, as a user runs it: a small model trained
  * on a data subset is built for the emulator, booted in QEMU and validated on
  * 1000 test images through serialport on QEMU's pty (`tinyml deploy`); the
- * Arduino build through a stand-in arduino-cli; and the errors a user can hit.
+ * Arduino build through a stand-in arduino-cli (and without one: the sketch
+ * folder for the Arduino IDE); and the errors a user can hit.
  */
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, crc32Hex } from '../src/protocol/crc32.ts';
@@ -94,18 +95,103 @@ describe('tinyml build / deploy / validate', { skip }, () => {
     assert.deepEqual(qemuUnder(work), [], 'QEMU left running after the error');
   });
 
-  test('build for the Nano 33 BLE through arduino-cli (a stand-in here)', async () => {
+  test('bad flags: one line each', async () => {
+    assertOneLineError(await tinyml(work, ['build', '--model', model, '--board', 'emulator', '--runtime', 'tflm']), /--tflm-dir/);
+    assertOneLineError(
+      await tinyml(work, ['build', '--model', model, '--board', 'emulator', '--tflm-dir', join(work, 'nope')]),
+      /--tflm-dir .*nope/,
+    );
+    assertOneLineError(await tinyml(work, ['validate', '--model', model, '--board', 'emulator', '--elf', join(work, 'none.elf')]), /none\.elf/);
+    assertOneLineError(await tinyml(work, ['build', '--model', join(work, 'missing'), '--board', 'emulator']), /missing/);
+  });
+});
+
+describe('tinyml build --board nano33ble', () => {
+  let work: string;
+  let model: string;
+  const withoutArduinoCli = { ...process.env, PATH: '/usr/bin:/bin' };
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'tinyml-nano-'));
+    model = join(work, 'small');
+    await writeInt8ModelFolder(model, [24]);
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  test('--sketch-only --json: the sketch folder, without arduino-cli', async () => {
+    const r = await tinyml(work, ['build', '--model', model, '--board', 'nano33ble', '--sketch-only', '--json'], withoutArduinoCli);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const sketch = join(work, 'build', 'nano33ble', 'small', 'tinyml_tflm');
+    assert.equal(out.sketch, sketch);
+    assert.equal(out.ino, join(sketch, 'tinyml_tflm.ino'));
+    assert.equal(out.runtime, 'tflm');
+    assert.equal(out.runtimeVersion, 'tflm tflite-micro-arduino-examples@7948b85');
+    assert.equal(out.modelCrc32, crc32Hex(crc32(new Uint8Array(readFileSync(join(model, 'model_int8.tflite'))))));
+    assert.equal(out.tflmLibrary.pin, 'tflite-micro-arduino-examples@7948b85');
+    assert.equal(out.tflmLibrary.gitUrl, 'https://github.com/tensorflow/tflite-micro-arduino-examples.git#7948b85e020470a30a83bf00e10fc43b486bfcba');
+    assert.equal(out.tflmLibrary.installed, null);
+    const src = await readdir(join(sketch, 'src'));
+    assert.equal(out.fileCount, src.length + 1, 'src/ and the .ino');
+    for (const f of ['model_data.cpp', 'model_data.h', 'tinyml_config.h', 'runtime_tflm.cpp', 'hal.cpp', 'app.c']) assert.ok(src.includes(f), f);
+    const config = await readFile(join(sketch, 'src', 'tinyml_config.h'), 'utf8');
+    assert.match(config, new RegExp(`#define TML_ARENA_BYTES ${out.arenaBytes}\n`));
+    assert.match(config, /#define TML_RUNTIME_VERSION "tflm tflite-micro-arduino-examples@7948b85"/);
+  });
+
+  test('--sketch-only --runtime native, as text: the path first', async () => {
+    const r = await tinyml(work, ['build', '--model', model, '--board', 'nano33ble', '--runtime', 'native', '--sketch-only'], withoutArduinoCli);
+    assert.equal(r.code, 0, r.stderr);
+    const sketch = join(work, 'build', 'nano33ble', 'small', 'tinyml_native');
+    assert.equal(r.stdout.split('\n')[0], sketch);
+    assert.match(r.stdout, /runtime "native"/);
+    assert.doesNotMatch(r.stdout, /TFLM/);
+    assert.doesNotMatch(await readFile(join(sketch, 'tinyml_native.ino'), 'utf8'), /TensorFlowLite/);
+    assertOneLineError(
+      await tinyml(work, ['build', '--model', model, '--board', 'emulator', '--sketch-only'], withoutArduinoCli),
+      /--sketch-only .*--board nano33ble/,
+    );
+  });
+
+  test('without arduino-cli: the sketch is written first, and the one error line names it and the IDE steps', async () => {
+    const sketch = join(work, 'build', 'nano33ble', 'small', 'tinyml_tflm');
+    await rm(sketch, { recursive: true, force: true });
+    const r = await tinyml(work, ['build', '--model', model, '--board', 'nano33ble'], withoutArduinoCli);
+    assertOneLineError(r, /arduino-cli is not on PATH/);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('error:'))!;
+    assert.ok(line.includes(`the sketch is ready in ${sketch}: in the Arduino IDE open ${join(sketch, 'tinyml_tflm.ino')}`), line);
+    assert.match(line, /install the core 'Arduino Mbed OS Nano Boards'/);
+    assert.match(line, /Arduino_TensorFlowLite at tflite-micro-arduino-examples@7948b85 \(Sketch > Include Library > Add \.ZIP Library, with https:\/\/github\.com\/tensorflow\/tflite-micro-arduino-examples\/archive\/7948b85e020470a30a83bf00e10fc43b486bfcba\.zip\)/);
+    assert.match(line, /select Tools > Board > .*Arduino Nano 33 BLE .*then Upload$/);
+    assert.ok(existsSync(join(sketch, 'tinyml_tflm.ino')));
+  });
+
+  test('with arduino-cli (a stand-in): core and the pinned library installed, compiled, the library\'s state reported', async () => {
     const standIn = await installStandIn(join(work, 'arduino'));
     const env = { ...process.env, PATH: `${standIn.binDir}:${process.env.PATH}` };
-    const r = await tinyml(work, ['build', '--model', model, '--board', 'nano33ble'], env);
+    const r = await tinyml(work, ['build', '--model', model, '--board', 'nano33ble', '--json'], env);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /built tflm firmware for nano33ble/);
-    assert.match(r.stdout, /flash \d+ of 983040 bytes/);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.flash, { used: 198412, capacity: 983040 });
     const sketch = join(work, 'build', 'nano33ble', 'small', 'tinyml_tflm');
-    assert.ok(existsSync(join(sketch, 'tinyml_tflm.ino')));
+    assert.equal(out.sketch, sketch);
     assert.ok((await readdir(join(sketch, 'src'))).includes('model_data.cpp'));
-    const verbs = (await standIn.calls()).map((c) => c.args.slice(0, 2).join(' '));
-    assert.ok(verbs.includes('core install') && verbs.some((v) => v.startsWith('compile')), verbs.join(', '));
+    const args = (await standIn.calls()).map((c) => c.args.join(' '));
+    assert.ok(args.includes('core install arduino:mbed_nano'), args.join(', '));
+    assert.ok(args.includes('lib install --git-url https://github.com/tensorflow/tflite-micro-arduino-examples.git#7948b85e020470a30a83bf00e10fc43b486bfcba'));
+    assert.ok(args.some((a) => a.startsWith('compile ')));
+    // The stand-in's library is not 7948b85: said on stderr, in the JSON and in the sketch's runtime version.
+    assert.equal(out.tflmLibrary.installed.matchesPin, false);
+    assert.equal(out.tflmLibrary.installed.installedNow, true);
+    assert.match(r.stderr, /warning: .*Arduino_TensorFlowLite 2\.4\.0-ALPHA that is not tflite-micro-arduino-examples@7948b85/);
+    assert.equal(out.runtimeVersion, 'tflm Arduino_TensorFlowLite@2.4.0-ALPHA (not 7948b85)');
+    assert.match(await readFile(join(sketch, 'src', 'tinyml_config.h'), 'utf8'), /"tflm Arduino_TensorFlowLite@2\.4\.0-ALPHA \(not 7948b85\)"/);
+
+    const text = await tinyml(work, ['build', '--model', model, '--board', 'nano33ble'], env);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /built tflm firmware for nano33ble/);
+    assert.match(text.stdout, /TFLM   Arduino_TensorFlowLite pinned at tflite-micro-arduino-examples@7948b85; NOT the pinned commit/);
+    assert.match(text.stdout, /flash 198412 of 983040 bytes/);
   });
 
   test('the budget refuses a model that cannot fit before anything compiles', async () => {
@@ -116,20 +202,6 @@ describe('tinyml build / deploy / validate', { skip }, () => {
     const r = await tinyml(work, ['build', '--model', wide, '--board', 'nano33ble'], env);
     assertOneLineError(r, /does not fit the Arduino Nano 33 BLE.*flash.*KB.*--hidden 128/);
     assert.deepEqual(await standIn.calls(), [], 'arduino-cli must not run for a model that cannot fit');
-  });
-
-  test('without arduino-cli: one line saying how to install it', async () => {
-    const r = await tinyml(work, ['build', '--model', model, '--board', 'nano33ble'], { ...process.env, PATH: '/usr/bin:/bin' });
-    assertOneLineError(r, /arduino-cli/);
-  });
-
-  test('bad flags: one line each', async () => {
-    assertOneLineError(await tinyml(work, ['build', '--model', model, '--board', 'emulator', '--runtime', 'tflm']), /--tflm-dir/);
-    assertOneLineError(
-      await tinyml(work, ['build', '--model', model, '--board', 'emulator', '--tflm-dir', join(work, 'nope')]),
-      /--tflm-dir .*nope/,
-    );
-    assertOneLineError(await tinyml(work, ['validate', '--model', model, '--board', 'emulator', '--elf', join(work, 'none.elf')]), /none\.elf/);
-    assertOneLineError(await tinyml(work, ['build', '--model', join(work, 'missing'), '--board', 'emulator']), /missing/);
+    assert.ok(!existsSync(join(work, 'build', 'nano33ble', 'wide')), 'nor is a sketch written');
   });
 });

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,11 +9,17 @@ import {
   listPorts,
   NANO33BLE,
   parseUsbId,
+  pickFlashedPort,
   scanSysfsTty,
   usbMatcher,
+  waitForFlashedPort,
   waitForPort,
+  waitUntilOpens,
+  type FlashedBoard,
+  type SerialPortInfo,
 } from '../src/device/ports.ts';
-import { PortNotFoundError } from '../src/device/errors.ts';
+import { PortNotFoundError, SerialPortError } from '../src/device/errors.ts';
+import { addUsbTty, fakeSysWith, noUdev } from './helpers/fake-sys.ts';
 
 /** A fake /sys with the layouts Linux uses for CDC-ACM and FTDI ports. */
 function fakeSys(): string {
@@ -118,4 +124,59 @@ test('waitForPort sees a port come back after re-enumeration, or names what it s
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+describe('following a flashed board', () => {
+  const app = (path: string, serialNumber?: string): SerialPortInfo => ({ path, vendorId: '2341', productId: '805a', serialNumber });
+  const boot = (path: string, serialNumber?: string): SerialPortInfo => ({ path, vendorId: '2341', productId: '005a', serialNumber });
+  const board = (serialNumber: string | undefined, otherPaths: string[] = []): FlashedBoard => ({ board: NANO33BLE, path: '/dev/ttyACM1', serialNumber, otherPaths });
+
+  it('pickFlashedPort: by serial number, preferring the port arduino-cli reported when it is that board', () => {
+    const ports = [app('/dev/ttyACM0', 'OTHER'), app('/dev/ttyACM2', 'MINE'), boot('/dev/ttyACM3', 'MINE')];
+    assert.deepEqual(pickFlashedPort(ports, board('MINE'), '/dev/ttyACM2'), { kind: 'found', port: ports[1], how: 'reported' });
+    assert.deepEqual(pickFlashedPort(ports, board('MINE'), '/dev/ttyACM0'), { kind: 'found', port: ports[1], how: 'serial-number' });
+    assert.deepEqual(pickFlashedPort(ports, board('MINE'), null), { kind: 'found', port: ports[1], how: 'serial-number' });
+    // Only the bootloader so far: not yet.
+    assert.deepEqual(pickFlashedPort([ports[0]!, ports[2]!], board('MINE'), '/dev/ttyACM3'), { kind: 'none' });
+  });
+
+  it('pickFlashedPort without a serial number: the reported sketch port, else the only one that is not another board', () => {
+    const ports = [app('/dev/ttyACM0'), app('/dev/ttyACM2')];
+    assert.deepEqual(pickFlashedPort(ports, board(undefined, ['/dev/ttyACM0']), '/dev/ttyACM2'), { kind: 'found', port: ports[1], how: 'reported' });
+    assert.deepEqual(pickFlashedPort(ports, board(undefined, ['/dev/ttyACM0']), null), { kind: 'found', port: ports[1], how: 'only-new' });
+    assert.deepEqual(pickFlashedPort(ports, board(undefined), null), { kind: 'ambiguous', ports });
+    assert.deepEqual(pickFlashedPort([ports[0]!], board(undefined, ['/dev/ttyACM0']), null), { kind: 'none' });
+  });
+
+  it('waitForFlashedPort waits through the bootloader for the sketch port of that serial number', async () => {
+    const root = fakeSysWith([{ tty: 'ttyACM0', usb: 'usb1/1-1', serial: 'OTHER' }, { tty: 'ttyACM1', usb: 'usb1/1-2', productId: '005a', serial: 'MINE' }]);
+    try {
+      setTimeout(() => addUsbTty(root, { tty: 'ttyACM3', usb: 'usb1/1-3', serial: 'MINE' }), 80);
+      const found = await waitForFlashedPort(board('MINE', ['/dev/ttyACM0']), null, { sysRoot: root, list: noUdev, timeoutMs: 3000, intervalMs: 20 });
+      assert.equal(found.port.path, '/dev/ttyACM3');
+      assert.equal(found.how, 'serial-number');
+      await assert.rejects(
+        waitForFlashedPort(board(undefined), null, { sysRoot: root, list: noUdev, timeoutMs: 60, intervalMs: 20 }),
+        /cannot tell which Arduino Nano 33 BLE is the one flashed on \/dev\/ttyACM1 .*unplug the others/,
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('waitUntilOpens retries a failing open for a bounded time', async () => {
+    let n = 0;
+    const busyThrice = async () => {
+      if (++n < 4) throw new Error('EBUSY');
+    };
+    assert.equal(await waitUntilOpens('/dev/ttyACM0', { open: busyThrice, intervalMs: 5 }), 4);
+    const started = Date.now();
+    await assert.rejects(
+      waitUntilOpens('/dev/ttyACM0', { open: async () => Promise.reject(new Error('Permission denied')), timeoutMs: 100, intervalMs: 10 }),
+      (err: unknown) => err instanceof SerialPortError && /^Permission denied \(still failing after \d+ tries? in 100 ms\)$/.test(err.message),
+    );
+    assert.ok(Date.now() - started < 2000);
+    // The real open on a path that is not there fails with the explained message.
+    await assert.rejects(waitUntilOpens('/dev/tinyml-no-such-port', { timeoutMs: 0 }), /no such port/);
+  });
 });

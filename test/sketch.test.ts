@@ -273,6 +273,57 @@ describe('assembleSketch', () => {
     assert.equal(await readFile(join(foreign, 'tinyml_native', 'notes.txt'), 'utf8'), 'mine');
   });
 
+  it('tinyml_config.h: TML_RUNTIME_VERSION names the runtime and the pinned TFLM, as a C string a -D can override', async () => {
+    const native = await assembleSketch({ modelDir: MODEL_DIR, runtime: 'native', outDir: join(tmp, 'out-ver'), firmwareDir: fixtureFirmware });
+    const tflm = await assembleSketch({ modelDir: MODEL_DIR, runtime: 'tflm', outDir: join(tmp, 'out-ver'), firmwareDir: fixtureFirmware });
+    const odd = await assembleSketch({
+      modelDir: MODEL_DIR,
+      runtime: 'tflm',
+      outDir: join(tmp, 'out-ver-odd'),
+      firmwareDir: fixtureFirmware,
+      runtimeVersion: 'tflm Arduino_TensorFlowLite@2.4.0-ALPHA "edited" \\ (not 7948b85)',
+    });
+    assert.deepEqual([native.runtimeVersion, tflm.runtimeVersion], ['native', 'tflm tflite-micro-arduino-examples@7948b85']);
+    const config = await readFile(join(tflm.sketchDir, 'src', 'tinyml_config.h'), 'utf8');
+    assert.match(config, /#ifndef TML_RUNTIME_VERSION\n#define TML_RUNTIME_VERSION "tflm tflite-micro-arduino-examples@7948b85"\n#endif/);
+    // What a C program sees: compile one against each config and print the macro.
+    const probe = join(tmp, 'version-probe.c');
+    await writeFile(probe, '#include <stdio.h>\n#include "tinyml_config.h"\nint main(void) { fputs(TML_RUNTIME_VERSION, stdout); return 0; }\n');
+    const seen = async (sketchDir: string, ...defines: string[]) => {
+      const exe = join(tmp, 'version-probe');
+      await run('gcc', ['-std=c11', '-Wall', '-Werror', ...defines, '-I', join(sketchDir, 'src'), probe, '-o', exe]);
+      return (await run(exe, [])).stdout;
+    };
+    assert.equal(await seen(native.sketchDir), 'native');
+    assert.equal(await seen(tflm.sketchDir), 'tflm tflite-micro-arduino-examples@7948b85');
+    assert.equal(await seen(odd.sketchDir), 'tflm Arduino_TensorFlowLite@2.4.0-ALPHA "edited" \\ (not 7948b85)');
+    assert.equal(await seen(tflm.sketchDir, '-DTML_RUNTIME_VERSION="x"'), 'x');
+    await assert.rejects(
+      assembleSketch({ modelDir: MODEL_DIR, runtime: 'native', outDir: join(tmp, 'out-ver-bad'), firmwareDir: fixtureFirmware, runtimeVersion: 'a\nb' }),
+      UsageError,
+    );
+    // The .ino says which library and where to get it.
+    const ino = await readFile(tflm.inoPath, 'utf8');
+    assert.match(ino, /Made for tflite-micro-arduino-examples@7948b85/);
+    assert.match(ino, /archive\/7948b85e020470a30a83bf00e10fc43b486bfcba\.zip/);
+  });
+
+  it('a failure while writing leaves the earlier sketch as it was and no partial folder', async () => {
+    const out = join(tmp, 'out-atomic');
+    const good = await assembleSketch({ modelDir: MODEL_DIR, runtime: 'native', outDir: out, firmwareDir: fixtureFirmware });
+    const before = await readFile(join(good.sketchDir, 'src', 'tinyml_config.h'), 'utf8');
+    const broken = join(tmp, 'firmware-broken-ino');
+    await cp(fixtureFirmware, broken, { recursive: true });
+    // The .ino is rendered last, after every src/ file is written.
+    await writeFile(join(broken, 'boards', 'nano33ble', 'sketch.ino.in'), '// @NOPE@\n');
+    await assert.rejects(
+      assembleSketch({ modelDir: MODEL_DIR, runtime: 'native', outDir: out, firmwareDir: broken, arenaBytes: 4096 }),
+      /unknown placeholder @NOPE@/,
+    );
+    assert.deepEqual(await readdir(out), ['tinyml_native']);
+    assert.equal(await readFile(join(good.sketchDir, 'src', 'tinyml_config.h'), 'utf8'), before);
+  });
+
   it('asks for tinyml export when model_data is missing or older than the .tflite', async () => {
     const modelDir = join(tmp, 'model');
     await mkdir(modelDir);

@@ -1,15 +1,29 @@
 /**
  * `tinyml build`: the memory budget first (so a model that cannot fit is refused
- * before minutes of compiling), then the board's build.
+ * before minutes of compiling), then the board's build. For the Nano 33 BLE the
+ * sketch folder is written before arduino-cli is looked for, so a user without
+ * arduino-cli still gets a sketch to open in the Arduino IDE (`--sketch-only`
+ * stops there on purpose).
  */
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { arenaBytesFor, checkBudget, formatBudget, type Budget, type RuntimeKind } from '../firmware/budget.ts';
 import { buildEmulatorFirmware } from '../firmware/build-emulator.ts';
 import { tflmBuildInputs } from '../firmware/tflm-tree.ts';
-import { assembleSketch } from '../firmware/sketch.ts';
+import { arduinoIdeSteps, assembleSketch, type AssembledSketch } from '../firmware/sketch.ts';
 import { readInt8Model } from '../model/int8-file.ts';
-import { compileSketch, ensureCore, ensureTflmLibrary, findArduinoCli, NANO33BLE_FQBN } from '../firmware/arduino-cli.ts';
+import { crc32, crc32Hex } from '../protocol/crc32.ts';
+import {
+  ArduinoCliNotFoundError,
+  compileSketch,
+  ensureCore,
+  ensureTflmLibrary,
+  findArduinoCli,
+  NANO33BLE_FQBN,
+  pinMismatchWarning,
+  type LibraryStatus,
+} from '../firmware/arduino-cli.ts';
+import { pinLabel, pinnedGitUrl, pinnedZipUrl, runtimeVersion, TFLM_LIBRARY_PIN } from '../firmware/tflm-pin.ts';
 import { budgetBoard, buildDir, type BoardName } from './targets.ts';
 
 export interface BuildOptions {
@@ -20,7 +34,46 @@ export interface BuildOptions {
   readonly tflmDir?: string;
   /** An explicit arduino-cli executable. */
   readonly arduinoCli?: string;
+  /** Nano 33 BLE only: write the sketch folder and stop (no arduino-cli needed). */
+  readonly sketchOnly?: boolean;
   readonly log?: (line: string) => void;
+}
+
+/** The TFLM library a Nano sketch is made for, and what arduino-cli has installed. */
+export interface TflmLibraryReport {
+  readonly name: string;
+  /** "tflite-micro-arduino-examples@7948b85". */
+  readonly pin: string;
+  readonly commit: string;
+  /** What `arduino-cli lib install --git-url` is given. */
+  readonly gitUrl: string;
+  /** For the Arduino IDE's "Add .ZIP Library". */
+  readonly zipUrl: string;
+  /** The copy arduino-cli compiles with; null when not looked at (--sketch-only). */
+  readonly installed: {
+    readonly dir: string;
+    readonly version: string;
+    readonly matchesPin: boolean;
+    /** True when this build installed it. */
+    readonly installedNow: boolean;
+  } | null;
+}
+
+/** The Nano 33 BLE sketch folder as written. */
+export interface SketchReport {
+  /** The folder; open `ino` in the Arduino IDE. */
+  readonly sketch: string;
+  readonly ino: string;
+  readonly runtime: RuntimeKind;
+  /** TML_RUNTIME_VERSION in its tinyml_config.h. */
+  readonly runtimeVersion: string;
+  readonly modelCrc32: string;
+  readonly modelBytes: number;
+  /** TML_ARENA_BYTES. */
+  readonly arenaBytes: number;
+  readonly fileCount: number;
+  /** null for the native runtime, which needs no library. */
+  readonly tflmLibrary: TflmLibraryReport | null;
 }
 
 export interface BuildResult {
@@ -32,8 +85,12 @@ export interface BuildResult {
   readonly elf: string | null;
   /** The Arduino sketch folder (upload needs it); null for the emulator. */
   readonly sketchDir: string | null;
-  readonly flash: { readonly used: number; readonly capacity: number };
-  readonly ram: { readonly used: number; readonly capacity: number };
+  /** The Arduino sketch; null for the emulator. */
+  readonly sketch: SketchReport | null;
+  /** True when only the sketch was written (--sketch-only): no sizes then. */
+  readonly sketchOnly: boolean;
+  readonly flash: { readonly used: number; readonly capacity: number } | null;
+  readonly ram: { readonly used: number; readonly capacity: number } | null;
 }
 
 export async function buildFirmware(options: BuildOptions): Promise<BuildResult> {
@@ -46,6 +103,9 @@ export async function buildFirmware(options: BuildOptions): Promise<BuildResult>
   }
   if (board === 'nano33ble' && options.tflmDir) {
     throw new UsageError('--tflm-dir is for the emulator: on the Nano 33 BLE arduino-cli installs and uses the TFLM library');
+  }
+  if (board === 'emulator' && options.sketchOnly) {
+    throw new UsageError('--sketch-only writes an Arduino sketch: use it with --board nano33ble');
   }
   const { model, bytes } = await readInt8Model(options.modelDir);
   if (runtime === 'tflm' && model.layers.some((l) => l.weightScales.length > 1)) {
@@ -68,13 +128,31 @@ export async function buildFirmware(options: BuildOptions): Promise<BuildResult>
       extra,
       arenaBytes: arenaBytesFor(model, runtime),
     });
-    return { board, runtime, budget, outDir, elf: fw.elf, sketchDir: null, flash: fw.flash, ram: fw.ram };
+    const base = { board, runtime, budget, outDir, sketchDir: null, sketch: null, sketchOnly: false };
+    return { ...base, elf: fw.elf, flash: fw.flash, ram: fw.ram };
   }
 
-  const cli = await findArduinoCli({ explicit: options.arduinoCli });
+  const modelCrc32 = crc32Hex(crc32(bytes));
+  let sketch = await assembleSketch({ modelDir: options.modelDir, runtime, outDir });
+  const base = { board, runtime, budget, outDir, elf: null };
+  if (options.sketchOnly) {
+    return { ...base, sketchDir: sketch.sketchDir, sketch: sketchReport(sketch, modelCrc32, null), sketchOnly: true, flash: null, ram: null };
+  }
+
+  const cli = await findArduinoCli({ explicit: options.arduinoCli }).catch((err: unknown) => {
+    if (!(err instanceof ArduinoCliNotFoundError)) throw err;
+    throw new ArduinoCliNotFoundError(`${err.message}; or without arduino-cli: ${arduinoIdeSteps(sketch)}`, { cause: err });
+  });
   await ensureCore({ cli, onStep: log });
-  if (runtime === 'tflm') await ensureTflmLibrary({ cli, onStep: log });
-  const sketch = await assembleSketch({ modelDir: options.modelDir, runtime, outDir });
+  let library: LibraryStatus | null = null;
+  if (runtime === 'tflm') {
+    library = await ensureTflmLibrary({ cli, onStep: log });
+    if (!library.matchesPin) {
+      log(pinMismatchWarning(library));
+      // The sketch says which TFLM it really runs on (INFO carries TML_RUNTIME_VERSION to the host).
+      sketch = await assembleSketch({ modelDir: options.modelDir, runtime, outDir, runtimeVersion: runtimeVersion(runtime, library) });
+    }
+  }
   log(`compiling ${sketch.sketchDir} for ${NANO33BLE_FQBN} with arduino-cli (the first TFLM build takes minutes)`);
   const sizes = await compileSketch({
     cli,
@@ -83,14 +161,39 @@ export async function buildFirmware(options: BuildOptions): Promise<BuildResult>
     outputDir: join(outDir, 'output'),
   });
   return {
-    board,
-    runtime,
-    budget,
-    outDir,
-    elf: null,
+    ...base,
     sketchDir: sketch.sketchDir,
+    sketch: sketchReport(sketch, modelCrc32, library),
+    sketchOnly: false,
     flash: { used: sizes.flash, capacity: sizes.flashMax },
     ram: { used: sizes.ram, capacity: sizes.ramMax },
+  };
+}
+
+function sketchReport(sketch: AssembledSketch, modelCrc32: string, library: LibraryStatus | null): SketchReport {
+  const tflmLibrary: TflmLibraryReport | null =
+    sketch.runtime === 'tflm'
+      ? {
+          name: TFLM_LIBRARY_PIN.name,
+          pin: pinLabel(),
+          commit: TFLM_LIBRARY_PIN.commit,
+          gitUrl: pinnedGitUrl(),
+          zipUrl: pinnedZipUrl(),
+          installed: library
+            ? { dir: library.installDir, version: library.version, matchesPin: library.matchesPin, installedNow: library.installed }
+            : null,
+        }
+      : null;
+  return {
+    sketch: sketch.sketchDir,
+    ino: sketch.inoPath,
+    runtime: sketch.runtime,
+    runtimeVersion: sketch.runtimeVersion,
+    modelCrc32,
+    modelBytes: sketch.modelBytes,
+    arenaBytes: sketch.arenaBytes,
+    fileCount: sketch.files.length,
+    tflmLibrary,
   };
 }
 
@@ -102,9 +205,45 @@ function tflmExtra(tflmDir: string) {
 
 export function formatBuild(r: BuildResult): string {
   const pct = (u: number, c: number) => `${((100 * u) / c).toFixed(1)}%`;
-  return [
-    `built ${r.runtime} firmware for ${r.board} in ${r.outDir}`,
-    `  flash ${r.flash.used} of ${r.flash.capacity} bytes (${pct(r.flash.used, r.flash.capacity)})`,
-    `  RAM   ${r.ram.used} of ${r.ram.capacity} bytes (${pct(r.ram.used, r.ram.capacity)})`,
-  ].join('\n');
+  const lines: string[] = [];
+  if (r.sketchOnly && r.sketch) {
+    lines.push(r.sketch.sketch, `wrote the ${r.runtime} sketch for ${r.board} (${r.sketch.fileCount} files; open ${r.sketch.ino} in the Arduino IDE)`);
+  } else {
+    lines.push(`built ${r.runtime} firmware for ${r.board} in ${r.outDir}`);
+  }
+  if (r.sketch) {
+    const s = r.sketch;
+    lines.push(`  sketch ${s.sketch}`, `  model  CRC-32 ${s.modelCrc32}, ${s.modelBytes} bytes; arena ${s.arenaBytes} bytes; runtime "${s.runtimeVersion}"`);
+    const lib = s.tflmLibrary;
+    if (lib) {
+      const installed = lib.installed
+        ? lib.installed.matchesPin
+          ? `${lib.installed.installedNow ? 'installed now' : 'installed'} in ${lib.installed.dir}`
+          : `NOT the pinned commit: ${lib.installed.dir} holds another ${lib.name} (${lib.installed.version || 'version unknown'})`
+        : `install: arduino-cli lib install --git-url ${lib.gitUrl}, or the IDE's Add .ZIP Library with ${lib.zipUrl}`;
+      lines.push(`  TFLM   ${lib.name} pinned at ${lib.pin}; ${installed}`);
+    }
+  }
+  if (r.flash && r.ram) {
+    lines.push(
+      `  flash ${r.flash.used} of ${r.flash.capacity} bytes (${pct(r.flash.used, r.flash.capacity)})`,
+      `  RAM   ${r.ram.used} of ${r.ram.capacity} bytes (${pct(r.ram.used, r.ram.capacity)})`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** `build --json`: with --sketch-only the sketch's fields at the top ({"sketch": "<folder>", ...}), else the build's. */
+export function buildJson(r: BuildResult): Record<string, unknown> {
+  if (r.sketchOnly && r.sketch) return { board: r.board, ...r.sketch };
+  return {
+    board: r.board,
+    runtime: r.runtime,
+    outDir: r.outDir,
+    elf: r.elf,
+    ...(r.sketch ?? {}),
+    flash: r.flash,
+    ram: r.ram,
+    budget: { fits: r.budget.fits, flash: r.budget.flash, ram: r.budget.ram, arenaBytes: r.budget.arenaBytes },
+  };
 }

@@ -18,22 +18,23 @@ import { access, constants } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { ToolError, UsageError } from '../errors.ts';
+import { checkLibraryPin, pinLabel, pinnedGitUrl, shortCommit, TFLM_LIBRARY_PIN, type TflmLibraryPin } from './tflm-pin.ts';
 
 export const NANO33BLE_FQBN = 'arduino:mbed_nano:nano33ble';
 /** The platform (core) that provides NANO33BLE_FQBN; `arduino:mbed` is its deprecated predecessor. */
 export const MBED_NANO_CORE = 'arduino:mbed_nano';
 
 /**
- * TensorFlow Lite Micro for Arduino. Its library.properties says
+ * TensorFlow Lite Micro for Arduino (TFLM_LIBRARY_PIN). Its library.properties says
  * `name=Arduino_TensorFlowLite`, `includes=TensorFlowLite.h`. It is NOT in the Arduino
  * Library Manager any more (removed at the TFLM maintainers' request,
  * arduino/library-registry#1748; tensorflow/tflite-micro#1419): the official way is
  * the GitHub repository, which arduino-cli installs with `lib install --git-url`
- * once unsafe installs are enabled.
+ * once unsafe installs are enabled, here at the commit tflm-pin.ts names.
+ *
+ * TFLM_LIBRARY_MARKER is present in the GitHub library and absent from the old
+ * Library Manager releases (which said version 2.4.0-ALPHA as well).
  */
-export const TFLM_LIBRARY_NAME = 'Arduino_TensorFlowLite';
-export const TFLM_LIBRARY_GIT_URL = 'https://github.com/tensorflow/tflite-micro-arduino-examples.git';
-/** Present in the GitHub library, absent from the old Library Manager releases (2.4.0-ALPHA and before). */
 export const TFLM_LIBRARY_MARKER = 'src/tensorflow/lite/micro/micro_log.h';
 
 const INSTALL_HINT =
@@ -65,7 +66,14 @@ export async function findArduinoCli(options: FindArduinoCliOptions = {}): Promi
       if (await isExecutable(p)) return p;
     }
   }
-  throw new ToolError(`arduino-cli is not on PATH: ${INSTALL_HINT}`, 'arduino-cli', '');
+  throw new ArduinoCliNotFoundError(`arduino-cli is not on PATH: ${INSTALL_HINT}`);
+}
+
+/** arduino-cli is not on PATH. Typed, so a caller can add what it already did (the sketch it wrote). */
+export class ArduinoCliNotFoundError extends ToolError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'arduino-cli', '', options);
+  }
 }
 
 async function isExecutable(p: string): Promise<boolean> {
@@ -195,8 +203,8 @@ export function parseLibList(stdout: string): InstalledLibrary[] {
 
 export interface EnsureTflmLibraryOptions {
   readonly cli: string;
-  /** Default TFLM_LIBRARY_GIT_URL; a `#<ref>` suffix pins a commit or branch. */
-  readonly gitUrl?: string;
+  /** The commit to install and compare with; default TFLM_LIBRARY_PIN (7948b85). */
+  readonly pin?: TflmLibraryPin;
   readonly onStep?: (message: string) => void;
 }
 
@@ -204,45 +212,76 @@ export interface LibraryStatus {
   readonly name: string;
   readonly version: string;
   readonly installDir: string;
+  /** True when this call installed it. */
   readonly installed: boolean;
+  /** Whether its src/ and library.properties are the pinned commit's, byte for byte. */
+  readonly matchesPin: boolean;
+  /** Git ids of what is installed (null when arduino-cli gave no folder to look in). */
+  readonly srcTree: string | null;
 }
 
 /**
- * Installs Arduino_TensorFlowLite from GitHub when `lib list` lacks it:
- * `lib install --git-url URL`, with unsafe installs enabled for that one call
- * through the environment (ARDUINO_LIBRARY_ENABLE_UNSAFE_INSTALL, and its older
- * alias ARDUINO_ENABLE_UNSAFE_LIBRARY_INSTALL) instead of `config set`, so the
- * user's arduino-cli.yaml is left alone. A library of that name from the retired
- * Library Manager (an older TFLM) is refused with how to replace it.
+ * Installs Arduino_TensorFlowLite from GitHub at the pinned commit when `lib list`
+ * lacks it: `lib install --git-url URL#COMMIT` (arduino-cli clones, checks the
+ * commit out, drops .git), with unsafe installs enabled for that one call through
+ * the environment (ARDUINO_LIBRARY_ENABLE_UNSAFE_INSTALL, and its older alias
+ * ARDUINO_ENABLE_UNSAFE_LIBRARY_INSTALL) instead of `config set`, so the user's
+ * arduino-cli.yaml is left alone.
+ *
+ * A library the user already has is never replaced: one from the retired Library
+ * Manager (an older TFLM our adapter does not compile with) is refused with how
+ * to replace it; any other copy is used as it is, and `matchesPin` says whether
+ * it is the pinned commit (pinMismatchWarning words it for the user; the same
+ * after an install, in case another copy of the library shadows ours).
  */
 export async function ensureTflmLibrary(options: EnsureTflmLibraryOptions): Promise<LibraryStatus> {
   const { cli } = options;
-  const url = options.gitUrl ?? TFLM_LIBRARY_GIT_URL;
-  const find = async () => parseLibList((await run(cli, ['lib', 'list', '--format', 'json'])).stdout).find((l) => l.name === TFLM_LIBRARY_NAME);
+  const pin = options.pin ?? TFLM_LIBRARY_PIN;
+  const find = async () => parseLibList((await run(cli, ['lib', 'list', '--format', 'json'])).stdout).find((l) => l.name === pin.name);
   const present = await find();
   if (present) {
-    await checkTflmLibrary(present, url);
-    return { ...present, installed: false };
+    await checkTflmLibrary(present, pin);
+    return { ...present, installed: false, ...(await comparePin(present, pin)) };
   }
-  options.onStep?.(`installing ${TFLM_LIBRARY_NAME} from ${url}`);
-  await run(cli, ['lib', 'install', '--git-url', url], {
+  options.onStep?.(`installing ${pin.name} from ${pin.gitUrl} at commit ${shortCommit(pin)} (once)`);
+  await run(cli, ['lib', 'install', '--git-url', pinnedGitUrl(pin)], {
     ARDUINO_LIBRARY_ENABLE_UNSAFE_INSTALL: 'true',
     ARDUINO_ENABLE_UNSAFE_LIBRARY_INSTALL: 'true',
   });
   const after = await find();
-  if (!after) throw new ToolError(`arduino-cli lib install --git-url ${url} succeeded but lib list does not show ${TFLM_LIBRARY_NAME}`, 'arduino-cli', '');
-  await checkTflmLibrary(after, url);
-  return { ...after, installed: true };
+  if (!after) throw new ToolError(`arduino-cli lib install --git-url ${pinnedGitUrl(pin)} succeeded but lib list does not show ${pin.name}`, 'arduino-cli', '');
+  await checkTflmLibrary(after, pin);
+  // Not the pin right after installing it means another copy shadows it, or the
+  // repository moved; said the same way as for a copy the user had.
+  const check = await comparePin(after, pin);
+  return { ...after, installed: true, ...check };
 }
 
-async function checkTflmLibrary(lib: InstalledLibrary, url: string): Promise<void> {
+async function comparePin(lib: InstalledLibrary, pin: TflmLibraryPin): Promise<{ matchesPin: boolean; srcTree: string | null }> {
+  // Without a folder there is nothing to compare; the copy is then taken on trust.
+  if (!lib.installDir) return { matchesPin: true, srcTree: null };
+  const check = await checkLibraryPin(lib.installDir, pin);
+  return { matchesPin: check.matches, srcTree: check.srcTree };
+}
+
+/** One line for a library that is not the pinned commit: what differs, and how to get the pin. The user decides. */
+export function pinMismatchWarning(status: LibraryStatus, pin: TflmLibraryPin = TFLM_LIBRARY_PIN): string {
+  return (
+    `warning: ${status.installDir} holds ${status.name} ${status.version || ''}`.trimEnd() +
+    ` that is not ${pinLabel(pin)} (its src/ differs from that commit's), the version this project's TFLM adapter and arena sizes were checked on; ` +
+    `building with it as it is. To use the pinned one: remove that folder (or 'arduino-cli lib uninstall ${pin.name}') and rerun, ` +
+    `or 'arduino-cli lib install --git-url ${pinnedGitUrl(pin)}' with library.enable_unsafe_install set`
+  );
+}
+
+async function checkTflmLibrary(lib: InstalledLibrary, pin: TflmLibraryPin): Promise<void> {
   if (!lib.installDir) return;
   try {
     await access(join(lib.installDir, TFLM_LIBRARY_MARKER));
   } catch {
     throw new UsageError(
-      `${lib.installDir} holds an old ${TFLM_LIBRARY_NAME} (no ${TFLM_LIBRARY_MARKER}; the retired Library Manager release): ` +
-        `remove that folder and rerun, or 'arduino-cli lib uninstall ${TFLM_LIBRARY_NAME}', so that ${url} is installed`,
+      `${lib.installDir} holds an old ${pin.name} (no ${TFLM_LIBRARY_MARKER}; the retired Library Manager release): ` +
+        `remove that folder and rerun, or 'arduino-cli lib uninstall ${pin.name}', so that ${pinLabel(pin)} is installed`,
     );
   }
 }
@@ -315,11 +354,18 @@ export async function compileSketch(options: CompileSketchOptions): Promise<Comp
 // ---------------------------------------------------------------- upload
 
 /**
- * Waits until a serial port exists again after the board reset, and returns its
- * path. Implemented by src/device/ports.ts (`waitForPort`); injected so this module
- * does not depend on the device layer.
+ * Finds the port the flashed board's sketch came back on, after arduino-cli
+ * upload returned. Implemented by src/deploy/flash.ts (it knows which board was
+ * flashed); injected so this module does not depend on the device layer.
  */
-export type WaitForPort = (port: string, options: { readonly timeoutMs: number }) => Promise<string>;
+export type WaitForPort = (ports: UploadedPorts, options: { readonly timeoutMs: number }) => Promise<string>;
+
+export interface UploadedPorts {
+  /** The port the upload was asked to use. */
+  readonly given: string;
+  /** The port arduino-cli says the board is on after the upload (updated_upload_port); null when it does not say. */
+  readonly reported: string | null;
+}
 
 export interface UploadSketchOptions {
   readonly cli: string;
@@ -336,25 +382,31 @@ export interface UploadSketchOptions {
 }
 
 export interface UploadResult {
-  /** The port the sketch runs on: arduino-cli's updated_upload_port, else the one given. */
+  /** The port the sketch runs on: what waitForPort found, else arduino-cli's updated_upload_port, else the one given. */
   readonly port: string;
+  /** arduino-cli's updated_upload_port, when it reported one. */
+  readonly reportedPort: string | null;
   readonly log: string;
 }
 
 /**
  * `arduino-cli upload -p PORT --fqbn F --input-dir DIR --format json [SKETCH]`. arduino-cli
  * itself opens the port at 1200 baud to reset the board into its bootloader
- * (nano33ble.upload.use_1200bps_touch) and runs bossac. Then waits for the port.
+ * (nano33ble.upload.use_1200bps_touch), which enumerates under another USB product
+ * id (and often another port name), and runs bossac; the sketch then enumerates
+ * once more. Then waitForPort finds where it came back.
  */
 export async function uploadSketch(options: UploadSketchOptions): Promise<UploadResult> {
   const fqbn = options.fqbn ?? NANO33BLE_FQBN;
   const args = ['upload', '-p', options.port, '--fqbn', fqbn, '--input-dir', resolve(options.inputDir), '--format', 'json'];
   if (options.sketchDir) args.push(resolve(options.sketchDir));
   const { stdout, stderr } = await run(options.cli, args);
-  const json = tryJson(stdout) as { stdout?: unknown; stderr?: unknown; updated_upload_port?: { address?: unknown } } | undefined;
+  const json = tryJson(stdout) as { stdout?: unknown; stderr?: unknown; updated_upload_port?: { address?: unknown } | null } | undefined;
   const updated = json?.updated_upload_port?.address ?? /New upload port: (\S+)/.exec(stdout)?.[1];
-  let port = typeof updated === 'string' && updated !== '' ? updated : options.port;
+  const reportedPort = typeof updated === 'string' && updated !== '' ? updated : null;
   const log = json ? [json.stdout, json.stderr].filter((x) => typeof x === 'string').join('') : `${stdout}${stderr}`;
-  if (options.waitForPort) port = await options.waitForPort(port, { timeoutMs: options.timeoutMs ?? 15_000 });
-  return { port, log };
+  const port = options.waitForPort
+    ? await options.waitForPort({ given: options.port, reported: reportedPort }, { timeoutMs: options.timeoutMs ?? 15_000 })
+    : (reportedPort ?? options.port);
+  return { port, reportedPort, log };
 }

@@ -16,7 +16,8 @@
  *                              no kernels), as build-emulator.ts picks them;
  *                              firmware/boards/nano33ble/hal.cpp, runtime_tflm.cpp (tflm)
  *     src/model_data.h/.cpp    the model folder's C array
- *     src/tinyml_config.h      generated: TML_ARENA_BYTES for this model and runtime
+ *     src/tinyml_config.h      generated: TML_ARENA_BYTES for this model and runtime, and
+ *                              TML_RUNTIME_VERSION ("native", "tflm tflite-micro-arduino-examples@7948b85")
  *
  * A file keeps its base name unless two files share it; then it is named after
  * its path under firmware/ ("core/kernels/fc.h" -> "core_kernels_fc.h"). `.cc`
@@ -31,8 +32,11 @@
  * size reaches the runtimes without build flags (the folder also builds in the
  * Arduino IDE) while compiler messages still name the original file and line.
  * tinyml_config.h guards each macro with #ifndef, so a -D still wins.
+ *
+ * The folder is written under a temporary name next to its place and renamed
+ * when complete, so a failure leaves no half-written sketch.
  */
-import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, posix, relative, resolve, sep } from 'node:path';
 import { DataFormatError, UsageError } from '../errors.ts';
 import { modelPaths } from '../model/model-dir.ts';
@@ -40,6 +44,7 @@ import type { Int8Model } from '../model/types.ts';
 import { arenaBytesFor, type RuntimeKind } from './budget.ts';
 import { FIRMWARE_DIR } from './paths.ts';
 import { readInt8Model } from '../model/int8-file.ts';
+import { pinLabel, pinnedZipUrl, runtimeVersion as defaultRuntimeVersion, TFLM_LIBRARY_PIN } from './tflm-pin.ts';
 
 /** The board folder this module assembles for. */
 export const SKETCH_BOARD = 'nano33ble';
@@ -70,6 +75,8 @@ export interface AssembleSketchOptions {
   readonly firmwareDir?: string;
   /** TML_ARENA_BYTES; default arenaBytesFor(model, runtime). */
   readonly arenaBytes?: number;
+  /** TML_RUNTIME_VERSION; default "native", or "tflm" and the pinned TFLM library. */
+  readonly runtimeVersion?: string;
 }
 
 export interface SketchFile {
@@ -87,6 +94,8 @@ export interface AssembledSketch {
   readonly runtime: RuntimeKind;
   readonly files: readonly SketchFile[];
   readonly arenaBytes: number;
+  /** TML_RUNTIME_VERSION as written into tinyml_config.h. */
+  readonly runtimeVersion: string;
   readonly model: Int8Model;
   /** Length of the .tflite, i.e. of g_model. */
   readonly modelBytes: number;
@@ -104,6 +113,8 @@ export async function assembleSketch(options: AssembleSketchOptions): Promise<As
   const { model, bytes } = await readInt8Model(options.modelDir);
   const arenaBytes = options.arenaBytes ?? arenaBytesFor(model, runtime);
   if (!Number.isInteger(arenaBytes) || arenaBytes <= 0) throw new UsageError(`arena size ${arenaBytes} is not a positive integer`);
+  const runtimeVersion = options.runtimeVersion ?? defaultRuntimeVersion(runtime);
+  if (/[\x00-\x1f]/.test(runtimeVersion)) throw new UsageError(`runtime version ${JSON.stringify(runtimeVersion)} has control characters`);
 
   const modelFiles = await checkModelArray(options.modelDir, bytes.length);
   const sources = await collectFirmware(firmwareDir, runtime);
@@ -131,31 +142,36 @@ export async function assembleSketch(options: AssembleSketchOptions): Promise<As
     taken.add(flat);
   }
 
-  await replaceSketchDir(sketchDir, name);
-  await mkdir(join(sketchDir, 'src'), { recursive: true });
-
+  await checkReplaceable(sketchDir, name);
+  const tmpDir = join(dirname(sketchDir), `.${name}.tmp-${process.pid}`);
+  await rm(tmpDir, { recursive: true, force: true });
+  await mkdir(join(tmpDir, 'src'), { recursive: true });
   const searchDirs = [join(firmwareDir, 'include'), join(firmwareDir, 'core'), boardDir, join(firmwareDir, 'runtime', 'tflm')];
   const files: SketchFile[] = [];
-  for (const e of entries) {
-    const flat = flatName.get(e.abs)!;
-    let text = await readFile(e.abs, 'utf8');
-    text = await rewriteIncludes(text, dirname(e.abs), searchDirs, flatName);
-    if (!e.fromModel && SOURCE_EXTS.has(extname(e.abs))) {
-      text = `#include "${CONFIG_HEADER}" /* added by tinyml-deploy sketch assembly */\n#line 1 "${e.rel}"\n${text}`;
+  try {
+    for (const e of entries) {
+      const flat = flatName.get(e.abs)!;
+      let text = await readFile(e.abs, 'utf8');
+      text = await rewriteIncludes(text, dirname(e.abs), searchDirs, flatName);
+      if (!e.fromModel && SOURCE_EXTS.has(extname(e.abs))) {
+        text = `#include "${CONFIG_HEADER}" /* added by tinyml-deploy sketch assembly */\n#line 1 "${e.rel}"\n${text}`;
+      }
+      await writeFile(join(tmpDir, 'src', flat), text);
+      files.push({ from: e.fromModel ? `model:${e.rel}` : e.rel, to: `src/${flat}` });
     }
-    await writeFile(join(sketchDir, 'src', flat), text);
-    files.push({ from: e.fromModel ? `model:${e.rel}` : e.rel, to: `src/${flat}` });
+    await writeFile(join(tmpDir, 'src', CONFIG_HEADER), renderConfig(model, bytes.length, runtime, arenaBytes, runtimeVersion));
+    files.push({ from: 'generated', to: `src/${CONFIG_HEADER}` });
+    await writeFile(join(tmpDir, `${name}.ino`), renderIno(template, model, bytes.length, runtime));
+    files.push({ from: `boards/${SKETCH_BOARD}/sketch.ino.in`, to: `${name}.ino` });
+    await rm(sketchDir, { recursive: true, force: true });
+    await rename(tmpDir, sketchDir);
+  } catch (err) {
+    await rm(tmpDir, { recursive: true, force: true });
+    throw err;
   }
-
-  await writeFile(join(sketchDir, 'src', CONFIG_HEADER), renderConfig(model, bytes.length, runtime, arenaBytes));
-  files.push({ from: 'generated', to: `src/${CONFIG_HEADER}` });
-
-  const inoPath = join(sketchDir, `${name}.ino`);
-  await writeFile(inoPath, renderIno(template, model, bytes.length, runtime));
-  files.push({ from: `boards/${SKETCH_BOARD}/sketch.ino.in`, to: `${name}.ino` });
-
   files.sort((a, b) => (a.to < b.to ? -1 : a.to > b.to ? 1 : 0));
-  return { name, sketchDir, inoPath, runtime, files, arenaBytes, model, modelBytes: bytes.length };
+  const inoPath = join(sketchDir, `${name}.ino`);
+  return { name, sketchDir, inoPath, runtime, files, arenaBytes, runtimeVersion, model, modelBytes: bytes.length };
 }
 
 /** model_data.h/.cc must exist, use the symbol g_model and match the .tflite's length. */
@@ -234,7 +250,7 @@ async function rewriteIncludes(text: string, fileDir: string, searchDirs: string
   );
 }
 
-function renderConfig(model: Int8Model, modelBytes: number, runtime: RuntimeKind, arenaBytes: number): string {
+function renderConfig(model: Int8Model, modelBytes: number, runtime: RuntimeKind, arenaBytes: number, runtimeVersion: string): string {
   const formula =
     runtime === 'native'
       ? 'what runtime_native.c plans for this model (folded biases, multipliers, two ping-pong buffers), rounded up to 16'
@@ -249,18 +265,28 @@ function renderConfig(model: Int8Model, modelBytes: number, runtime: RuntimeKind
     `#define TML_ARENA_BYTES ${arenaBytes}`,
     '#endif',
     '',
+    '/* The runtime and, for TFLM, the library version this sketch was made for. A -D on the command line wins. */',
+    '#ifndef TML_RUNTIME_VERSION',
+    `#define TML_RUNTIME_VERSION ${cString(runtimeVersion)}`,
+    '#endif',
+    '',
     '#endif',
     '',
   ].join('\n');
 }
+
+/** A C string literal (the text has no control characters: assembleSketch checks). */
+const cString = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
 function renderIno(template: string, model: Int8Model, modelBytes: number, runtime: RuntimeKind): string {
   const includes =
     runtime === 'tflm'
       ? [
           '// arduino-cli adds a library to the build only when the sketch includes one of its',
-          '// headers: this one brings in Arduino_TensorFlowLite',
-          '// (github.com/tensorflow/tflite-micro-arduino-examples).',
+          '// headers: this one brings in Arduino_TensorFlowLite.',
+          `// Made for ${pinLabel()}: in the Arduino IDE, Sketch > Include Library > Add .ZIP Library`,
+          `// with ${pinnedZipUrl()}`,
+          `// (arduino-cli: lib install --git-url ${TFLM_LIBRARY_PIN.gitUrl}#${TFLM_LIBRARY_PIN.commit}).`,
           `#include <${TFLM_LIBRARY_HEADER}>`,
           '',
         ].join('\n')
@@ -281,13 +307,12 @@ function renderIno(template: string, model: Int8Model, modelBytes: number, runti
   });
 }
 
-/** Removes an earlier sketch folder of ours; refuses to delete anything else. */
-async function replaceSketchDir(sketchDir: string, name: string): Promise<void> {
+/** An earlier sketch folder of ours may be replaced; anything else there is refused. */
+async function checkReplaceable(sketchDir: string, name: string): Promise<void> {
   if (!(await exists(sketchDir))) return;
   const ino = join(sketchDir, `${name}.ino`);
   const ours = (await exists(ino)) && (await readFile(ino, 'utf8')).includes('Generated by tinyml-deploy');
   if (!ours) throw new UsageError(`${sketchDir} exists and is not a sketch tinyml-deploy made: choose another --out or remove it`);
-  await rm(sketchDir, { recursive: true, force: true });
 }
 
 async function listFiles(dir: string, recursive: boolean): Promise<string[]> {
@@ -314,4 +339,21 @@ async function exists(p: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * One line: how to build and upload the sketch in the Arduino IDE, for when
+ * arduino-cli is not there. The core's Boards Manager name and the board's menu
+ * name are the ones ArduinoCore-mbed's package index and boards.txt give.
+ */
+export function arduinoIdeSteps(sketch: Pick<AssembledSketch, 'sketchDir' | 'inoPath' | 'runtime'>): string {
+  const library =
+    sketch.runtime === 'tflm'
+      ? ` and the library ${TFLM_LIBRARY_PIN.name} at ${pinLabel()} (Sketch > Include Library > Add .ZIP Library, with ${pinnedZipUrl()})`
+      : ' (no library: the native runtime is all in src/)';
+  return (
+    `the sketch is ready in ${sketch.sketchDir}: in the Arduino IDE open ${sketch.inoPath}, ` +
+    `install the core 'Arduino Mbed OS Nano Boards' (Tools > Board > Boards Manager)${library}, ` +
+    'select Tools > Board > Arduino Mbed OS Nano Boards > Arduino Nano 33 BLE and the port, then Upload'
+  );
 }

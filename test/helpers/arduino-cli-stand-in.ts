@@ -4,11 +4,19 @@
  * in state.json (core and library installed or not), logs every call to
  * calls.jsonl, and answers with the JSON shapes of the real arduino-cli (1.x by
  * default, 0.35 when state.shape is '0.x').
+ *
+ * `lib install` accepts only the pinned `--git-url URL#COMMIT` (the real one then
+ * clones, checks the commit out and drops .git); it writes a small stand-in
+ * library (library.properties, src/TensorFlowLite.h, micro_log.h). `upload`
+ * can re-enumerate the board in a fake /sys tree (state.reenumerate: the tty
+ * entry `from` becomes `to`, as a USB CDC port does after the bootloader), and
+ * reports the port arduino-cli 1.x would (updated_upload_port), or none.
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pinnedGitUrl } from '../../src/firmware/tflm-pin.ts';
 
-export const STAND_IN = String.raw`#!/usr/bin/env node
+export const STAND_IN = (gitUrl: string): string => String.raw`#!/usr/bin/env node
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -58,12 +66,14 @@ if (eq(['core', 'list', '--format', 'json'])) {
 } else if (eq(['lib', 'list', '--format', 'json'])) {
   const list = state.libInstalled ? [library()] : [];
   json(state.shape === '0.x' ? list : { installed_libraries: list });
-} else if (eq(['lib', 'install', '--git-url', 'https://github.com/tensorflow/tflite-micro-arduino-examples.git'])) {
+} else if (eq(['lib', 'install', '--git-url', '${gitUrl}'])) {
   if (process.env.ARDUINO_LIBRARY_ENABLE_UNSAFE_INSTALL !== 'true') {
     process.stderr.write('--git-url and --zip-path are disabled by default, for more information see: https://arduino.github.io/arduino-cli/latest/configuration/#configuration-keys\n');
     process.exit(1);
   }
   fs.mkdirSync(path.join(state.libDir, 'src/tensorflow/lite/micro'), { recursive: true });
+  fs.writeFileSync(path.join(state.libDir, 'library.properties'), 'name=Arduino_TensorFlowLite\nversion=2.4.0-ALPHA\nincludes=TensorFlowLite.h\n');
+  fs.writeFileSync(path.join(state.libDir, 'src/TensorFlowLite.h'), '#pragma once\n');
   fs.writeFileSync(path.join(state.libDir, 'src/tensorflow/lite/micro/micro_log.h'), '');
   state.libInstalled = true; save();
   process.stdout.write('Library installed\n');
@@ -101,8 +111,13 @@ if (eq(['core', 'list', '--format', 'json'])) {
     json({ error: 'Failed uploading: uploading error: exit status 1' });
     process.exit(1);
   }
+  if (state.reenumerate) {
+    const tty = path.join(state.reenumerate.sysRoot, 'class', 'tty');
+    fs.renameSync(path.join(tty, state.reenumerate.from), path.join(tty, state.reenumerate.to));
+  }
+  const reported = state.reportPort === 'none' ? null : state.newPort || port;
   json({ stdout: 'Device       : nRF52840-QIAA\nVersion      : Arduino Bootloader (SAM-BA extended) 2.0 [Arduino:IKXYZ]\nWrite 198420 bytes to flash (49 pages)\n',
-    stderr: '', updated_upload_port: { address: state.newPort || port, label: state.newPort || port, protocol: 'serial', protocol_label: 'Serial Port (USB)' } });
+    stderr: '', updated_upload_port: reported && { address: reported, label: reported, protocol: 'serial', protocol_label: 'Serial Port (USB)' } });
 } else {
   process.stderr.write('stand-in arduino-cli: unexpected arguments: ' + JSON.stringify(args) + '\n');
   process.exit(99);
@@ -117,7 +132,12 @@ export interface StandInState {
   libDir: string;
   compileFails: boolean;
   ports: string[];
+  /** The port updated_upload_port names; default the one uploaded to. */
   newPort?: string;
+  /** 'none': no updated_upload_port (arduino-cli did not see the port come back). */
+  reportPort?: 'none';
+  /** On upload, rename <sysRoot>/class/tty/<from> to <to>. */
+  reenumerate?: { sysRoot: string; from: string; to: string };
 }
 
 
@@ -125,7 +145,7 @@ export interface StandInState {
 export async function installStandIn(tmp: string) {
   const binDir = join(tmp, 'bin');
   await mkdir(binDir, { recursive: true });
-  await writeFile(join(binDir, 'arduino-cli'), STAND_IN);
+  await writeFile(join(binDir, 'arduino-cli'), STAND_IN(pinnedGitUrl()));
   await chmod(join(binDir, 'arduino-cli'), 0o755);
   const setState = async (patch: Partial<StandInState> = {}): Promise<void> => {
     const state: StandInState = {

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { modelDirOption } from '../options.ts';
 import { RUNTIME_KINDS, type RuntimeKind } from '../../firmware/budget.ts';
-import { buildFirmware, formatBuild } from '../../deploy/build.ts';
+import { buildFirmware, buildJson, formatBuild } from '../../deploy/build.ts';
 import { BOARD_NAMES, checkBoard, defaultRuntime } from '../../deploy/targets.ts';
 
 export interface BuildArgs {
@@ -10,6 +10,8 @@ export interface BuildArgs {
   runtime?: string;
   'tflm-dir'?: string;
   'arduino-cli'?: string;
+  'sketch-only': boolean;
+  json: boolean;
 }
 
 export const boardOptions = {
@@ -35,9 +37,16 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     y
       .options(modelDirOption)
       .options(boardOptions)
+      .option('sketch-only', {
+        type: 'boolean',
+        default: false,
+        describe: 'Nano 33 BLE: write the sketch folder (for the Arduino IDE or arduino-cli) and stop; prints its path',
+      })
+      .option('json', { type: 'boolean', default: false, describe: 'Print the result as one JSON object' })
       .example('$0 build --model models/default --board emulator', 'native C runtime for QEMU, with arm-none-eabi-gcc')
       .example('$0 build --model models/default --board emulator --tflm-dir ~/Arduino/libraries/Arduino_TensorFlowLite', 'TFLM in QEMU')
-      .example('$0 build --model models/default --board nano33ble', 'TFLM sketch for the Nano 33 BLE Sense, with arduino-cli') as never,
+      .example('$0 build --model models/default --board nano33ble', 'TFLM sketch for the Nano 33 BLE Sense, with arduino-cli')
+      .example('$0 build --model models/default --board nano33ble --sketch-only', 'just the sketch folder, to open in the Arduino IDE') as never,
   handler: async (args) => {
     const board = checkBoard(args.board);
     const result = await buildFirmware({
@@ -46,8 +55,9 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       runtime: resolveRuntime(args),
       tflmDir: args['tflm-dir'],
       arduinoCli: args['arduino-cli'],
+      sketchOnly: args['sketch-only'],
       log: (line) => process.stderr.write(`${line}\n`),
     });
-    console.log(formatBuild(result));
+    console.log(args.json ? JSON.stringify(buildJson(result)) : formatBuild(result));
   },
 };
