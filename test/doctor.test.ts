@@ -5,6 +5,7 @@
  * (dpkg-query, arm-none-eabi-gcc, qemu-system-arm, id, and the project's
  * arduino-cli stand-in); then the real command on this machine.
  */
+import { checkLibraryPin, TFLM_LIBRARY_PIN } from '../src/firmware/tflm-pin.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -311,11 +312,18 @@ exec '${standIn.cli}' "$@"`,
 
     write(join(libDir, 'src', 'tensorflow', 'lite', 'micro', 'micro_log.h'));
     checks = await checkArduino(probes());
+    assert.deepEqual(checks.map((c) => c.status), ['ok', 'ok', 'warn']);
+    assert.match(checks[2]!.detail, /is not tflite-micro-arduino-examples@7948b85, the commit this project was checked on/);
+
+    // The same folder taken as the pinned commit: its own git ids as the pin.
+    const ids = await checkLibraryPin(libDir);
+    const pin = { ...TFLM_LIBRARY_PIN, srcTree: ids.srcTree!, propertiesBlob: ids.propertiesBlob! };
+    checks = await checkArduino(probes(), pin);
     assert.deepEqual(checks.map((c) => c.status), ['ok', 'ok', 'ok']);
-    assert.equal(checks[2]!.detail, `Arduino_TensorFlowLite 2.4.0-ALPHA in ${libDir}`);
+    assert.equal(checks[2]!.detail, `Arduino_TensorFlowLite 2.4.0-ALPHA in ${libDir} (tflite-micro-arduino-examples@7948b85)`);
 
     await setState({ shape: '0.x', coreInstalled: true, libInstalled: true });
-    checks = await checkArduino(probes());
+    checks = await checkArduino(probes(), pin);
     assert.deepEqual(checks.map((c) => [c.status, c.detail.split(' in ')[0]]), [
       ['ok', `1.1.1 at ${join(bin, 'arduino-cli')}`],
       ['ok', 'arduino:mbed_nano 4.0.2'],

@@ -31,6 +31,7 @@ const PROGRAMS = [
   'qemu-system-arm',
   'gcc',
   'g++',
+  'git',
 ];
 const DATASET_DIR = '/usr/share/datasets/fashion-mnist';
 

@@ -9,10 +9,9 @@ import {
   MBED_NANO_CORE,
   parseCoreList,
   parseLibList,
-  TFLM_LIBRARY_GIT_URL,
   TFLM_LIBRARY_MARKER,
-  TFLM_LIBRARY_NAME,
 } from '../firmware/arduino-cli.ts';
+import { checkLibraryPin, pinLabel, pinnedGitUrl, TFLM_LIBRARY_PIN, type TflmLibraryPin } from '../firmware/tflm-pin.ts';
 import { firstLine, ok, warn, type CheckResult, type DoctorProbes, type RunResult } from './types.ts';
 
 const QUIET = { ARDUINO_UPDATER_ENABLE_NOTIFICATION: 'false' };
@@ -33,7 +32,8 @@ function failure(r: RunResult): string {
   return firstLine(r.stderr) || firstLine(r.stdout) || `exit code ${r.exitCode}`;
 }
 
-export async function checkArduino(probes: DoctorProbes): Promise<CheckResult[]> {
+/** `pin`: the library commit to expect (tests pass one made from a fake library). */
+export async function checkArduino(probes: DoctorProbes, pin: TflmLibraryPin = TFLM_LIBRARY_PIN): Promise<CheckResult[]> {
   let cli: string;
   try {
     cli = await findArduinoCli({ pathEnv: probes.env.PATH ?? '' });
@@ -60,19 +60,23 @@ export async function checkArduino(probes: DoctorProbes): Promise<CheckResult[]>
     results.push(warn('arduino core', `arduino-cli core list failed: ${firstLine((err as Error).message)}`, coreFix));
   }
 
-  const libFix = `ARDUINO_LIBRARY_ENABLE_UNSAFE_INSTALL=true arduino-cli lib install --git-url ${TFLM_LIBRARY_GIT_URL} (tinyml build does it too)`;
+  const libFix = `ARDUINO_LIBRARY_ENABLE_UNSAFE_INSTALL=true arduino-cli lib install --git-url ${pinnedGitUrl(pin)} (tinyml build does it too)`;
   const lib = await probes.run(cli, ['lib', 'list', '--format', 'json'], { env: QUIET });
   try {
     if (lib.exitCode !== 0) throw new Error(failure(lib));
-    const hit = parseLibList(lib.stdout).find((l) => l.name === TFLM_LIBRARY_NAME);
+    const hit = parseLibList(lib.stdout).find((l) => l.name === pin.name);
     if (!hit) {
-      results.push(warn('arduino library', `${TFLM_LIBRARY_NAME} not installed (needed for --runtime tflm on the board)`, libFix));
+      results.push(warn('arduino library', `${pin.name} not installed (needed for --runtime tflm on the board)`, libFix));
     } else if (hit.installDir && !(await probes.stat(join(hit.installDir, TFLM_LIBRARY_MARKER)))?.isFile) {
       results.push(
-        warn('arduino library', `${TFLM_LIBRARY_NAME} ${hit.version} in ${hit.installDir} is the retired Library Manager release (no ${TFLM_LIBRARY_MARKER})`, `arduino-cli lib uninstall ${TFLM_LIBRARY_NAME}, then ${libFix}`),
+        warn('arduino library', `${pin.name} ${hit.version} in ${hit.installDir} is the retired Library Manager release (no ${TFLM_LIBRARY_MARKER})`, `arduino-cli lib uninstall ${pin.name}, then ${libFix}`),
+      );
+    } else if (hit.installDir && !(await checkLibraryPin(hit.installDir, pin)).matches) {
+      results.push(
+        warn('arduino library', `${pin.name} ${hit.version} in ${hit.installDir} is not ${pinLabel(pin)}, the commit this project was checked on`, `arduino-cli lib uninstall ${pin.name}, then ${libFix}`),
       );
     } else {
-      results.push(ok('arduino library', `${TFLM_LIBRARY_NAME} ${hit.version}${hit.installDir ? ` in ${hit.installDir}` : ''}`));
+      results.push(ok('arduino library', `${pin.name} ${hit.version}${hit.installDir ? ` in ${hit.installDir} (${pinLabel(pin)})` : ''}`));
     }
   } catch (err) {
     results.push(warn('arduino library', `arduino-cli lib list failed: ${firstLine((err as Error).message)}`, libFix));
