@@ -1,0 +1,53 @@
+/**
+ * Progress for people on stderr, shared by the commands: training (epoch, batch,
+ * loss, ETA) and samples answered by a device.
+ */
+import type { TrainProgress } from '../train/train.ts';
+
+/** Writes progress to a stream: one rewritten line on a TTY, plain lines otherwise. */
+export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e: TrainProgress) => void {
+  const tty = Boolean(stream.isTTY);
+  let lastDraw = 0;
+  let lastQuarter = 0;
+  const fmtTime = (s: number) => {
+    if (!Number.isFinite(s)) return '?';
+    const m = Math.floor(s / 60);
+    return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+  };
+  return (e) => {
+    if (e.kind === 'batch') {
+      const line =
+        `epoch ${e.epoch}/${e.epochs}  batch ${e.batch}/${e.batches}  loss ${e.loss.toFixed(4)}  ` +
+        `acc ${e.accuracy.toFixed(4)}  ${Math.round(e.samplesPerSec)} samples/s  ETA ${fmtTime(e.etaSeconds)}`;
+      if (tty) {
+        const now = Date.now();
+        if (now - lastDraw >= 100 || e.batch === e.batches) {
+          lastDraw = now;
+          stream.write(`\r\x1b[2K${line}`);
+        }
+      } else {
+        const quarter = Math.floor((4 * e.batch) / e.batches);
+        if (e.batch === 1) lastQuarter = 0;
+        if (quarter > lastQuarter && e.batch < e.batches) {
+          lastQuarter = quarter;
+          stream.write(`${line}\n`);
+        }
+      }
+    } else if (e.kind === 'epoch') {
+      const line =
+        `epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  acc ${e.accuracy.toFixed(4)}  ` +
+        `${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSec)} samples/s`;
+      stream.write(tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
+    } else {
+      stream.write(`evaluating on ${e.count} test images\n`);
+    }
+  };
+}
+
+/** A sample counter for device runs, on a TTY only (and never with --json). */
+export function sampleProgress(json: boolean | undefined, stream: NodeJS.WriteStream = process.stderr) {
+  if (json || !stream.isTTY) return undefined;
+  return (done: number, total: number) => {
+    if (done === total || done % 25 === 0) stream.write(`\r${done}/${total}${done === total ? '\n' : ''}`);
+  };
+}
