@@ -15,6 +15,9 @@ import { DeviceLink } from '../device/link.ts';
 import { InterruptedError, TransportClosedError } from '../device/errors.ts';
 import { validateOnDevice, type ValidationReport } from './validate.ts';
 import { readInt8Model } from '../model/int8-file.ts';
+import { modelPaths } from '../model/model-dir.ts';
+import { writeJsonAtomic } from '../util/atomic-write.ts';
+import { validationDetail, type ValidationDetail } from './detail.ts';
 
 export interface ValidateArgs {
   model: string;
@@ -51,8 +54,9 @@ export interface RunValidateOptions {
 
 /**
  * Validates a model folder's int8 model on the emulator or a board on a serial
- * port. QEMU and the port are closed however it ends, Ctrl-C included (which
- * ends it with InterruptedError, exit code 130).
+ * port, and writes the report with its per-sample detail to DIR/validation.json.
+ * QEMU and the port are closed however it ends, Ctrl-C included (which ends it
+ * with InterruptedError, exit code 130).
  */
 export async function runValidate(args: ValidateArgs, options: RunValidateOptions = {}): Promise<ValidationReport> {
   if (!args.board === !args.port) throw new UsageError('give either --board emulator or --port PATH');
@@ -99,7 +103,8 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
     log(`connecting on ${path}`);
     const info = await link.handshake({ timeoutMs: handshakeMs, signal: abort.signal });
     log(`${info.board}: ${info.runtime} runtime, model CRC-32 ${info.modelCrc32.toString(16).padStart(8, '0')}; running ${test.count} samples`);
-    return await validateOnDevice({
+    let detail: ValidationDetail | null = null;
+    const report = await validateOnDevice({
       link,
       info,
       model,
@@ -114,7 +119,13 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
       timeoutMs,
       onProgress: options.onProgress,
       signal: abort.signal,
+      onOutputs: (outputs) => {
+        detail = validationDetail({ outputs, labels: test.labels, images: test.images, inSize: model.layers[0]!.inputSize, floatTop1 });
+      },
     });
+    // Written whether or not it passed: a failed validation is worth a look too.
+    await writeJsonAtomic(modelPaths(args.model).validation, { ...report, testDataSha256: test.sha256, detail });
+    return report;
   } catch (err) {
     // The pty vanishing usually means QEMU died: say so with its output.
     if (qemu && err instanceof TransportClosedError) {
