@@ -11,6 +11,8 @@ import { buildCommand } from './commands/build.ts';
 import { flashCommand } from './commands/flash.ts';
 import { validateCommand } from './commands/validate.ts';
 import { deployCommand } from './commands/deploy.ts';
+import { exerciseCommand } from './commands/exercise.ts';
+import { reportCommand } from './commands/report.ts';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('tinyml')
@@ -25,6 +27,8 @@ const cli = yargs(hideBin(process.argv))
   .command(flashCommand)
   .command(validateCommand)
   .command(deployCommand)
+  .command(exerciseCommand)
+  .command(reportCommand)
   .demandCommand(1, 'name a command: tinyml --help lists them')
   .strict()
   .recommendCommands()

@@ -3,6 +3,7 @@
  * loss, ETA) and samples answered by a device.
  */
 import type { TrainProgress } from '../train/train.ts';
+import type { ExerciseEvent } from '../exercise/run.ts';
 
 /** Writes progress to a stream: one rewritten line on a TTY, plain lines otherwise. */
 export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e: TrainProgress) => void {
@@ -49,5 +50,34 @@ export function sampleProgress(json: boolean | undefined, stream: NodeJS.WriteSt
   if (json || !stream.isTTY) return undefined;
   return (done: number, total: number) => {
     if (done === total || done % 25 === 0) stream.write(`\r${done}/${total}${done === total ? '\n' : ''}`);
+  };
+}
+
+/**
+ * Progress of `tinyml exercise`: which stage of how many, training as above,
+ * the stage's steps, and device samples (a counter on a TTY, quarters otherwise).
+ */
+export function exercisePrinter(stream: NodeJS.WriteStream = process.stderr): (e: ExerciseEvent) => void {
+  const train = progressPrinter(stream);
+  const tty = Boolean(stream.isTTY);
+  let stage = '';
+  let lastQuarter = 0;
+  return (e) => {
+    if (e.kind === 'stage') {
+      stage = `stage ${e.index}/${e.total} ${e.name}`;
+      stream.write(`${stage}: ${e.title}\n`);
+    } else if (e.kind === 'step') {
+      stream.write(`${e.line}\n`);
+    } else if (e.kind === 'train') {
+      train(e.progress);
+    } else {
+      const quarter = Math.floor((4 * e.done) / e.total);
+      if (tty) {
+        if (e.done === e.total || e.done % 25 === 0) stream.write(`\r\x1b[2K${stage}: device samples ${e.done}/${e.total}${e.done === e.total ? '\n' : ''}`);
+      } else if (quarter > lastQuarter || e.done === 1) {
+        lastQuarter = e.done === e.total ? 0 : quarter;
+        stream.write(`${stage}: device samples ${e.done}/${e.total}\n`);
+      }
+    }
   };
 }

@@ -2,7 +2,7 @@
  * `tinyml deploy`'s flow: build, flash (on the emulator, booting is flashing),
  * then validate on the device.
  */
-import { buildFirmware, formatBuild } from './build.ts';
+import { buildFirmware, formatBuild, type BuildResult } from './build.ts';
 import { flashArduino } from './flash.ts';
 import { checkBoard, resolveRuntime } from './targets.ts';
 import { runValidate, type RunValidateOptions } from '../validate/run-validate.ts';
@@ -20,12 +20,17 @@ export interface DeployArgs {
   'data-dir'?: string;
 }
 
-/** build + flash + validate; returns the validation report. */
+export interface DeployResult {
+  readonly build: BuildResult;
+  readonly validation: ValidationReport;
+}
+
+/** build + flash + validate; returns what the build made and the validation report. */
 export async function runDeploy(
   args: DeployArgs,
   log: (line: string) => void,
   onProgress?: RunValidateOptions['onProgress'],
-): Promise<ValidationReport> {
+): Promise<DeployResult> {
   const board = checkBoard(args.board);
   const runtime = resolveRuntime(args);
   const built = await buildFirmware({
@@ -41,8 +46,8 @@ export async function runDeploy(
   const options = { log, onProgress };
   if (board === 'emulator') {
     // Booting the ELF is the emulator's flashing; validate owns QEMU's lifetime.
-    return runValidate({ ...common, board: 'emulator', elf: built.elf! }, options);
+    return { build: built, validation: await runValidate({ ...common, board: 'emulator', elf: built.elf! }, options) };
   }
   const port = await flashArduino({ modelDir: args.model, runtime, port: args.port, arduinoCli: args['arduino-cli'], log });
-  return runValidate({ ...common, port }, options);
+  return { build: built, validation: await runValidate({ ...common, port }, options) };
 }

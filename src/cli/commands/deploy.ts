@@ -20,7 +20,7 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
       .example('$0 deploy --model models/default --board nano33ble --samples 10000', 'TFLM on a real board, the whole test set') as never,
   handler: async (args) => {
     const log = args.json ? () => undefined : (line: string) => process.stderr.write(`${line}\n`);
-    const report = await runDeploy(args, log, sampleProgress(args.json));
+    const { validation: report } = await runDeploy(args, log, sampleProgress(args.json));
     console.log(args.json ? JSON.stringify(report) : formatValidationReport(report));
     assertValidationPassed(report);
   },
