@@ -155,6 +155,14 @@ async function deviceSection(s: ReportStage): Promise<Html | null> {
         : `FAIL: the device's outputs equal the reference's on only ${pct(v.exactAgreement)} of samples.`,
     ),
     el(
+      'p',
+      {},
+      `On these ${v.samples} test images (the first of the test set): device ${pct(v.deviceAccuracy)}, host int8 (TFLite) ${pct(v.hostInt8Accuracy)}, ` +
+        `reference ${pct(v.referenceAccuracy)}, float ${pct(v.hostFloatAccuracy)}; latency p50/p90/p99/max ${int(v.latencyCycles.p50)} / ${int(v.latencyCycles.p90)} / ` +
+        `${int(v.latencyCycles.p99)} / ${int(v.latencyCycles.max)} ${v.cycleUnit === 'emulated-instructions' ? 'emulated instructions' : 'cycles'}` +
+        (v.latencyMicros ? ` (${v.latencyMicros.p50.toFixed(1)} µs p50${v.cycleUnit === 'emulated-instructions' ? ', estimated at one instruction per cycle' : ''})` : '') + '.',
+    ),
+    el(
       'div',
       { class: 'charts' },
       await chart(confusionChart(`Confusion matrix: ${hostName} int8`, d.labels, d.hostTop1)),
