@@ -122,7 +122,7 @@ describe('tinyml exercise', { skip }, () => {
     // Progress: stage k of n, epochs and batches with an ETA, device samples.
     assert.match(r.stderr, /stage 1\/2 base/);
     assert.match(r.stderr, /stage 2\/2 early-stop/);
-    assert.match(r.stderr, /epoch 2\/2 +batch \d+\/63 .*ETA/);
+    assert.match(r.stderr, /stage 2\/2 early-stop: epoch 2\/2 +batch \d+\/63 .*ETA/);
     assert.match(r.stderr, /device samples 50\/50/);
     assert.deepEqual(qemuUnder(work), [], 'QEMU left running');
   });

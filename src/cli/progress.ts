@@ -6,7 +6,7 @@ import type { TrainProgress } from '../train/train.ts';
 import type { ExerciseEvent } from '../exercise/run.ts';
 
 /** Writes progress to a stream: one rewritten line on a TTY, plain lines otherwise. */
-export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e: TrainProgress) => void {
+export function progressPrinter(stream: NodeJS.WriteStream = process.stderr, prefix = ''): (e: TrainProgress) => void {
   const tty = Boolean(stream.isTTY);
   let lastDraw = 0;
   let lastQuarter = 0;
@@ -18,7 +18,7 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e
   return (e) => {
     if (e.kind === 'batch') {
       const line =
-        `epoch ${e.epoch}/${e.epochs}  batch ${e.batch}/${e.batches}  loss ${e.loss.toFixed(4)}  ` +
+        `${prefix}epoch ${e.epoch}/${e.epochs}  batch ${e.batch}/${e.batches}  loss ${e.loss.toFixed(4)}  ` +
         `acc ${e.accuracy.toFixed(4)}  ${Math.round(e.samplesPerSec)} samples/s  ETA ${fmtTime(e.etaSeconds)}`;
       if (tty) {
         const now = Date.now();
@@ -36,11 +36,11 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e
       }
     } else if (e.kind === 'epoch') {
       const line =
-        `epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  acc ${e.accuracy.toFixed(4)}  ` +
+        `${prefix}epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  acc ${e.accuracy.toFixed(4)}  ` +
         `${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSec)} samples/s`;
       stream.write(tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
     } else {
-      stream.write(`evaluating on ${e.count} test images\n`);
+      stream.write(`${prefix}evaluating on ${e.count} test images\n`);
     }
   };
 }
@@ -58,13 +58,14 @@ export function sampleProgress(json: boolean | undefined, stream: NodeJS.WriteSt
  * the stage's steps, and device samples (a counter on a TTY, quarters otherwise).
  */
 export function exercisePrinter(stream: NodeJS.WriteStream = process.stderr): (e: ExerciseEvent) => void {
-  const train = progressPrinter(stream);
+  let train = progressPrinter(stream);
   const tty = Boolean(stream.isTTY);
   let stage = '';
   let lastQuarter = 0;
   return (e) => {
     if (e.kind === 'stage') {
       stage = `stage ${e.index}/${e.total} ${e.name}`;
+      train = progressPrinter(stream, `${stage}: `);
       stream.write(`${stage}: ${e.title}\n`);
     } else if (e.kind === 'step') {
       stream.write(`${e.line}\n`);
