@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { escapeHtml, el, render } from '../src/report/html.ts';
 import { encodeGrayPng } from '../src/report/png.ts';
+import { validationDetail } from '../src/validate/detail.ts';
 import { crc32, crc32Hex } from '../src/protocol/crc32.ts';
 import { writeInt8ModelFolder } from './helpers/random-model.ts';
 import { decodePng, pictureStats } from './helpers/png-decode.ts';
@@ -31,6 +32,34 @@ test('encodeGrayPng writes a PNG that decodes to the same pixels', () => {
   assert.equal(img.height, 28);
   for (let i = 0; i < pixels.length; i++) assert.equal(img.data[i * 4], pixels[i]);
   assert.throws(() => encodeGrayPng(pixels, 27, 28), RangeError);
+});
+
+test('validationDetail: top-1 per run, cycles, and the first samples that differ or are wrong', () => {
+  // 4 samples of 3 outputs; sample 1's device output differs from TFLite's by a step, sample 2 is misclassified.
+  const device = Int8Array.from([9, 1, 1, 1, 9, 2, 9, 1, 1, 1, 1, 9]);
+  const tflite = Int8Array.from([9, 1, 1, 1, 9, 1, 9, 1, 1, 1, 1, 9]);
+  const images = Uint8Array.from({ length: 4 * 4 }, (_, i) => i);
+  const d = validationDetail({
+    outputs: { count: 4, width: 3, device, reference: device, tflite, cycles: Uint32Array.from([5, 6, 7, 8]) },
+    labels: Uint8Array.from([0, 1, 1, 2]),
+    images,
+    inSize: 4,
+    floatTop1: Uint8Array.from([0, 1, 0, 2]),
+  });
+  assert.equal(d.host, 'tflite');
+  assert.deepEqual(d.deviceTop1, [0, 1, 0, 2]);
+  assert.deepEqual(d.hostTop1, [0, 1, 0, 2]);
+  assert.deepEqual(d.floatTop1, [0, 1, 0, 2]);
+  assert.deepEqual(d.cycles, [5, 6, 7, 8]);
+  assert.deepEqual(d.differing.map((x) => x.index), [1]);
+  assert.deepEqual(d.differing[0]!.device, [1, 9, 2]);
+  assert.deepEqual(d.differing[0]!.host, [1, 9, 1]);
+  assert.deepEqual([...Buffer.from(d.differing[0]!.pixels, 'base64')], [4, 5, 6, 7]);
+  assert.deepEqual(d.misclassified.map((x) => x.index), [2]);
+  const noTflite = validationDetail({ outputs: { count: 4, width: 3, device, reference: device, tflite: null, cycles: new Uint32Array(4) }, labels: Uint8Array.from([0, 1, 1, 2]), images, inSize: 4 });
+  assert.equal(noTflite.host, 'reference');
+  assert.deepEqual(noTflite.differing, []);
+  assert.equal(noTflite.floatTop1, null);
 });
 
 /** A validation.json as validate writes it, for a model whose .tflite has CRC `crc`. */
