@@ -159,7 +159,7 @@ async function runStage(plan: StagePlan, ctx: StageContext): Promise<StageRow> {
   const record = options.force ? null : await readRecord(dir);
   if (record && record.stageKey === plan.stageKey && existsSync(paths.int8Tflite) && existsSync(paths.evaluation)) {
     step(`${spec.name}: reused from ${dir} (same settings; --force redoes it)`);
-    return { ...record.row, reused: true };
+    return { ...record.row, dir, reused: true };
   }
 
   if (record && record.trainKey === plan.trainKey && existsSync(join(dir, 'model.json'))) {
