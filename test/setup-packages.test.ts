@@ -32,6 +32,7 @@ const PROGRAMS = [
   'gcc',
   'g++',
   'git',
+  'chromium',
 ];
 const DATASET_DIR = '/usr/share/datasets/fashion-mnist';
 

@@ -12,6 +12,8 @@ import { flashCommand } from './commands/flash.ts';
 import { validateCommand } from './commands/validate.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { doctorCommand } from './commands/doctor.ts';
+import { exerciseCommand } from './commands/exercise.ts';
+import { reportCommand } from './commands/report.ts';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('tinyml')
@@ -27,6 +29,8 @@ const cli = yargs(hideBin(process.argv))
   .command(validateCommand)
   .command(deployCommand)
   .command(doctorCommand)
+  .command(exerciseCommand)
+  .command(reportCommand)
   .demandCommand(1, 'name a command: tinyml --help lists them')
   .strict()
   .recommendCommands()

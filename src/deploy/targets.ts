@@ -23,6 +23,12 @@ export function defaultRuntime(board: BoardName, tflmDir?: string): RuntimeKind 
   return tflmDir ? 'tflm' : 'native';
 }
 
+/** The runtime a command runs: --runtime when given, else the board's default. */
+export function resolveRuntime(args: { board: string; runtime?: string; 'tflm-dir'?: string }): RuntimeKind {
+  const board = checkBoard(args.board);
+  return (args.runtime as RuntimeKind | undefined) ?? defaultRuntime(board, args['tflm-dir']);
+}
+
 export function checkBoard(board: string): BoardName {
   if ((BOARD_NAMES as readonly string[]).includes(board)) return board as BoardName;
   throw new UsageError(`--board ${board} is not a board we build for: use --board emulator or --board nano33ble`);

@@ -10,6 +10,8 @@ export interface ModelPaths {
   readonly metrics: string;
   readonly quantization: string;
   readonly evaluation: string;
+  readonly validation: string;
+  readonly report: string;
 }
 
 export function modelPaths(dir: string): ModelPaths {
@@ -22,5 +24,7 @@ export function modelPaths(dir: string): ModelPaths {
     metrics: join(dir, 'metrics.json'),
     quantization: join(dir, 'quantization.json'),
     evaluation: join(dir, 'evaluation.json'),
+    validation: join(dir, 'validation.json'),
+    report: join(dir, 'report.html'),
   };
 }

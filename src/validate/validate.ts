@@ -38,6 +38,21 @@ export interface ValidateOnDeviceInput {
   readonly retries?: number;
   readonly onProgress?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
+  /** Receives every sample's outputs once all are in (reports draw confusion matrices from them). */
+  readonly onOutputs?: (outputs: SampleOutputs) => void;
+}
+
+/** Per-sample results of one validation, `count` rows of `width` each. */
+export interface SampleOutputs {
+  readonly count: number;
+  readonly width: number;
+  readonly device: Int8Array;
+  /** The TypeScript reference (TFLM's arithmetic). */
+  readonly reference: Int8Array;
+  /** The host TFLite interpreter, or null when it did not run. */
+  readonly tflite: Int8Array | null;
+  /** Cycles per sample, in the report's cycle unit. */
+  readonly cycles: Uint32Array;
 }
 
 export interface Percentiles {
@@ -194,6 +209,7 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
   const vsReference = compareOutputs(result.outputs, reference, count, width);
   const vsTflite = tflite ? compareOutputs(result.outputs, tflite, count, width) : null;
   const latencyCycles = percentiles(result.cycles);
+  input.onOutputs?.({ count, width, device: result.outputs, reference, tflite, cycles: result.cycles });
   const stats = input.link.stats;
   return {
     samples: count,

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { modelDirOption } from '../options.ts';
-import { RUNTIME_KINDS, type RuntimeKind } from '../../firmware/budget.ts';
+import { RUNTIME_KINDS } from '../../firmware/budget.ts';
 import { buildFirmware, buildJson, formatBuild } from '../../deploy/build.ts';
-import { BOARD_NAMES, checkBoard, defaultRuntime } from '../../deploy/targets.ts';
+import { BOARD_NAMES, checkBoard, resolveRuntime } from '../../deploy/targets.ts';
 
 export interface BuildArgs {
   model: string;
@@ -24,11 +24,6 @@ export const boardOptions = {
   'tflm-dir': { type: 'string', describe: 'TFLM source tree (tflite-micro-arduino-examples) for --runtime tflm on the emulator' },
   'arduino-cli': { type: 'string', describe: 'Path of the arduino-cli executable (default: found on PATH)' },
 } as const;
-
-export function resolveRuntime(args: { board: string; runtime?: string; 'tflm-dir'?: string }): RuntimeKind {
-  const board = checkBoard(args.board);
-  return (args.runtime as RuntimeKind | undefined) ?? defaultRuntime(board, args['tflm-dir']);
-}
 
 export const buildCommand: CommandModule<object, BuildArgs> = {
   command: 'build',

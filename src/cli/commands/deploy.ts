@@ -1,53 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { dataOptions, modelDirOption } from '../options.ts';
-import { buildFirmware, formatBuild } from '../../deploy/build.ts';
-import { flashArduino } from '../../deploy/flash.ts';
-import { checkBoard } from '../../deploy/targets.ts';
 import { formatValidationReport, assertValidationPassed } from '../../validate/validate.ts';
-import { runValidate } from './validate.ts';
-import { boardOptions, resolveRuntime } from './build.ts';
-
-export interface DeployArgs {
-  model: string;
-  board: string;
-  runtime?: string;
-  'tflm-dir'?: string;
-  port?: string;
-  'arduino-cli'?: string;
-  samples: number;
-  json: boolean;
-  'data-dir'?: string;
-}
-
-/** build + flash + validate; returns the validation report. */
-export async function runDeploy(args: DeployArgs, log: (line: string) => void) {
-  const board = checkBoard(args.board);
-  const runtime = resolveRuntime(args);
-  const built = await buildFirmware({
-    modelDir: args.model,
-    board,
-    runtime,
-    tflmDir: args['tflm-dir'],
-    arduinoCli: args['arduino-cli'],
-    log,
-  });
-  log(formatBuild(built));
-  const common = { model: args.model, samples: args.samples, json: args.json, 'data-dir': args['data-dir'] };
-  const options = { log, onProgress: progress(args.json) };
-  if (board === 'emulator') {
-    // Booting the ELF is the emulator's flashing; validate owns QEMU's lifetime.
-    return runValidate({ ...common, board: 'emulator', elf: built.elf! }, options);
-  }
-  const port = await flashArduino({ modelDir: args.model, runtime, port: args.port, arduinoCli: args['arduino-cli'], log });
-  return runValidate({ ...common, port }, options);
-}
-
-function progress(json: boolean) {
-  if (json || !process.stderr.isTTY) return undefined;
-  return (done: number, total: number) => {
-    if (done === total || done % 25 === 0) process.stderr.write(`\r${done}/${total}${done === total ? '\n' : ''}`);
-  };
-}
+import { runDeploy, type DeployArgs } from '../../deploy/deploy.ts';
+import { boardOptions } from './build.ts';
+import { sampleProgress } from '../progress.ts';
 
 export const deployCommand: CommandModule<object, DeployArgs> = {
   command: 'deploy',
@@ -64,7 +20,7 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
       .example('$0 deploy --model models/default --board nano33ble --samples 10000', 'TFLM on a real board, the whole test set') as never,
   handler: async (args) => {
     const log = args.json ? () => undefined : (line: string) => process.stderr.write(`${line}\n`);
-    const report = await runDeploy(args, log);
+    const { validation: report } = await runDeploy(args, log, sampleProgress(args.json));
     console.log(args.json ? JSON.stringify(report) : formatValidationReport(report));
     assertValidationPassed(report);
   },

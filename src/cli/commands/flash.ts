@@ -2,9 +2,9 @@ import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { modelDirOption } from '../options.ts';
 import { UsageError } from '../../errors.ts';
-import { checkBoard, emulatorElf } from '../../deploy/targets.ts';
+import { checkBoard, emulatorElf, resolveRuntime } from '../../deploy/targets.ts';
 import { flashArduino, flashEmulator } from '../../deploy/flash.ts';
-import { boardOptions, resolveRuntime } from './build.ts';
+import { boardOptions } from './build.ts';
 
 export interface FlashArgs {
   model: string;

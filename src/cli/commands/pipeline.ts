@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { dataOptions } from '../options.ts';
 import { PRESET_NAMES } from '../../train/model.ts';
 import { formatTrainSummary, runTrain } from './train.ts';
-import { runQuantize } from './quantize.ts';
-import { runExport } from './export.ts';
-import { formatReport, runEvaluate } from './evaluate.ts';
+import { runQuantize } from '../../quantize/quantize-folder.ts';
+import { runExport } from '../../export/export-folder.ts';
+import { formatReport, runEvaluate } from '../../evaluate/evaluate-folder.ts';
 
 export interface PipelineArgs {
   preset: string;

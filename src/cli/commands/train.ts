@@ -6,7 +6,8 @@ import { loadFashionMnist } from '../../data/fashion-mnist.ts';
 import { BACKEND_NAMES, initBackend, type BackendName } from '../../train/backend.ts';
 import { hiddenName, parseHidden, presetHidden, PRESET_NAMES, PRESETS } from '../../train/model.ts';
 import { saveModel } from '../../train/model-store.ts';
-import { trainModel, type TrainMetrics, type TrainProgress } from '../../train/train.ts';
+import { trainModel, type TrainMetrics } from '../../train/train.ts';
+import { progressPrinter } from '../progress.ts';
 
 export interface TrainArgs {
   preset?: string;
@@ -33,46 +34,6 @@ function checkLimit(value: number | undefined, flag: string): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
     throw new UsageError(`${flag} ${value} is not a positive whole number; try ${flag} 1000`);
   }
-}
-
-/** Writes progress to a stream: one rewritten line on a TTY, plain lines otherwise. */
-export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e: TrainProgress) => void {
-  const tty = Boolean(stream.isTTY);
-  let lastDraw = 0;
-  let lastQuarter = 0;
-  const fmtTime = (s: number) => {
-    if (!Number.isFinite(s)) return '?';
-    const m = Math.floor(s / 60);
-    return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
-  };
-  return (e) => {
-    if (e.kind === 'batch') {
-      const line =
-        `epoch ${e.epoch}/${e.epochs}  batch ${e.batch}/${e.batches}  loss ${e.loss.toFixed(4)}  ` +
-        `acc ${e.accuracy.toFixed(4)}  ${Math.round(e.samplesPerSec)} samples/s  ETA ${fmtTime(e.etaSeconds)}`;
-      if (tty) {
-        const now = Date.now();
-        if (now - lastDraw >= 100 || e.batch === e.batches) {
-          lastDraw = now;
-          stream.write(`\r\x1b[2K${line}`);
-        }
-      } else {
-        const quarter = Math.floor((4 * e.batch) / e.batches);
-        if (e.batch === 1) lastQuarter = 0;
-        if (quarter > lastQuarter && e.batch < e.batches) {
-          lastQuarter = quarter;
-          stream.write(`${line}\n`);
-        }
-      }
-    } else if (e.kind === 'epoch') {
-      const line =
-        `epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  acc ${e.accuracy.toFixed(4)}  ` +
-        `${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSec)} samples/s`;
-      stream.write(tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
-    } else {
-      stream.write(`evaluating on ${e.count} test images\n`);
-    }
-  };
 }
 
 /** Trains, saves and returns where; shared with `pipeline`. Progress goes to stderr. */

@@ -1,136 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { existsSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
 import { dataOptions, modelDirOption } from '../options.ts';
-import { ToolError, UsageError } from '../../errors.ts';
-import { loadFashionMnist } from '../../data/fashion-mnist.ts';
-import { initBackend } from '../../train/backend.ts';
-import { loadFloatModel, predictFloat } from '../../train/float-model.ts';
-import { startQemu, type QemuInstance } from '../../device/qemu.ts';
-import { SerialTransport } from '../../device/serial-transport.ts';
-import { DeviceLink } from '../../device/link.ts';
-import { InterruptedError, TransportClosedError } from '../../device/errors.ts';
-import {
-  assertValidationPassed,
-  formatValidationReport,
-  validateOnDevice,
-  type ValidationReport,
-} from '../../validate/validate.ts';
-import { readInt8Model } from '../../model/int8-file.ts';
-
-export interface ValidateArgs {
-  model: string;
-  board?: string;
-  port?: string;
-  elf?: string;
-  samples?: number;
-  window?: number;
-  /** Per-request answer timeout, ms. */
-  timeout?: number;
-  /** How long to wait for the device to answer HELLO, ms. */
-  'handshake-timeout'?: number;
-  json?: boolean;
-  'data-dir'?: string;
-}
-
-/** Where `tinyml build --board emulator` puts the firmware of a model folder. */
-export function defaultEmulatorElf(modelDir: string): string {
-  return resolve('build', 'emulator', basename(resolve(modelDir)), 'firmware.elf');
-}
-
-function positive(name: string, v: number | undefined, fallback: number): number {
-  const x = v ?? fallback;
-  if (!Number.isInteger(x) || x < 1) throw new UsageError(`--${name} ${v} is not a positive whole number`);
-  return x;
-}
-
-export interface RunValidateOptions {
-  /** Progress per answered sample; the CLI draws a counter on a TTY. */
-  readonly onProgress?: (done: number, total: number) => void;
-  /** Status lines ("booting QEMU ..."), for people. */
-  readonly log?: (line: string) => void;
-}
-
-/**
- * Validates a model folder's int8 model on the emulator or a board on a serial
- * port. QEMU and the port are closed however it ends, Ctrl-C included (which
- * ends it with InterruptedError, exit code 130).
- */
-export async function runValidate(args: ValidateArgs, options: RunValidateOptions = {}): Promise<ValidationReport> {
-  if (!args.board === !args.port) throw new UsageError('give either --board emulator or --port PATH');
-  if (args.board && args.board !== 'emulator') {
-    throw new UsageError(`--board ${args.board}: only 'emulator' boots here; for a real board pass its serial port with --port`);
-  }
-  const samples = positive('samples', args.samples, 1000);
-  const window = positive('window', args.window, 4);
-  const timeoutMs = positive('timeout', args.timeout, 2000);
-  const handshakeMs = positive('handshake-timeout', args['handshake-timeout'], 15_000);
-  const log = options.log ?? (() => undefined);
-
-  const { model, bytes: tfliteBytes } = await readInt8Model(args.model);
-  const elf = args.board ? (args.elf ? resolve(args.elf) : defaultEmulatorElf(args.model)) : null;
-  if (elf && !existsSync(elf)) {
-    throw new UsageError(`firmware ${elf} is missing: run tinyml build --model ${args.model} --board emulator first`);
-  }
-
-  await initBackend();
-  const { tfModel, floatModel } = await loadFloatModel(args.model);
-  const test = await loadFashionMnist({ dataDir: args['data-dir'], split: 'test', limit: samples });
-  const floatTop1 = predictFloat(tfModel, test.images, floatModel.normalized).top1;
-  tfModel.dispose();
-
-  const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  let qemu: QemuInstance | null = null;
-  let link: DeviceLink | null = null;
-  try {
-    let path: string;
-    if (elf) {
-      log(`booting ${elf} in QEMU`);
-      qemu = await startQemu({ elf });
-      path = qemu.ptyPath;
-    } else {
-      path = args.port!;
-    }
-    if (abort.signal.aborted) throw new InterruptedError('interrupted');
-    const transport = new SerialTransport({ path });
-    await transport.open();
-    link = new DeviceLink(transport);
-    log(`connecting on ${path}`);
-    const info = await link.handshake({ timeoutMs: handshakeMs, signal: abort.signal });
-    log(`${info.board}: ${info.runtime} runtime, model CRC-32 ${info.modelCrc32.toString(16).padStart(8, '0')}; running ${test.count} samples`);
-    return await validateOnDevice({
-      link,
-      info,
-      model,
-      tfliteBytes,
-      images: test.images,
-      labels: test.labels,
-      count: test.count,
-      normalized: floatModel.normalized,
-      floatTop1,
-      board: elf ? 'emulator' : path,
-      window,
-      timeoutMs,
-      onProgress: options.onProgress,
-      signal: abort.signal,
-    });
-  } catch (err) {
-    // The pty vanishing usually means QEMU died: say so with its output.
-    if (qemu && err instanceof TransportClosedError) {
-      await Promise.race([qemu.exited, new Promise((r) => setTimeout(r, 500))]);
-      if (!qemu.running) throw new ToolError('QEMU exited during validation', 'qemu-system-arm', qemu.output(), { cause: err });
-    }
-    throw err;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await link?.close().catch(() => undefined);
-    await qemu?.stop();
-  }
-}
+import { assertValidationPassed, formatValidationReport } from '../../validate/validate.ts';
+import { runValidate, type ValidateArgs } from '../../validate/run-validate.ts';
+import { sampleProgress } from '../progress.ts';
 
 export const validateCommand: CommandModule<object, ValidateArgs> = {
   command: 'validate',
@@ -151,14 +23,9 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .example('$0 validate --model models/default --board emulator', '1000 test images on the emulator')
       .example('$0 validate --model models/default --port /dev/ttyACM0 --json', 'on a flashed board') as never,
   handler: async (args) => {
-    const tty = !args.json && process.stderr.isTTY;
     const report = await runValidate(args, {
       log: args.json ? undefined : (line) => process.stderr.write(`${line}\n`),
-      onProgress: tty
-        ? (done, total) => {
-            if (done === total || done % 25 === 0) process.stderr.write(`\r${done}/${total}${done === total ? '\n' : ''}`);
-          }
-        : undefined,
+      onProgress: sampleProgress(args.json),
     });
     console.log(args.json ? JSON.stringify(report) : formatValidationReport(report));
     assertValidationPassed(report);

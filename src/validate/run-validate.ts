@@ -1,0 +1,142 @@
+/**
+ * `tinyml validate`'s flow: boot the emulator (or open a board's port), handshake,
+ * run the test samples through validateOnDevice, and write the report into the
+ * model folder as validation.json.
+ */
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { ToolError, UsageError } from '../errors.ts';
+import { loadFashionMnist } from '../data/fashion-mnist.ts';
+import { initBackend } from '../train/backend.ts';
+import { loadFloatModel, predictFloat } from '../train/float-model.ts';
+import { startQemu, type QemuInstance } from '../device/qemu.ts';
+import { SerialTransport } from '../device/serial-transport.ts';
+import { DeviceLink } from '../device/link.ts';
+import { InterruptedError, TransportClosedError } from '../device/errors.ts';
+import { validateOnDevice, type ValidationReport } from './validate.ts';
+import { readInt8Model } from '../model/int8-file.ts';
+import { modelPaths } from '../model/model-dir.ts';
+import { writeJsonAtomic } from '../util/atomic-write.ts';
+import { validationDetail, type ValidationDetail } from './detail.ts';
+
+export interface ValidateArgs {
+  model: string;
+  board?: string;
+  port?: string;
+  elf?: string;
+  samples?: number;
+  window?: number;
+  /** Per-request answer timeout, ms. */
+  timeout?: number;
+  /** How long to wait for the device to answer HELLO, ms. */
+  'handshake-timeout'?: number;
+  json?: boolean;
+  'data-dir'?: string;
+}
+
+/** Where `tinyml build --board emulator` puts the firmware of a model folder. */
+export function defaultEmulatorElf(modelDir: string): string {
+  return resolve('build', 'emulator', basename(resolve(modelDir)), 'firmware.elf');
+}
+
+function positive(name: string, v: number | undefined, fallback: number): number {
+  const x = v ?? fallback;
+  if (!Number.isInteger(x) || x < 1) throw new UsageError(`--${name} ${v} is not a positive whole number`);
+  return x;
+}
+
+export interface RunValidateOptions {
+  /** Progress per answered sample; the CLI draws a counter on a TTY. */
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Status lines ("booting QEMU ..."), for people. */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Validates a model folder's int8 model on the emulator or a board on a serial
+ * port, and writes the report with its per-sample detail to DIR/validation.json.
+ * QEMU and the port are closed however it ends, Ctrl-C included (which ends it
+ * with InterruptedError, exit code 130).
+ */
+export async function runValidate(args: ValidateArgs, options: RunValidateOptions = {}): Promise<ValidationReport> {
+  if (!args.board === !args.port) throw new UsageError('give either --board emulator or --port PATH');
+  if (args.board && args.board !== 'emulator') {
+    throw new UsageError(`--board ${args.board}: only 'emulator' boots here; for a real board pass its serial port with --port`);
+  }
+  const samples = positive('samples', args.samples, 1000);
+  const window = positive('window', args.window, 4);
+  const timeoutMs = positive('timeout', args.timeout, 2000);
+  const handshakeMs = positive('handshake-timeout', args['handshake-timeout'], 15_000);
+  const log = options.log ?? (() => undefined);
+
+  const { model, bytes: tfliteBytes } = await readInt8Model(args.model);
+  const elf = args.board ? (args.elf ? resolve(args.elf) : defaultEmulatorElf(args.model)) : null;
+  if (elf && !existsSync(elf)) {
+    throw new UsageError(`firmware ${elf} is missing: run tinyml build --model ${args.model} --board emulator first`);
+  }
+
+  await initBackend();
+  const { tfModel, floatModel } = await loadFloatModel(args.model);
+  const test = await loadFashionMnist({ dataDir: args['data-dir'], split: 'test', limit: samples });
+  const floatTop1 = predictFloat(tfModel, test.images, floatModel.normalized).top1;
+  tfModel.dispose();
+
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let qemu: QemuInstance | null = null;
+  let link: DeviceLink | null = null;
+  try {
+    let path: string;
+    if (elf) {
+      log(`booting ${elf} in QEMU`);
+      qemu = await startQemu({ elf });
+      path = qemu.ptyPath;
+    } else {
+      path = args.port!;
+    }
+    if (abort.signal.aborted) throw new InterruptedError('interrupted');
+    const transport = new SerialTransport({ path });
+    await transport.open();
+    link = new DeviceLink(transport);
+    log(`connecting on ${path}`);
+    const info = await link.handshake({ timeoutMs: handshakeMs, signal: abort.signal });
+    log(`${info.board}: ${info.runtime} runtime, model CRC-32 ${info.modelCrc32.toString(16).padStart(8, '0')}; running ${test.count} samples`);
+    let detail: ValidationDetail | null = null;
+    const report = await validateOnDevice({
+      link,
+      info,
+      model,
+      tfliteBytes,
+      images: test.images,
+      labels: test.labels,
+      count: test.count,
+      normalized: floatModel.normalized,
+      floatTop1,
+      board: elf ? 'emulator' : path,
+      window,
+      timeoutMs,
+      onProgress: options.onProgress,
+      signal: abort.signal,
+      onOutputs: (outputs) => {
+        detail = validationDetail({ outputs, labels: test.labels, images: test.images, inSize: model.layers[0]!.inputSize, floatTop1 });
+      },
+    });
+    // Written whether or not it passed: a failed validation is worth a look too.
+    await writeJsonAtomic(modelPaths(args.model).validation, { ...report, testDataSha256: test.sha256, detail });
+    return report;
+  } catch (err) {
+    // The pty vanishing usually means QEMU died: say so with its output.
+    if (qemu && err instanceof TransportClosedError) {
+      await Promise.race([qemu.exited, new Promise((r) => setTimeout(r, 500))]);
+      if (!qemu.running) throw new ToolError('QEMU exited during validation', 'qemu-system-arm', qemu.output(), { cause: err });
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await link?.close().catch(() => undefined);
+    await qemu?.stop();
+  }
+}
