@@ -11,7 +11,8 @@
  * TfliteFormatError with a one-line message, never a RangeError or a bogus model.
  */
 import { ByteBuffer } from 'flatbuffers';
-import { TfliteFormatError } from '../errors.ts';
+import { ModelLimitError, TfliteFormatError } from '../errors.ts';
+import { checkInt8ModelLimits } from '../reference/limits.ts';
 import type { DenseActivation, FloatDense, FloatModel, Int8Dense, Int8Model, QuantParams } from '../model/types.ts';
 import {
   ActivationFunctionType,
@@ -38,12 +39,18 @@ import {
   vtableOffset,
 } from './schema.ts';
 
-/** Parses `bytes` (a whole .tflite file). Throws TfliteFormatError for anything else. */
+/**
+ * Parses `bytes` (a whole .tflite file). Throws TfliteFormatError for anything
+ * else, and ModelLimitError for an int8 model past the kernels' bounds
+ * (src/reference/limits.ts).
+ */
 export function readTflite(bytes: Uint8Array): Int8Model | FloatModel {
   try {
-    return parseModel(new Fb(bytes));
+    const model = parseModel(new Fb(bytes));
+    if (model.kind === 'int8') checkInt8ModelLimits(model);
+    return model;
   } catch (err) {
-    if (err instanceof TfliteFormatError) throw err;
+    if (err instanceof TfliteFormatError || err instanceof ModelLimitError) throw err;
     // A check we missed must still surface as a format error, not a crash.
     throw new TfliteFormatError(`malformed TFLite file: ${(err as Error).message}`, { cause: err });
   }
@@ -359,8 +366,9 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
       if (wData.length !== outSize * inSize) fail(`weights '${w.name}' hold ${wData.length} bytes, expected ${outSize * inSize}`);
       const weightScales = weightQuant(w, outSize, what);
       const inQ = perTensor(x, what);
+      const outQ = perTensor(y, what);
       const bias = b ? int32Data(buffer(b.buffer, `bias '${b.name}'`), outSize, b.name) : new Int32Array(outSize);
-      if (b) checkBiasQuant(b, inQ.scale, weightScales, what);
+      if (b) checkBiasQuant(b, inQ.scale, weightScales, outQ.scale, what);
       intLayers.push({
         name,
         inputSize: inSize,
@@ -369,7 +377,7 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
         weightScales,
         bias,
         input: inQ,
-        output: perTensor(y, what),
+        output: outQ,
         activation,
       });
     } else {
@@ -465,16 +473,23 @@ function weightQuant(w: TensorRec, outSize: number, what: string): Float32Array 
   return new Float32Array(w.scale);
 }
 
-function checkBiasQuant(b: TensorRec, inScale: number, wScales: Float32Array, what: string): void {
-  if (b.scale.length !== wScales.length) fail(`bias '${b.name}' of ${what} has ${b.scale.length} scales, expected ${wScales.length}`);
+/**
+ * TFLM's GetQuantizedConvolutionMultipler (kernel_util.cc), which FULLY_CONNECTED's
+ * prepare runs: |input_scale * weight_scale[0] - bias_scale[0]| / output_scale
+ * <= 0.02, in double. TFLM copies a tensor's quantization only when it has both a
+ * scale and a zero point, so a bias lacking either counts as scale 0.
+ * The firmware's reader (firmware/core/model.c) applies the same rule.
+ */
+function checkBiasQuant(b: TensorRec, inScale: number, wScales: Float32Array, outScale: number, what: string): void {
   if (b.zeroPoint.some((z) => z !== 0)) fail(`bias '${b.name}' of ${what} has a non-zero zero point`);
-  b.scale.forEach((s, c) => {
-    const expected = Math.fround(inScale * wScales[c]!);
-    // TFLite itself allows a relative difference of 1e-6 here.
-    if (Math.abs(s - expected) > 1e-6 * Math.min(s, expected)) {
-      fail(`bias '${b.name}' of ${what} has scale ${s}, expected input scale * weight scale = ${expected}`);
-    }
-  });
+  const biasScale = b.scale.length > 0 && b.zeroPoint.length > 0 ? b.scale[0]! : 0;
+  const product = inScale * wScales[0]!;
+  if (!(Math.abs(product - biasScale) / outScale <= 0.02)) {
+    fail(
+      `bias '${b.name}' of ${what} has scale ${biasScale}, expected input scale * weight scale = ${product} ` +
+        '(TFLM allows a difference of 2% of the output scale)',
+    );
+  }
 }
 
 function int32Data(data: Uint8Array, n: number, name: string): Int32Array {
