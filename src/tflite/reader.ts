@@ -45,8 +45,23 @@ import {
  * (src/reference/limits.ts).
  */
 export function readTflite(bytes: Uint8Array): Int8Model | FloatModel {
+  return read(bytes, true);
+}
+
+/**
+ * Reads only what a runtime on the device reads: operators, tensors, buffers and
+ * quantization. Tensor names, the description and the metadata are skipped, as
+ * the firmware's reader (firmware/core/model.c) and TFLM skip them, so damage
+ * there does not refuse the model; layers are named `dense_<i>` and classes
+ * `class_<i>`. The differential fuzzer compares this with the C reader.
+ */
+export function readTfliteGraph(bytes: Uint8Array): Int8Model | FloatModel {
+  return read(bytes, false);
+}
+
+function read(bytes: Uint8Array, annotations: boolean): Int8Model | FloatModel {
   try {
-    const model = parseModel(new Fb(bytes));
+    const model = parseModel(new Fb(bytes), annotations);
     if (model.kind === 'int8') checkInt8ModelLimits(model);
     return model;
   } catch (err) {
@@ -175,6 +190,16 @@ class Fb {
     return { start: vec + 4, length };
   }
 
+  /**
+   * A vector of tables whose elements are read when asked for, as the firmware's
+   * reader does: a damaged table nothing refers to does not refuse the file.
+   */
+  lazyTables(t: Table, slot: number, what: string): { length: number; at(i: number): Table } {
+    const v = this.vector(t, slot, 4, what);
+    const length = v ? v.length : 0;
+    return { length, at: (i) => this.tableAt(v!.start + 4 * i, `${what}[${i}]`) };
+  }
+
   tables(t: Table, slot: number, what: string): Table[] {
     const v = this.vector(t, slot, 4, what);
     if (!v) return [];
@@ -237,7 +262,7 @@ interface OpRec {
   options: Table | null;
 }
 
-function parseModel(fb: Fb): Int8Model | FloatModel {
+function parseModel(fb: Fb, annotations: boolean): Int8Model | FloatModel {
   if (fb.size < 8) fail(`truncated: the file has ${fb.size} bytes, too few for a TFLite flatbuffer`);
   const ident = String.fromCharCode(...fb.bytes.subarray(4, 8));
   if (ident !== TFLITE_FILE_IDENTIFIER) {
@@ -247,19 +272,23 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
   const version = fb.fieldU32(model, ModelField.version, 0);
   if (version !== TFLITE_SCHEMA_VERSION) fail(`unsupported TFLite schema version ${version}: expected ${TFLITE_SCHEMA_VERSION}`);
 
-  const opcodes = fb.tables(model, ModelField.operator_codes, 'Model.operator_codes').map((oc) => {
+  const opcodes = fb.lazyTables(model, ModelField.operator_codes, 'Model.operator_codes');
+  const opcode = (index: number, what: string): number => {
+    if (index >= opcodes.length) fail(`malformed: ${what} has opcode index ${index} of ${opcodes.length}`);
+    const oc = opcodes.at(index);
     const deprecated = fb.fieldI8(oc, OperatorCodeField.deprecated_builtin_code, 0);
     const builtin = fb.fieldI32(oc, OperatorCodeField.builtin_code, 0);
     // As tflite::GetBuiltinCode: the larger of the two (files before schema 3a have only the first).
     return Math.max(deprecated, builtin);
-  });
+  };
 
-  const buffersT = fb.tables(model, ModelField.buffers, 'Model.buffers');
+  const buffersT = fb.lazyTables(model, ModelField.buffers, 'Model.buffers');
   const bufferCache = new Map<number, Uint8Array>();
   const buffer = (index: number, what: string): Uint8Array => {
     const cached = bufferCache.get(index);
     if (cached) return cached;
-    const t = buffersT[index] ?? fail(`malformed: ${what} refers to buffer ${index} of ${buffersT.length}`);
+    if (!(index < buffersT.length)) fail(`malformed: ${what} refers to buffer ${index} of ${buffersT.length}`);
+    const t = buffersT.at(index);
     let data = fb.byteVector(t, BufferField.data, `data of buffer ${index}`) ?? new Uint8Array(0);
     const offset = fb.fieldU64(t, BufferField.offset);
     if (offset > 1) {
@@ -274,13 +303,16 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
   const subgraphs = fb.tables(model, ModelField.subgraphs, 'Model.subgraphs');
   if (subgraphs.length !== 1) fail(`the model has ${subgraphs.length} subgraphs: only models with one are supported`);
   const sg = subgraphs[0]!;
-  const tensors = fb.tables(sg, SubGraphField.tensors, 'SubGraph.tensors').map((t, index): TensorRec => {
+  const tensorTables = fb.lazyTables(sg, SubGraphField.tensors, 'SubGraph.tensors');
+  const tensorCache = new Map<number, TensorRec>();
+  const readTensor = (index: number): TensorRec => {
+    const t = tensorTables.at(index);
     const what = `tensor ${index}`;
     const q = fb.fieldTable(t, TensorField.quantization, `quantization of ${what}`);
     const shape = fb.ints(t, TensorField.shape, `shape of ${what}`) ?? [];
     return {
       index,
-      name: fb.string(t, TensorField.name, `name of ${what}`) ?? '',
+      name: annotations ? fb.string(t, TensorField.name, `name of ${what}`) ?? '' : '',
       type: fb.fieldI8(t, TensorField.type, TensorType.FLOAT32),
       shape,
       buffer: fb.fieldU32(t, TensorField.buffer, 0),
@@ -288,14 +320,21 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
       zeroPoint: (q && fb.longs(q, QuantizationParametersField.zero_point, `zero points of ${what}`)) ?? [],
       quantizedDimension: q ? fb.fieldI32(q, QuantizationParametersField.quantized_dimension, 0) : 0,
     };
-  });
-  const tensor = (i: number | undefined, what: string): TensorRec =>
-    (i !== undefined && tensors[i]) || fail(`malformed: ${what} refers to tensor ${i} of ${tensors.length}`);
+  };
+  /** Tensor `i`, read once: the chain check compares tensors by identity. */
+  const tensor = (i: number | undefined, what: string): TensorRec => {
+    if (i === undefined || !Number.isInteger(i) || i < 0 || i >= tensorTables.length) {
+      fail(`malformed: ${what} refers to tensor ${i} of ${tensorTables.length}`);
+    }
+    let rec = tensorCache.get(i!);
+    if (!rec) tensorCache.set(i!, (rec = readTensor(i!)));
+    return rec;
+  };
 
   const ops = fb.tables(sg, SubGraphField.operators, 'SubGraph.operators').map((o, index): OpRec => {
     const what = `operator ${index}`;
     const opcodeIndex = fb.fieldU32(o, OperatorField.opcode_index, 0);
-    const code = opcodes[opcodeIndex] ?? fail(`malformed: ${what} has opcode index ${opcodeIndex} of ${opcodes.length}`);
+    const code = opcode(opcodeIndex, what);
     const optionsType = fb.fieldU8(o, OperatorField.builtin_options_type, BuiltinOptions.NONE);
     return {
       index,
@@ -415,7 +454,7 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
 
   // Metadata written by writer.ts; absent in files from other tools.
   const meta = new Map<string, string>();
-  for (const [i, m] of fb.tables(model, ModelField.metadata, 'Model.metadata').entries()) {
+  for (const [i, m] of (annotations ? fb.tables(model, ModelField.metadata, 'Model.metadata') : []).entries()) {
     const name = fb.string(m, MetadataField.name, `name of metadata ${i}`) ?? '';
     const data = buffer(fb.fieldU32(m, MetadataField.buffer, 0), `metadata '${name}'`);
     meta.set(name, fb.decode(data, `metadata '${name}'`));
@@ -427,7 +466,7 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
   if (flatSize(inputShape) !== firstIn) fail(`metadata '${MODEL_INFO_METADATA}' gives input shape [${inputShape}], but the first layer takes ${firstIn} values`);
   const classNames = parseClassNames(meta.get(CLASS_NAMES_METADATA)) ?? Array.from({ length: classes }, (_, i) => `class_${i}`);
   if (classNames.length !== classes) fail(`metadata '${CLASS_NAMES_METADATA}' lists ${classNames.length} classes, but the model has ${classes} outputs`);
-  const name = info?.name ?? (fb.string(model, ModelField.description, 'Model.description') || 'model');
+  const name = info?.name ?? ((annotations && fb.string(model, ModelField.description, 'Model.description')) || 'model');
 
   if (kind === 'int8') {
     return { kind: 'int8', name, classNames, inputShape, input: perTensor(input, 'the model input'), layers: intLayers, softmax };
