@@ -74,6 +74,52 @@ export function tsVerdict(bytes: Uint8Array): TsVerdict {
   }
 }
 
+const u32 = (n: number): Uint8Array => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+};
+
+/** One record of model_run's batch file: the model, then each input padded to MAX_INPUT_BYTES. */
+export function batchRecord(model: Uint8Array, inputs: readonly Int8Array[]): Uint8Array {
+  const parts = [u32(model.length), model, u32(inputs.length)];
+  for (const input of inputs) {
+    const padded = new Uint8Array(MAX_INPUT_BYTES);
+    padded.set(new Uint8Array(input.buffer, input.byteOffset, Math.min(input.length, MAX_INPUT_BYTES)));
+    parts.push(padded);
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export interface CResult {
+  /** tml_status_t of runtime_init. */
+  status: number;
+  /** Output bytes per input, hex, when status is 0. */
+  outputs: string[];
+}
+
+/** Runs model_run on `records` (from batchRecord); one result per record. Throws on a sanitizer report. */
+export async function runBatch(modelRun: string, workDir: string, records: readonly Uint8Array[], count = records.length): Promise<CResult[]> {
+  await mkdir(workDir, { recursive: true });
+  const batch = join(workDir, 'batch.bin');
+  await writeFile(batch, Buffer.concat(records));
+  const run = await execa('nice', ['-n', '10', modelRun, batch], { reject: false, maxBuffer: 1 << 30 });
+  if (run.exitCode !== 0) {
+    throw new Error(`model_run failed (exit ${run.exitCode}): a sanitizer or the runtime reported:\n${run.stderr.slice(0, 4000)}`);
+  }
+  const lines = run.stdout.split('\n');
+  return Array.from({ length: count }, (_, i) => {
+    const [status, ...outputs] = (lines[i] ?? '').split(' ');
+    return { status: Number(status), outputs };
+  });
+}
+
 export interface Mismatch {
   iteration: number;
   kind: 'ts-accepts' | 'c-accepts' | 'outputs' | 'ts-crash';
@@ -110,11 +156,6 @@ export async function runDifferential(options: {
   const inputs: Int8Array[][] = [];
   const mismatches: Mismatch[] = [];
   const chunks: Uint8Array[] = [];
-  const u32 = (n: number) => {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, n, true);
-    return b;
-  };
   for (let i = 0; i < options.iterations; i++) {
     // Half the mutants keep the first seed's size classes; 1 edit in 3 is a stack of several.
     const bytes = mutate(options.seeds[i % options.seeds.length]!, r, r() < 0.3 ? 8 : 2);
@@ -129,27 +170,12 @@ export async function runDifferential(options: {
     mutants.push(bytes);
     verdicts.push(v);
     inputs.push(rows);
-    chunks.push(u32(bytes.length), bytes, u32(cases), ...rows.map((row) => new Uint8Array(row.buffer)));
+    chunks.push(batchRecord(bytes, rows));
   }
-  await mkdir(options.workDir, { recursive: true });
-  const batch = join(options.workDir, 'batch.bin');
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  await writeFile(batch, all);
-  const run = await execa('nice', ['-n', '10', options.modelRun, batch], { reject: false, maxBuffer: 1 << 30 });
-  if (run.exitCode !== 0) {
-    throw new Error(`model_run failed (exit ${run.exitCode}): a sanitizer or the runtime reported:\n${run.stderr.slice(0, 4000)}`);
-  }
-  const lines = run.stdout.split('\n');
+  const results = await runBatch(options.modelRun, options.workDir, chunks, options.iterations);
   const report: DifferentialReport = { iterations: options.iterations, bothAccept: 0, bothRefuse: 0, outputsCompared: 0, refusedByStatus: {}, mismatches };
   for (let i = 0; i < options.iterations; i++) {
-    const [statusText, ...outs] = (lines[i] ?? '').split(' ');
-    const status = Number(statusText);
+    const { status, outputs: outs } = results[i]!;
     const v = verdicts[i]!;
     const bytes = mutants[i]!;
     if (status !== 0 && !v.ok) {
