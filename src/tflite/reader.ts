@@ -331,6 +331,14 @@ function parseModel(fb: Fb, annotations: boolean): Int8Model | FloatModel {
     return rec;
   };
 
+  if (annotations) {
+    // The whole file is checked on the host, so a truncated or damaged table is refused even
+    // where the graph does not use it; the device's reading (readTfliteGraph) reads what it uses.
+    for (let i = 0; i < opcodes.length; i++) opcode(i, `operator code ${i}`);
+    for (let i = 0; i < buffersT.length; i++) buffersT.at(i);
+    for (let i = 0; i < tensorTables.length; i++) tensor(i, 'SubGraph.tensors');
+  }
+
   const ops = fb.tables(sg, SubGraphField.operators, 'SubGraph.operators').map((o, index): OpRec => {
     const what = `operator ${index}`;
     const opcodeIndex = fb.fieldU32(o, OperatorField.opcode_index, 0);
