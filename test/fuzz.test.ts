@@ -10,13 +10,17 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildModelRun, runDifferential } from '../scripts/fuzz/differential.ts';
 import { buildFuzzTargets, findFuzzCompiler, FUZZ_TARGETS, runFuzzTarget, writeSeedCorpora } from '../scripts/fuzz/libfuzzer.ts';
 import { readerTargets, runReaderMutations } from '../scripts/fuzz/readers.ts';
 import { FUZZ_SEED, seedModels } from '../scripts/fuzz/seeds.ts';
+import { mutate } from '../scripts/fuzz/mutate.ts';
+import { readTflite } from '../src/tflite/reader.ts';
+import { mulberry32 } from '../src/util/prng.ts';
+import { assertOneLineError, tinyml } from './helpers/cli.ts';
 
 const compiler = await findFuzzCompiler();
 
@@ -72,4 +76,30 @@ describe('mutated files against the TypeScript readers', () => {
       assert.ok(r.parsed > 0 && r.refused > 100, JSON.stringify(r.errors));
     });
   }
+});
+
+describe('a damaged model through the CLI', () => {
+  test('tinyml export on mutated .tflite files: one error line, non-zero exit, nothing written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tinyml-mutant-'));
+    const r = mulberry32(FUZZ_SEED);
+    const seed = seedModels()[0]!.bytes;
+    let tried = 0;
+    for (let i = 0; tried < 3 && i < 500; i++) {
+      const bad = mutate(seed, r, 4);
+      try {
+        readTflite(bad);
+        continue; // still a valid model: not what this test is about
+      } catch {
+        tried++;
+      }
+      const model = join(dir, `m${i}`);
+      await mkdir(model);
+      await writeFile(join(model, 'model_int8.tflite'), bad);
+      const res = await tinyml(['export', '--model', model]);
+      assertOneLineError(res, /model_int8|TFLite|tensor|buffer|operator|scale|bias|weights|shape|vtable|truncated|malformed|model/i);
+      assert.deepEqual(await readdir(model), ['model_int8.tflite'], 'nothing written beside the model');
+    }
+    assert.equal(tried, 3);
+    await rm(dir, { recursive: true, force: true });
+  });
 });
