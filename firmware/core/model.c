@@ -4,11 +4,11 @@
 #include "model.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <string.h>
 
 #include "kernels/fully_connected_s8.h"
 #include "kernels/softmax_s8.h"
-#include <stddef.h>
-#include <string.h>
 
 /* Field slots, as in src/tflite/schema.ts. */
 enum { MODEL_VERSION = 0, MODEL_OPERATOR_CODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4 };
