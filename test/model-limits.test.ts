@@ -119,6 +119,15 @@ describe('model bounds: TypeScript and C refuse the same hostile models', () => 
     assert.equal((await cRun(over)).status, STATUS.MODEL_LIMIT);
   });
 
+  test('softmax with beta x input scale x 2^26 past 2^31 (clamped, left shift 31) runs equal on both sides', async () => {
+    const steep = oneLayer({ inputs: 6, outputs: 10, inScale: 0.5, wScale: 0.5, outScale: 100, softmax: true });
+    const interp = new Int8Interpreter(readTflite(writeTflite(steep)) as Int8Model);
+    assert.equal(interp.softmax!.inputLeftShift, 31);
+    const c = await cRun(writeTflite(steep), inputs(6));
+    assert.equal(c.status, STATUS.OK);
+    assert.deepEqual(c.outputs, inputs(6).map((x) => hex(interp.run(x).output)));
+  });
+
   test('input and output rows must fit in one frame: the reader accepts them for the host, the link check and the device refuse', async () => {
     for (const [n, m, what] of [[1025, 2, /input of 1025 bytes/], [2, 1017, /output of 1017 values/]] as const) {
       const model = oneLayer({ inputs: n, outputs: m, inScale: 0.05, wScale: 0.01, outScale: 0.1 });
