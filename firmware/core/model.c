@@ -18,7 +18,7 @@ enum { QUANT_SCALE = 2, QUANT_ZERO_POINT = 3, QUANT_DIMENSION = 6 };
 enum { BUFFER_DATA = 0, BUFFER_OFFSET = 1, BUFFER_SIZE = 2 };
 enum { OPCODE_DEPRECATED_BUILTIN = 0, OPCODE_BUILTIN = 3 };
 enum { OP_OPCODE_INDEX = 0, OP_INPUTS = 1, OP_OUTPUTS = 2, OP_OPTIONS_TYPE = 3, OP_OPTIONS = 4 };
-enum { FC_ACTIVATION = 0, FC_WEIGHTS_FORMAT = 1 };
+enum { FC_ACTIVATION = 0, FC_WEIGHTS_FORMAT = 1, FC_ASYMMETRIC_QUANTIZE_INPUTS = 3 };
 enum { SOFTMAX_BETA = 0 };
 
 enum { TYPE_FLOAT32 = 0, TYPE_INT32 = 2, TYPE_INT8 = 9 };
@@ -253,6 +253,8 @@ static tml_status_t read_fully_connected(reader_t *r, const table_t *op, const v
     if (fb_field_table(fb, op, OP_OPTIONS, &o)) {
       activation = fb_field_i8(fb, &o, FC_ACTIVATION, ACT_NONE);
       if (fb_field_i8(fb, &o, FC_WEIGHTS_FORMAT, 0) != 0) return status_or(fb, TML_ERR_UNSUPPORTED_OP);
+      /* A hybrid (dynamic-range) op, refused as the TypeScript reader does. */
+      if (fb_field_u8(fb, &o, FC_ASYMMETRIC_QUANTIZE_INPUTS, 0) != 0) return status_or(fb, TML_ERR_UNSUPPORTED_OP);
     }
   } else if (options_type != OPTIONS_NONE) {
     return status_or(fb, TML_ERR_MODEL_STRUCTURE);

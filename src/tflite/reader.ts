@@ -289,12 +289,16 @@ function parseModel(fb: Fb, annotations: boolean): Int8Model | FloatModel {
     if (cached) return cached;
     if (!(index < buffersT.length)) fail(`malformed: ${what} refers to buffer ${index} of ${buffersT.length}`);
     const t = buffersT.at(index);
-    let data = fb.byteVector(t, BufferField.data, `data of buffer ${index}`) ?? new Uint8Array(0);
-    const offset = fb.fieldU64(t, BufferField.offset);
-    if (offset > 1) {
-      const size = fb.fieldU64(t, BufferField.size);
-      fb.need(offset, size, `data of buffer ${index}`);
-      data = fb.bytes.subarray(offset, offset + size);
+    // Inline data first, as TFLM reads it; schema 3c's offset and size only without it.
+    let data = fb.byteVector(t, BufferField.data, `data of buffer ${index}`);
+    if (data === null) {
+      data = new Uint8Array(0);
+      const offset = fb.fieldU64(t, BufferField.offset);
+      if (offset > 1) {
+        const size = fb.fieldU64(t, BufferField.size);
+        fb.need(offset, size, `data of buffer ${index}`);
+        data = fb.bytes.subarray(offset, offset + size);
+      }
     }
     bufferCache.set(index, data);
     return data;
@@ -486,7 +490,8 @@ function parseModel(fb: Fb, annotations: boolean): Int8Model | FloatModel {
 
 function fcActivation(fb: Fb, op: OpRec, what: string): DenseActivation {
   if (op.optionsType !== BuiltinOptions.FullyConnectedOptions || !op.options) {
-    if (op.optionsType === BuiltinOptions.NONE) return 'linear';
+    // No options table at all means the defaults (NONE), as in TFLM's ParseFullyConnected.
+    if (op.optionsType === BuiltinOptions.NONE || op.optionsType === BuiltinOptions.FullyConnectedOptions) return 'linear';
     fail(`${what} has options of union type ${op.optionsType}, expected FullyConnectedOptions`);
   }
   const o = op.options!;
