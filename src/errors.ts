@@ -26,6 +26,14 @@ export class DatasetNotFoundError extends TinymlError {}
 /** A model uses something we cannot quantize, export or run (a Conv2D layer, say). */
 export class UnsupportedModelError extends TinymlError {}
 
+/**
+ * A model is well formed but outside the bounds our int8 kernels and the serial
+ * link handle (src/reference/limits.ts; firmware TML_ERR_MODEL_LIMIT): a
+ * requantization shift over 30, a softmax row over 511, an input or output row
+ * larger than one frame.
+ */
+export class ModelLimitError extends UnsupportedModelError {}
+
 /** A file is not a TFLite flatbuffer we can read, or breaks one of its invariants. */
 export class TfliteFormatError extends TinymlError {}
 

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "kernels/fully_connected_s8.h"
+#include "kernels/softmax_s8.h"
+
 /* Field slots, as in src/tflite/schema.ts. */
 enum { MODEL_VERSION = 0, MODEL_OPERATOR_CODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4 };
 enum { SUBGRAPH_TENSORS = 0, SUBGRAPH_INPUTS = 1, SUBGRAPH_OUTPUTS = 2, SUBGRAPH_OPERATORS = 3 };
@@ -15,7 +18,7 @@ enum { QUANT_SCALE = 2, QUANT_ZERO_POINT = 3, QUANT_DIMENSION = 6 };
 enum { BUFFER_DATA = 0, BUFFER_OFFSET = 1, BUFFER_SIZE = 2 };
 enum { OPCODE_DEPRECATED_BUILTIN = 0, OPCODE_BUILTIN = 3 };
 enum { OP_OPCODE_INDEX = 0, OP_INPUTS = 1, OP_OUTPUTS = 2, OP_OPTIONS_TYPE = 3, OP_OPTIONS = 4 };
-enum { FC_ACTIVATION = 0, FC_WEIGHTS_FORMAT = 1 };
+enum { FC_ACTIVATION = 0, FC_WEIGHTS_FORMAT = 1, FC_ASYMMETRIC_QUANTIZE_INPUTS = 3 };
 enum { SOFTMAX_BETA = 0 };
 
 enum { TYPE_FLOAT32 = 0, TYPE_INT32 = 2, TYPE_INT8 = 9 };
@@ -250,6 +253,8 @@ static tml_status_t read_fully_connected(reader_t *r, const table_t *op, const v
     if (fb_field_table(fb, op, OP_OPTIONS, &o)) {
       activation = fb_field_i8(fb, &o, FC_ACTIVATION, ACT_NONE);
       if (fb_field_i8(fb, &o, FC_WEIGHTS_FORMAT, 0) != 0) return status_or(fb, TML_ERR_UNSUPPORTED_OP);
+      /* A hybrid (dynamic-range) op, refused as the TypeScript reader does. */
+      if (fb_field_u8(fb, &o, FC_ASYMMETRIC_QUANTIZE_INPUTS, 0) != 0) return status_or(fb, TML_ERR_UNSUPPORTED_OP);
     }
   } else if (options_type != OPTIONS_NONE) {
     return status_or(fb, TML_ERR_MODEL_STRUCTURE);
@@ -300,13 +305,48 @@ static tml_status_t read_fully_connected(reader_t *r, const table_t *op, const v
     const float s = lef32(fb->base + w.scales.start + 4u * c);
     if (!(s > 0.0f) || isinf(s)) return TML_ERR_QUANTIZATION;
   }
-  if (w.has_zero_points) {
-    for (uint32_t c = 0; c < w.zero_points.count; ++c) {
-      if (le64(fb->base + w.zero_points.start + 8u * c) != 0) return TML_ERR_QUANTIZATION;
-    }
+  /* TFLM reads no quantization at all from a tensor without zero points. */
+  if (!w.has_zero_points || w.zero_points.count != w.scales.count) return TML_ERR_QUANTIZATION;
+  for (uint32_t c = 0; c < w.zero_points.count; ++c) {
+    if (le64(fb->base + w.zero_points.start + 8u * c) != 0) return TML_ERR_QUANTIZATION;
+  }
+  for (uint32_t i = 0; i < n_in * n_out; ++i) {
+    if (fc->weights[i] == -128) return TML_ERR_QUANTIZATION; /* symmetric: [-127, 127] */
   }
   fc->weight_scales = fb->base + w.scales.start;
   fc->weight_scale_count = (uint16_t)w.scales.count;
+
+  if (bias_index >= 0) {
+    /* TFLM copies a tensor's quantization only when it has both a scale and a
+     * zero point; otherwise params.scale is 0. */
+    double bias_scale = 0.0;
+    if (b.has_quant && b.has_scales && b.has_zero_points && b.scales.count > 0 && b.zero_points.count > 0) {
+      bias_scale = (double)lef32(fb->base + b.scales.start);
+    }
+    if (b.has_zero_points) {
+      for (uint32_t c = 0; c < b.zero_points.count; ++c) {
+        if (le64(fb->base + b.zero_points.start + 8u * c) != 0) return TML_ERR_QUANTIZATION;
+      }
+    }
+    /* GetQuantizedConvolutionMultipler (kernel_util.cc), with its double product. */
+    const double product = (double)fc->input_scale * (double)lef32(fc->weight_scales);
+    if (!(fabs(product - bias_scale) / (double)fc->output_scale <= 0.02)) return TML_ERR_QUANTIZATION;
+  }
+
+  const tml_fc_quant_t quant = {
+      .input_scale = fc->input_scale,
+      .input_zero_point = fc->input_zero_point,
+      .weight_scales = fc->weight_scales,
+      .weight_scale_count = fc->weight_scale_count,
+      .output_scale = fc->output_scale,
+      .output_zero_point = fc->output_zero_point,
+      .relu = fc->relu,
+  };
+  for (uint32_t c = 0; c < fc->weight_scale_count; ++c) {
+    int32_t multiplier;
+    int shift;
+    if (!tml_fully_connected_s8_multiplier(&quant, c, &multiplier, &shift)) return TML_ERR_MODEL_LIMIT;
+  }
   return TML_OK;
 }
 
@@ -327,13 +367,19 @@ static tml_status_t read_softmax(reader_t *r, const table_t *op, const vec_t *in
   if (in.type != TYPE_INT8 || out.type != TYPE_INT8) return TML_ERR_UNSUPPORTED_TYPE;
   if (in.rank == 0 || in.flat != out.flat) return TML_ERR_SHAPE;
   const uint32_t depth = in.dims[in.rank - 1];
-  if (in.flat != depth || depth > TML_MAX_SOFTMAX_DEPTH) return TML_ERR_SHAPE; /* one row */
+  if (in.flat != depth) return TML_ERR_SHAPE; /* one row */
+  if (depth > TML_MAX_SOFTMAX_DEPTH) return TML_ERR_MODEL_LIMIT;
   float scale;
   int32_t zero_point;
   if ((st = activation_quant(r, &out, &scale, &zero_point)) != TML_OK) return st;
   /* softmax_common.cc: int8 output must be scale 1/256, zero point -128. */
   if (scale != 1.0f / 256.0f || zero_point != -128) return TML_ERR_QUANTIZATION;
   if (!(beta > 0.0f) || isinf(beta)) return TML_ERR_QUANTIZATION;
+  float input_scale;
+  int32_t input_zero_point;
+  if ((st = activation_quant(r, &in, &input_scale, &input_zero_point)) != TML_OK) return st;
+  tml_softmax_params_t params;
+  if (!tml_softmax_s8_prepare(input_scale, beta, &params)) return TML_ERR_QUANTIZATION;
   m->has_softmax = true;
   m->softmax_beta = beta;
   m->softmax_depth = (uint16_t)depth;
@@ -409,6 +455,7 @@ static tml_status_t read_model(reader_t *r, tml_model_t *m) {
     current = vec_i32(fb, &op_out, 0);
   }
   if (current != vec_i32(fb, &outputs, 0)) return TML_ERR_MODEL_STRUCTURE;
+  if (m->fc[0].input_size > TML_MAX_INPUT_BYTES || m->output_count > TML_MAX_OUTPUT_COUNT) return TML_ERR_MODEL_LIMIT;
 
   tensor_t in;
   if ((st = read_tensor(r, vec_i32(fb, &inputs, 0), &in)) != TML_OK) return st;

@@ -23,8 +23,27 @@ extern "C" {
 #define TML_MAX_LAYERS 8 /* operators (FULLY_CONNECTED + SOFTMAX) the native runtime plans for */
 #endif
 
-/* Largest softmax row: the Q12.19 sum of exps must not overflow. */
-#define TML_MAX_SOFTMAX_DEPTH 4095u
+/* Bounds a model must meet to load (TML_ERR_MODEL_LIMIT otherwise). The same
+ * bounds are checked by the TypeScript reader (src/reference/limits.ts), so
+ * host and device accept and refuse the same models.
+ *
+ * Largest softmax row. Each maximum of the row adds exp(0) = 2^19 to the Q12.19
+ * sum of exps; with 512 tied maxima the sum reaches 2^28, GetReciprocal reports
+ * 9 bits over unit and the final rounding shift becomes 9 + 31 - 8 = 32, past
+ * int32 (undefined in C and C++, TFLM included). 511 keeps it at most 31. */
+#define TML_MAX_SOFTMAX_DEPTH 511u
+
+/* FULLY_CONNECTED requantization: QuantizeMultiplier(input_scale * weight_scale
+ * / output_scale) must give a shift of at most 30 (TFLM's own DCHECK in
+ * MultiplyByQuantizedMultiplier), i.e. a real multiplier below 2^30; larger
+ * shifts overflow x * (1 << shift). A multiplier that is not finite is refused
+ * too. Shifts below -31 are flushed to a zero multiplier, as TFLM does. */
+#define TML_MAX_FC_SHIFT 30 /* = TML_FC_MAX_SHIFT in kernels/fully_connected_s8.h */
+
+/* One input row and one output row must each fit in one frame body
+ * (PROTO_MAX_BODY = 1024 bytes; a RESULT body has 8 bytes before the outputs). */
+#define TML_MAX_INPUT_BYTES 1024u
+#define TML_MAX_OUTPUT_COUNT 1016u
 
 typedef struct {
   uint16_t input_size;         /* elements of the input row */
@@ -57,7 +76,18 @@ typedef struct {
 
 /* Parses and checks the model. On success *out describes it (pointers into
  * `model`, which must outlive *out); otherwise returns the first problem found
- * (TML_ERR_MODEL_* , UNSUPPORTED_*, SHAPE, QUANTIZATION, TOO_MANY_LAYERS). */
+ * (TML_ERR_MODEL_* , UNSUPPORTED_*, SHAPE, QUANTIZATION, TOO_MANY_LAYERS,
+ * MODEL_LIMIT).
+ *
+ * Quantization rules, as TFLM applies them when it prepares the model:
+ * - activations: one scale (positive, finite) and one zero point in [-128, 127];
+ * - weights: int8 in [-127, 127] (symmetric), scales positive and finite, one or
+ *   one per output channel (quantized_dimension 0), and as many zero points as
+ *   scales, all 0;
+ * - bias: int32, zero points 0, and TFLM's GetQuantizedConvolutionMultipler
+ *   rule |input_scale * weight_scale[0] - bias_scale[0]| / output_scale <= 0.02
+ *   (in double; a bias without scale and zero point counts as scale 0);
+ * - softmax: output scale 1/256 and zero point -128, beta * input_scale * 2^26 > 1. */
 tml_status_t tml_model_read(const uint8_t *model, uint32_t model_len, tml_model_t *out);
 
 #ifdef __cplusplus

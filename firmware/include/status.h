@@ -26,7 +26,8 @@ typedef enum {
   TML_ERR_QUANTIZATION = 23,     /* missing or invalid scale / zero point */
   TML_ERR_ARENA_TOO_SMALL = 24,  /* the static arena cannot hold the activations */
   TML_ERR_TOO_MANY_LAYERS = 25,  /* more operators than the native runtime plans for */
-  TML_ERR_RUNTIME = 26           /* TFLM reported an error (init, allocate, invoke) */
+  TML_ERR_RUNTIME = 26,          /* TFLM reported an error (init, allocate, invoke) */
+  TML_ERR_MODEL_LIMIT = 27       /* a scale, depth or size outside what the kernels and the link handle (model.h) */
 } tml_status_t;
 
 #endif

@@ -12,6 +12,7 @@ import { buildEmulatorFirmware } from '../firmware/build-emulator.ts';
 import { tflmBuildInputs } from '../firmware/tflm-tree.ts';
 import { arduinoIdeSteps, assembleSketch, type AssembledSketch } from '../firmware/sketch.ts';
 import { readInt8Model } from '../model/int8-file.ts';
+import { checkLinkLimits } from '../reference/limits.ts';
 import { crc32, crc32Hex } from '../protocol/crc32.ts';
 import {
   ArduinoCliNotFoundError,
@@ -108,6 +109,7 @@ export async function buildFirmware(options: BuildOptions): Promise<BuildResult>
     throw new UsageError('--sketch-only writes an Arduino sketch: use it with --board nano33ble');
   }
   const { model, bytes } = await readInt8Model(options.modelDir);
+  checkLinkLimits(model);
   if (runtime === 'tflm' && model.layers.some((l) => l.weightScales.length > 1)) {
     // Measured: that TFLM's FULLY_CONNECTED silently uses the first scale for every channel.
     throw new UsageError(

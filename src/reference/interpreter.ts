@@ -9,6 +9,7 @@
  */
 import type { Int8Dense, Int8Model, QuantParams } from '../model/types.ts';
 import { UnsupportedModelError } from '../errors.ts';
+import { checkInt8ModelLimits } from './limits.ts';
 import { tfliteRound, type TieRounding } from './fixed-point.ts';
 import {
   fullyConnectedInt8,
@@ -189,8 +190,9 @@ function checkLayer(layer: Int8Dense, index: number): void {
 
 /**
  * Checks that an Int8Model is internally consistent and runnable by TFLM's
- * int8 kernels. Throws TypeError for values of the wrong JS type and
- * UnsupportedModelError for inconsistent shapes or quantization.
+ * int8 kernels. Throws TypeError for values of the wrong JS type,
+ * UnsupportedModelError for inconsistent shapes or quantization, and its
+ * subclass ModelLimitError past the kernels' bounds (limits.ts).
  */
 export function validateInt8Model(model: Int8Model): void {
   if (typeof model !== 'object' || model === null || model.kind !== 'int8') {
@@ -244,4 +246,5 @@ export function validateInt8Model(model: Int8Model): void {
       throw new UnsupportedModelError(`model ${model.name}: softmax beta ${beta} must be positive`);
     }
   }
+  checkInt8ModelLimits(model);
 }

@@ -11,7 +11,8 @@
  * TfliteFormatError with a one-line message, never a RangeError or a bogus model.
  */
 import { ByteBuffer } from 'flatbuffers';
-import { TfliteFormatError } from '../errors.ts';
+import { ModelLimitError, TfliteFormatError } from '../errors.ts';
+import { checkInt8ModelLimits } from '../reference/limits.ts';
 import type { DenseActivation, FloatDense, FloatModel, Int8Dense, Int8Model, QuantParams } from '../model/types.ts';
 import {
   ActivationFunctionType,
@@ -38,12 +39,33 @@ import {
   vtableOffset,
 } from './schema.ts';
 
-/** Parses `bytes` (a whole .tflite file). Throws TfliteFormatError for anything else. */
+/**
+ * Parses `bytes` (a whole .tflite file). Throws TfliteFormatError for anything
+ * else, and ModelLimitError for an int8 model past the kernels' bounds
+ * (src/reference/limits.ts).
+ */
 export function readTflite(bytes: Uint8Array): Int8Model | FloatModel {
+  return read(bytes, true);
+}
+
+/**
+ * Reads only what a runtime on the device reads: operators, tensors, buffers and
+ * quantization. Tensor names, the description and the metadata are skipped, as
+ * the firmware's reader (firmware/core/model.c) and TFLM skip them, so damage
+ * there does not refuse the model; layers are named `dense_<i>` and classes
+ * `class_<i>`. The differential fuzzer compares this with the C reader.
+ */
+export function readTfliteGraph(bytes: Uint8Array): Int8Model | FloatModel {
+  return read(bytes, false);
+}
+
+function read(bytes: Uint8Array, annotations: boolean): Int8Model | FloatModel {
   try {
-    return parseModel(new Fb(bytes));
+    const model = parseModel(new Fb(bytes), annotations);
+    if (model.kind === 'int8') checkInt8ModelLimits(model);
+    return model;
   } catch (err) {
-    if (err instanceof TfliteFormatError) throw err;
+    if (err instanceof TfliteFormatError || err instanceof ModelLimitError) throw err;
     // A check we missed must still surface as a format error, not a crash.
     throw new TfliteFormatError(`malformed TFLite file: ${(err as Error).message}`, { cause: err });
   }
@@ -168,6 +190,16 @@ class Fb {
     return { start: vec + 4, length };
   }
 
+  /**
+   * A vector of tables whose elements are read when asked for, as the firmware's
+   * reader does: a damaged table nothing refers to does not refuse the file.
+   */
+  lazyTables(t: Table, slot: number, what: string): { length: number; at(i: number): Table } {
+    const v = this.vector(t, slot, 4, what);
+    const length = v ? v.length : 0;
+    return { length, at: (i) => this.tableAt(v!.start + 4 * i, `${what}[${i}]`) };
+  }
+
   tables(t: Table, slot: number, what: string): Table[] {
     const v = this.vector(t, slot, 4, what);
     if (!v) return [];
@@ -230,7 +262,7 @@ interface OpRec {
   options: Table | null;
 }
 
-function parseModel(fb: Fb): Int8Model | FloatModel {
+function parseModel(fb: Fb, annotations: boolean): Int8Model | FloatModel {
   if (fb.size < 8) fail(`truncated: the file has ${fb.size} bytes, too few for a TFLite flatbuffer`);
   const ident = String.fromCharCode(...fb.bytes.subarray(4, 8));
   if (ident !== TFLITE_FILE_IDENTIFIER) {
@@ -240,25 +272,33 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
   const version = fb.fieldU32(model, ModelField.version, 0);
   if (version !== TFLITE_SCHEMA_VERSION) fail(`unsupported TFLite schema version ${version}: expected ${TFLITE_SCHEMA_VERSION}`);
 
-  const opcodes = fb.tables(model, ModelField.operator_codes, 'Model.operator_codes').map((oc) => {
+  const opcodes = fb.lazyTables(model, ModelField.operator_codes, 'Model.operator_codes');
+  const opcode = (index: number, what: string): number => {
+    if (index >= opcodes.length) fail(`malformed: ${what} has opcode index ${index} of ${opcodes.length}`);
+    const oc = opcodes.at(index);
     const deprecated = fb.fieldI8(oc, OperatorCodeField.deprecated_builtin_code, 0);
     const builtin = fb.fieldI32(oc, OperatorCodeField.builtin_code, 0);
     // As tflite::GetBuiltinCode: the larger of the two (files before schema 3a have only the first).
     return Math.max(deprecated, builtin);
-  });
+  };
 
-  const buffersT = fb.tables(model, ModelField.buffers, 'Model.buffers');
+  const buffersT = fb.lazyTables(model, ModelField.buffers, 'Model.buffers');
   const bufferCache = new Map<number, Uint8Array>();
   const buffer = (index: number, what: string): Uint8Array => {
     const cached = bufferCache.get(index);
     if (cached) return cached;
-    const t = buffersT[index] ?? fail(`malformed: ${what} refers to buffer ${index} of ${buffersT.length}`);
-    let data = fb.byteVector(t, BufferField.data, `data of buffer ${index}`) ?? new Uint8Array(0);
-    const offset = fb.fieldU64(t, BufferField.offset);
-    if (offset > 1) {
-      const size = fb.fieldU64(t, BufferField.size);
-      fb.need(offset, size, `data of buffer ${index}`);
-      data = fb.bytes.subarray(offset, offset + size);
+    if (!(index < buffersT.length)) fail(`malformed: ${what} refers to buffer ${index} of ${buffersT.length}`);
+    const t = buffersT.at(index);
+    // Inline data first, as TFLM reads it; schema 3c's offset and size only without it.
+    let data = fb.byteVector(t, BufferField.data, `data of buffer ${index}`);
+    if (data === null) {
+      data = new Uint8Array(0);
+      const offset = fb.fieldU64(t, BufferField.offset);
+      if (offset > 1) {
+        const size = fb.fieldU64(t, BufferField.size);
+        fb.need(offset, size, `data of buffer ${index}`);
+        data = fb.bytes.subarray(offset, offset + size);
+      }
     }
     bufferCache.set(index, data);
     return data;
@@ -267,13 +307,16 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
   const subgraphs = fb.tables(model, ModelField.subgraphs, 'Model.subgraphs');
   if (subgraphs.length !== 1) fail(`the model has ${subgraphs.length} subgraphs: only models with one are supported`);
   const sg = subgraphs[0]!;
-  const tensors = fb.tables(sg, SubGraphField.tensors, 'SubGraph.tensors').map((t, index): TensorRec => {
+  const tensorTables = fb.lazyTables(sg, SubGraphField.tensors, 'SubGraph.tensors');
+  const tensorCache = new Map<number, TensorRec>();
+  const readTensor = (index: number): TensorRec => {
+    const t = tensorTables.at(index);
     const what = `tensor ${index}`;
     const q = fb.fieldTable(t, TensorField.quantization, `quantization of ${what}`);
     const shape = fb.ints(t, TensorField.shape, `shape of ${what}`) ?? [];
     return {
       index,
-      name: fb.string(t, TensorField.name, `name of ${what}`) ?? '',
+      name: annotations ? fb.string(t, TensorField.name, `name of ${what}`) ?? '' : '',
       type: fb.fieldI8(t, TensorField.type, TensorType.FLOAT32),
       shape,
       buffer: fb.fieldU32(t, TensorField.buffer, 0),
@@ -281,14 +324,29 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
       zeroPoint: (q && fb.longs(q, QuantizationParametersField.zero_point, `zero points of ${what}`)) ?? [],
       quantizedDimension: q ? fb.fieldI32(q, QuantizationParametersField.quantized_dimension, 0) : 0,
     };
-  });
-  const tensor = (i: number | undefined, what: string): TensorRec =>
-    (i !== undefined && tensors[i]) || fail(`malformed: ${what} refers to tensor ${i} of ${tensors.length}`);
+  };
+  /** Tensor `i`, read once: the chain check compares tensors by identity. */
+  const tensor = (i: number | undefined, what: string): TensorRec => {
+    if (i === undefined || !Number.isInteger(i) || i < 0 || i >= tensorTables.length) {
+      fail(`malformed: ${what} refers to tensor ${i} of ${tensorTables.length}`);
+    }
+    let rec = tensorCache.get(i!);
+    if (!rec) tensorCache.set(i!, (rec = readTensor(i!)));
+    return rec;
+  };
+
+  if (annotations) {
+    // The whole file is checked on the host, so a truncated or damaged table is refused even
+    // where the graph does not use it; the device's reading (readTfliteGraph) reads what it uses.
+    for (let i = 0; i < opcodes.length; i++) opcode(i, `operator code ${i}`);
+    for (let i = 0; i < buffersT.length; i++) buffersT.at(i);
+    for (let i = 0; i < tensorTables.length; i++) tensor(i, 'SubGraph.tensors');
+  }
 
   const ops = fb.tables(sg, SubGraphField.operators, 'SubGraph.operators').map((o, index): OpRec => {
     const what = `operator ${index}`;
     const opcodeIndex = fb.fieldU32(o, OperatorField.opcode_index, 0);
-    const code = opcodes[opcodeIndex] ?? fail(`malformed: ${what} has opcode index ${opcodeIndex} of ${opcodes.length}`);
+    const code = opcode(opcodeIndex, what);
     const optionsType = fb.fieldU8(o, OperatorField.builtin_options_type, BuiltinOptions.NONE);
     return {
       index,
@@ -359,8 +417,9 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
       if (wData.length !== outSize * inSize) fail(`weights '${w.name}' hold ${wData.length} bytes, expected ${outSize * inSize}`);
       const weightScales = weightQuant(w, outSize, what);
       const inQ = perTensor(x, what);
+      const outQ = perTensor(y, what);
       const bias = b ? int32Data(buffer(b.buffer, `bias '${b.name}'`), outSize, b.name) : new Int32Array(outSize);
-      if (b) checkBiasQuant(b, inQ.scale, weightScales, what);
+      if (b) checkBiasQuant(b, inQ.scale, weightScales, outQ.scale, what);
       intLayers.push({
         name,
         inputSize: inSize,
@@ -369,7 +428,7 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
         weightScales,
         bias,
         input: inQ,
-        output: perTensor(y, what),
+        output: outQ,
         activation,
       });
     } else {
@@ -407,7 +466,7 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
 
   // Metadata written by writer.ts; absent in files from other tools.
   const meta = new Map<string, string>();
-  for (const [i, m] of fb.tables(model, ModelField.metadata, 'Model.metadata').entries()) {
+  for (const [i, m] of (annotations ? fb.tables(model, ModelField.metadata, 'Model.metadata') : []).entries()) {
     const name = fb.string(m, MetadataField.name, `name of metadata ${i}`) ?? '';
     const data = buffer(fb.fieldU32(m, MetadataField.buffer, 0), `metadata '${name}'`);
     meta.set(name, fb.decode(data, `metadata '${name}'`));
@@ -419,7 +478,7 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
   if (flatSize(inputShape) !== firstIn) fail(`metadata '${MODEL_INFO_METADATA}' gives input shape [${inputShape}], but the first layer takes ${firstIn} values`);
   const classNames = parseClassNames(meta.get(CLASS_NAMES_METADATA)) ?? Array.from({ length: classes }, (_, i) => `class_${i}`);
   if (classNames.length !== classes) fail(`metadata '${CLASS_NAMES_METADATA}' lists ${classNames.length} classes, but the model has ${classes} outputs`);
-  const name = info?.name ?? (fb.string(model, ModelField.description, 'Model.description') || 'model');
+  const name = info?.name ?? ((annotations && fb.string(model, ModelField.description, 'Model.description')) || 'model');
 
   if (kind === 'int8') {
     return { kind: 'int8', name, classNames, inputShape, input: perTensor(input, 'the model input'), layers: intLayers, softmax };
@@ -431,7 +490,8 @@ function parseModel(fb: Fb): Int8Model | FloatModel {
 
 function fcActivation(fb: Fb, op: OpRec, what: string): DenseActivation {
   if (op.optionsType !== BuiltinOptions.FullyConnectedOptions || !op.options) {
-    if (op.optionsType === BuiltinOptions.NONE) return 'linear';
+    // No options table at all means the defaults (NONE), as in TFLM's ParseFullyConnected.
+    if (op.optionsType === BuiltinOptions.NONE || op.optionsType === BuiltinOptions.FullyConnectedOptions) return 'linear';
     fail(`${what} has options of union type ${op.optionsType}, expected FullyConnectedOptions`);
   }
   const o = op.options!;
@@ -465,16 +525,23 @@ function weightQuant(w: TensorRec, outSize: number, what: string): Float32Array 
   return new Float32Array(w.scale);
 }
 
-function checkBiasQuant(b: TensorRec, inScale: number, wScales: Float32Array, what: string): void {
-  if (b.scale.length !== wScales.length) fail(`bias '${b.name}' of ${what} has ${b.scale.length} scales, expected ${wScales.length}`);
+/**
+ * TFLM's GetQuantizedConvolutionMultipler (kernel_util.cc), which FULLY_CONNECTED's
+ * prepare runs: |input_scale * weight_scale[0] - bias_scale[0]| / output_scale
+ * <= 0.02, in double. TFLM copies a tensor's quantization only when it has both a
+ * scale and a zero point, so a bias lacking either counts as scale 0.
+ * The firmware's reader (firmware/core/model.c) applies the same rule.
+ */
+function checkBiasQuant(b: TensorRec, inScale: number, wScales: Float32Array, outScale: number, what: string): void {
   if (b.zeroPoint.some((z) => z !== 0)) fail(`bias '${b.name}' of ${what} has a non-zero zero point`);
-  b.scale.forEach((s, c) => {
-    const expected = Math.fround(inScale * wScales[c]!);
-    // TFLite itself allows a relative difference of 1e-6 here.
-    if (Math.abs(s - expected) > 1e-6 * Math.min(s, expected)) {
-      fail(`bias '${b.name}' of ${what} has scale ${s}, expected input scale * weight scale = ${expected}`);
-    }
-  });
+  const biasScale = b.scale.length > 0 && b.zeroPoint.length > 0 ? b.scale[0]! : 0;
+  const product = inScale * wScales[0]!;
+  if (!(Math.abs(product - biasScale) / outScale <= 0.02)) {
+    fail(
+      `bias '${b.name}' of ${what} has scale ${biasScale}, expected input scale * weight scale = ${product} ` +
+        '(TFLM allows a difference of 2% of the output scale)',
+    );
+  }
 }
 
 function int32Data(data: Uint8Array, n: number, name: string): Int32Array {

@@ -15,6 +15,7 @@ import { DeviceLink } from '../device/link.ts';
 import { InterruptedError, TransportClosedError } from '../device/errors.ts';
 import { validateOnDevice, type ValidationReport } from './validate.ts';
 import { readInt8Model } from '../model/int8-file.ts';
+import { checkLinkLimits } from '../reference/limits.ts';
 import { modelPaths } from '../model/model-dir.ts';
 import { writeJsonAtomic } from '../util/atomic-write.ts';
 import { validationDetail, type ValidationDetail } from './detail.ts';
@@ -70,6 +71,7 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
   const log = options.log ?? (() => undefined);
 
   const { model, bytes: tfliteBytes } = await readInt8Model(args.model);
+  checkLinkLimits(model);
   const elf = args.board ? (args.elf ? resolve(args.elf) : defaultEmulatorElf(args.model)) : null;
   if (elf && !existsSync(elf)) {
     throw new UsageError(`firmware ${elf} is missing: run tinyml build --model ${args.model} --board emulator first`);

@@ -43,16 +43,28 @@ typedef struct {
   int32_t activation_min;       /* [-128, 127], <= activation_max */
   int32_t activation_max;       /* [-128, 127] */
   const int32_t *multipliers;   /* Q0.31 in [2^30, 2^31 - 1] or 0; output_size entries if per_channel, else 1 */
-  const int32_t *shifts;        /* [-31, 31]; positive = left shift; same count as multipliers */
+  const int32_t *shifts;        /* [-31, 30]; positive = left shift; same count as multipliers */
   bool per_channel;
 } tml_fc_params_t;
+
+/* Largest requantization shift: TFLM's MultiplyByQuantizedMultiplier requires
+ * shift in [-31, 30] (x * (1 << 31) overflows), so a real multiplier of 2^30 or
+ * more is refused at prepare time (see TML_MAX_FC_SHIFT in model.h). */
+#define TML_FC_MAX_SHIFT 30
+
+/* QuantizeMultiplier of the real multiplier of output channel `channel` (see
+ * prepare below). Returns false when it is not finite or its shift exceeds
+ * TML_FC_MAX_SHIFT; the model reader calls it to refuse such models at load. */
+bool tml_fully_connected_s8_multiplier(const tml_fc_quant_t *quant, uint32_t channel, int32_t *multiplier,
+                                       int *shift);
 
 /* Prepare (once per model): QuantizeMultiplier of the real multiplier of each
  * channel, computed exactly as TFLM's CalculateOpDataFullyConnected does:
  * per-tensor double(float(input_scale * weight_scale)) / output_scale,
  * per-channel double(input_scale) * weight_scale[c] / output_scale.
  * `multipliers` and `shifts` need weight_scale_count entries and must outlive
- * `params`, which points at them. Returns false when a multiplier is not finite. */
+ * `params`, which points at them. Returns false when a multiplier is not finite
+ * or its shift exceeds TML_FC_MAX_SHIFT. */
 bool tml_fully_connected_s8_prepare(const tml_fc_quant_t *quant, uint16_t input_size, uint16_t output_size,
                                     int32_t *multipliers, int32_t *shifts, tml_fc_params_t *params);
 

@@ -12,21 +12,26 @@ static float read_f32_le(const void *base, uint32_t index) {
   return f;
 }
 
+bool tml_fully_connected_s8_multiplier(const tml_fc_quant_t *quant, uint32_t channel, int32_t *multiplier,
+                                       int *shift) {
+  const float weight_scale = read_f32_le(quant->weight_scales, channel);
+  double real;
+  if (quant->weight_scale_count > 1) {
+    real = (double)quant->input_scale * (double)weight_scale / (double)quant->output_scale;
+  } else {
+    /* GetQuantizedConvolutionMultipler: the product is taken in float. */
+    const float product = quant->input_scale * weight_scale;
+    real = (double)product / (double)quant->output_scale;
+  }
+  return tml_quantize_multiplier(real, multiplier, shift) && *shift <= TML_FC_MAX_SHIFT;
+}
+
 bool tml_fully_connected_s8_prepare(const tml_fc_quant_t *quant, uint16_t input_size, uint16_t output_size,
                                     int32_t *multipliers, int32_t *shifts, tml_fc_params_t *params) {
   const bool per_channel = quant->weight_scale_count > 1;
   for (uint32_t c = 0; c < quant->weight_scale_count; ++c) {
-    const float weight_scale = read_f32_le(quant->weight_scales, c);
-    double real;
-    if (per_channel) {
-      real = (double)quant->input_scale * (double)weight_scale / (double)quant->output_scale;
-    } else {
-      /* GetQuantizedConvolutionMultipler: the product is taken in float. */
-      const float product = quant->input_scale * weight_scale;
-      real = (double)product / (double)quant->output_scale;
-    }
     int shift = 0;
-    if (!tml_quantize_multiplier(real, &multipliers[c], &shift)) return false;
+    if (!tml_fully_connected_s8_multiplier(quant, c, &multipliers[c], &shift)) return false;
     shifts[c] = shift;
   }
   params->input_size = input_size;
