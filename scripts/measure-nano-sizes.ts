@@ -14,7 +14,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TinymlError } from '../src/errors.ts';
+import { TinymlError, UsageError } from '../src/errors.ts';
 import { renderCArray } from '../src/export/c-array.ts';
 import { formatNanoSizes, measureNanoSizes } from '../src/firmware/nano-sizes.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     },
   });
   const coreDir = values['core-dir'];
-  if (!coreDir) throw new TinymlError('--core-dir is required: pass a local ArduinoCore-mbed checkout (the folder with platform.txt)');
+  if (!coreDir) throw new UsageError('--core-dir is required: pass a local ArduinoCore-mbed checkout (the folder with platform.txt)');
   const outDir = resolve(values.out!);
   const modelDirs = [];
   for (const [name, widths] of MODELS) modelDirs.push(await writeModelFolder(join(outDir, 'models'), name, widths));

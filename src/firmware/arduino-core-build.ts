@@ -174,11 +174,13 @@ export async function buildWithArduinoCore(options: ArduinoCoreBuildOptions): Pr
   const used = await discoverLibraries([...sketchSources, inoCpp], candidates);
   const libraries = used.map((l) => l.dir);
   const warnings = WARNING_FLAGS[options.warnings ?? 'default'];
-  const includes = [...(options.includeFirst ?? []).flatMap((d) => ['-I', resolve(d)]), `-I${corePath}`, `-I${variantPath}`, ...used.map((l) => `-I${l.root}`)];
+  // arduino-cli's {includes}: the core and the variant for the core; the used libraries too for the rest.
+  const coreIncludes = [...(options.includeFirst ?? []).flatMap((d) => ['-I', resolve(d)]), `-I${corePath}`, `-I${variantPath}`];
+  const allIncludes = [...coreIncludes, ...used.map((l) => `-I${l.root}`)];
   const tail = [`-I${corePath}/api/deprecated`, `-I${corePath}/api/deprecated-avr-comp`, `-iprefix${corePath}`, `@${join(variantPath, 'includes.txt')}`];
   const target = ['-DARDUINO_ARCH_NRF52840', '-MMD', '-mcpu=cortex-m4', '-mfloat-abi=softfp', '-mfpu=fpv4-sp-d16'];
   const defines = [`-DARDUINO=${ARDUINO_VERSION}`, `-DARDUINO_${NANO33BLE_VARIANT}`, '-DARDUINO_ARCH_MBED', '-DARDUINO_LIBRARY_DISCOVERY_PHASE=0'];
-  const commandFor = (src: string, obj: string): string[] => {
+  const commandFor = (src: string, obj: string, includes: readonly string[]): string[] => {
     const ext = extname(src);
     if (ext === '.S') {
       return ['arm-none-eabi-g++', '-c', '-x', 'assembler-with-cpp', '-mcpu=cortex-m4', '-mfpu=fpv4-sp-d16', ...defines, ...includes, ...tail, src, '-o', obj];
@@ -192,11 +194,13 @@ export async function buildWithArduinoCore(options: ArduinoCoreBuildOptions): Pr
       ...target, ...defines, ...includes, ...tail, src, '-o', obj,
     ];
   };
-  const jobsIn = async (dir: string, objDir: string, part: Job['part'], sources?: readonly string[]): Promise<Job[]> =>
-    (sources ?? (await listFiles(dir)).filter((f) => SOURCE_EXTS.has(extname(f)))).map((src) => {
+  const jobsIn = async (dir: string, objDir: string, part: Job['part'], sources?: readonly string[]): Promise<Job[]> => {
+    const includes = part === 'core' || part === 'variant' ? coreIncludes : allIncludes;
+    return (sources ?? (await listFiles(dir)).filter((f) => SOURCE_EXTS.has(extname(f)))).map((src) => {
       const obj = join(objDir, `${relative(dir, src)}.o`);
-      return { src, obj, part, command: commandFor(src, obj) };
+      return { src, obj, part, command: commandFor(src, obj, includes) };
     });
+  };
 
   const sketchJobs = await jobsIn(sketchBuild, join(buildDir, 'obj', 'sketch'), 'sketch', sketchSources);
   const variantJobs = (await jobsIn(variantPath, join(cacheDir, 'variant'), 'variant')).filter((j) => dirname(j.src) === variantPath);
