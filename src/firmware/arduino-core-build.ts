@@ -11,7 +11,8 @@
  *   -mcpu= -mfloat-abi= -mfpu= -DARDUINO=10607 -DARDUINO_ARDUINO_NANO33BLE
  *   -DARDUINO_ARCH_MBED -DARDUINO_LIBRARY_DISCOVERY_PHASE=0 {includes}
  *   -I<core>/api/deprecated -I<core>/api/deprecated-avr-comp -iprefix<core>
- *   @includes.txt`, with {includes} = the core, the variant, the used libraries' src/;
+ *   @includes.txt`, with {includes} = the core and the variant (for the core), and
+ *   the used libraries' folders too (for the sketch and the libraries);
  * - the sketch: `<name>.ino` becomes `<name>.ino.cpp` behind `#include <Arduino.h>`,
  *   and src/ is compiled recursively; the core (cores/arduino, recursively) goes
  *   into core.a, linked with --whole-archive, the variant's sources as objects;
@@ -33,6 +34,9 @@
  * sketch and the libraries, without mbed OS; an empty sketch built the same way
  * gives the baseline to subtract. Library functions (newlib, libstdc++) that mbed
  * OS would pull in anyway are charged to whoever uses them here: an overestimate.
+ * The compiler is the arm-none-eabi-gcc on PATH (the core pins 7-2017q4; pass an
+ * empty arm_acle.h in includeFirst to refuse what GCC 7 lacks), and warnings are
+ * on by default where arduino-cli's default is -w.
  */
 import { execa, type ExecaError } from 'execa';
 import { access, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -75,7 +79,7 @@ export interface ArduinoCoreBuildOptions {
   readonly tflmDir?: string;
   /** -I folders searched before all others (an empty arm_acle.h stands in for GCC 7's). */
   readonly includeFirst?: readonly string[];
-  /** Default 'default' (the core's own -Wall -Wextra from cflags.txt still apply). */
+  /** Default 'default', not arduino-cli's 'none' (-w), so that warnings are seen; cflags.txt's -Wall -Wextra apply. */
   readonly warnings?: WarningLevel;
   /** Compilers in parallel; default 2. */
   readonly jobs?: number;
