@@ -1,17 +1,19 @@
 /**
  * The memory budget of a firmware build, checked BEFORE anything is compiled:
  * flash = the model array + our runtime's code + the platform's own code (the
- * Arduino mbed core on the Nano 33 BLE Sense), RAM = the tensor arena + the
- * runtime's static buffers + the platform's own globals, each against the board's
- * limits. A model that cannot fit is refused with the numbers and what to do.
+ * Arduino mbed core on the Nano 33 BLE Sense) + a safety margin, RAM = the tensor
+ * arena + the runtime's static data + the platform's own globals + a margin, each
+ * against the board's limits. A model that cannot fit is refused with the numbers
+ * and what to do.
  *
- * Exact: the model size (the .tflite is copied byte for byte into flash) and the
- * board limits. Estimates, marked as such in every line's note: the code sizes
- * and the arena formula; the lead refines the native numbers from
- * `arm-none-eabi-size` of the emulator build, and TFLM checks its arena at run
- * time anyway (AllocateTensors fails -> INFO status ARENA_TOO_SMALL / RUNTIME).
- * arduino-cli applies the same kind of check after linking (text > upload.maximum_size
- * or data > upload.maximum_data_size is an error), with real numbers.
+ * Exact: the model size (the .tflite is copied byte for byte into flash), the
+ * board limits and the native arena (runtime_native.c's planner). Measured on the
+ * Nano 33 BLE (see NANO33BLE_MEASUREMENT): each runtime's code and data. Published:
+ * the mbed core's empty sketch. Estimated: the emulator's figures (its linker
+ * checks the real sizes anyway) and TFLM's arena (TFLM checks it at run time:
+ * AllocateTensors fails -> INFO status ARENA_TOO_SMALL / RUNTIME). arduino-cli
+ * applies the same kind of check after linking (text > upload.maximum_size or
+ * data > upload.maximum_data_size is an error), with real numbers.
  */
 import { TinymlError } from '../errors.ts';
 import { tflmArenaBytes } from './tflm-arena.ts';
@@ -21,6 +23,18 @@ export type RuntimeKind = 'native' | 'tflm';
 export const RUNTIME_KINDS: readonly RuntimeKind[] = ['native', 'tflm'];
 
 export type BoardId = 'nano33ble' | 'mps2-an386';
+
+export interface RuntimeCost {
+  readonly flash: number;
+  readonly ram: number;
+  readonly note: string;
+}
+
+export interface Margin {
+  readonly flash: number;
+  readonly ram: number;
+  readonly note: string;
+}
 
 export interface BoardLimits {
   readonly id: BoardId;
@@ -34,7 +48,55 @@ export interface BoardLimits {
   readonly platformFlash: number;
   readonly platformRam: number;
   readonly platformNote: string;
+  /** Code and static data of each runtime with our protocol, app loop and HAL on this board (no model, no arena). */
+  readonly runtimeCost: Readonly<Record<RuntimeKind, RuntimeCost>>;
+  /** Reserved on top of the lines above for what they cannot know. */
+  readonly margin: Margin;
 }
+
+/**
+ * How the Nano 33 BLE figures were measured: `scripts/measure-nano-sizes.ts`
+ * compiles an empty sketch and each runtime's assembled sketch (784-20-10 and
+ * 784-128-10 models) with the mbed core's own recipe (platform.txt, the variant's
+ * cflags/cxxflags/defines/includes/ldflags, core.a, the preprocessed
+ * linker_script.ld, --gc-sections) and partial-links them without libmbed.a, which
+ * the core's source repository does not carry (src/firmware/arduino-core-build.ts).
+ * A runtime's cost is its sketch minus the empty sketch minus the model array
+ * (flash) or the arena (RAM), counted as arduino-cli counts (flash .text + .rodata
+ * + .data, RAM .data + .bss); it came out the same, to the byte, for both models:
+ *
+ *   sketch         flash     RAM   model  arena  runtime flash  runtime RAM
+ *   empty sketch   22436    4600       0      0
+ *   native, h20    50288    9368   17776    944          10076         3824
+ *   native, h128  136480    9912  103968   1488          10076         3824
+ *   tflm, h20      89312   11760   17776   2000          49100         5160
+ *   tflm, h128    175504   11856  103968   2096          49100         5160
+ *
+ * (The empty sketch here lacks mbed OS; its real figure is platformFlash below.
+ * TFLM also adds 28 bytes of .ARM.exidx, which arduino-cli does not count.)
+ */
+export const NANO33BLE_MEASUREMENT = {
+  core: 'arduino/ArduinoCore-mbed 4.6.0 (b4ad4e72), its libraries/ (Wire) at the same commit',
+  tflm: 'tensorflow/tflite-micro-arduino-examples 7948b85',
+  compiler: 'arm-none-eabi-gcc 12.2.1 (Debian 15:12.2.rel1-1); the core pins 7-2017q4',
+  command: 'node --import tsx scripts/measure-nano-sizes.ts --core-dir <ArduinoCore-mbed> --tflm-dir <tflite-micro-arduino-examples>',
+} as const;
+
+/**
+ * The Nano's safety margin, on top of measured and published figures, for:
+ * the compiler (the core pins GCC 7-2017q4, measured with GCC 12: -Os code size
+ * differs between them by a few percent either way); the core version (the
+ * empty-sketch figure is from mbed_nano 4.1.5, the measurement from 4.6.0); the
+ * libraries' own growth between versions; and mbed OS's run-time heap use beyond
+ * its static data (the RAM margin). What it does not need to cover: newlib and
+ * libstdc++ functions both libmbed.a and our runtime use are charged to the
+ * runtime in full (an overestimate).
+ */
+export const NANO33BLE_MARGIN: Margin = {
+  flash: 16 * 1024,
+  ram: 8 * 1024,
+  note: 'safety margin: GCC 7 vs 12, core and library versions, mbed heap (budget.ts)',
+};
 
 export const BOARDS: Readonly<Record<BoardId, BoardLimits>> = {
   nano33ble: {
@@ -45,14 +107,28 @@ export const BOARDS: Readonly<Record<BoardId, BoardLimits>> = {
     flashMax: 983040,
     ramMax: 262144,
     limitsSource: 'ArduinoCore-mbed boards.txt nano33ble.upload.maximum_size / maximum_data_size',
-    // An empty sketch (setup(){} loop(){}) built with `arduino-cli compile --fqbn
-    // arduino:mbed_nano:nano33ble`: "Sketch uses 85328 bytes (8%) of program storage space.
-    // Global variables use 44552 bytes (16%) of dynamic memory" (published in
-    // github.com/kierdavis/underglow doc/story/toolchain.md, mbed_nano 4.x). Measured,
-    // but on one core version; mbed OS also takes heap at run time beyond this.
+    // The core's own share cannot be measured without libmbed.a (prebuilt mbed OS, only in
+    // the released core package). Published `arduino-cli compile --fqbn
+    // arduino:mbed_nano:nano33ble` output for an empty sketch: "Sketch uses 85328 bytes ...
+    // Global variables use 44552 bytes" (github.com/kierdavis/underglow
+    // doc/story/toolchain.md), 85328 / 44560 with mbed_nano 4.1.5 (a blink sketch, the same
+    // flash), 85288 / 44560 with 4.1.5 (another user's build log). The largest of each.
     platformFlash: 85328,
-    platformRam: 44552,
-    platformNote: 'mbed_nano core, empty sketch (measured, one core version)',
+    platformRam: 44560,
+    platformNote: 'mbed_nano core, empty sketch (published arduino-cli output, 4.1.5)',
+    runtimeCost: {
+      native: {
+        flash: 10076,
+        ram: 3824,
+        note: 'our C core: reader, FC/softmax kernels, protocol, app, HAL (measured, NANO33BLE_MEASUREMENT)',
+      },
+      tflm: {
+        flash: 49100,
+        ram: 5160,
+        note: 'TFLM + CMSIS-NN + Wire + our protocol/app/adapter (measured, NANO33BLE_MEASUREMENT)',
+      },
+    },
+    margin: NANO33BLE_MARGIN,
   },
   'mps2-an386': {
     id: 'mps2-an386',
@@ -62,40 +138,16 @@ export const BOARDS: Readonly<Record<BoardId, BoardLimits>> = {
     flashMax: 1024 * 1024,
     ramMax: 256 * 1024,
     limitsSource: 'nRF52840 capacity, imposed on the emulator build',
-    // Vector table, startup, UART HAL and the main stack: an estimate until the emulator
-    // build's linker script and arm-none-eabi-size give the real numbers.
+    // Vector table, startup, UART HAL and the main stack: estimates; the emulator's
+    // linker script holds the build to the real sizes anyway.
     platformFlash: 4 * 1024,
     platformRam: 8 * 1024,
     platformNote: 'startup, UART HAL, 8 KB stack (estimate)',
-  },
-};
-
-export interface RuntimeCost {
-  readonly flash: number;
-  readonly ram: number;
-  readonly note: string;
-}
-
-/**
- * Code and static data of each runtime together with our protocol + app loop + HAL,
- * on a Cortex-M4 at -Os. Estimates (see `note`).
- */
-export const RUNTIME_COST: Readonly<Record<RuntimeKind, RuntimeCost>> = {
-  native: {
-    // Model reader, int8 FULLY_CONNECTED + SOFTMAX, protocol (COBS, CRC-32), app loop,
-    // HAL: small C; RAM is mostly the protocol's frame buffers (~4 x 1038 bytes).
-    flash: 12 * 1024,
-    ram: 5 * 1024,
-    note: 'our C core: reader, FC/softmax kernels, protocol, app, HAL (estimate)',
-  },
-  tflm: {
-    // A published Nano 33 BLE build of a dense int8 model with MicroMutableOpResolver
-    // (veysiadn/acustic-emission-models dense_model_specs.md: 169328 bytes flash, 60440
-    // bytes RAM, model 6496 bytes, arena 6040) minus the empty sketch above leaves
-    // ~77 KB flash and ~10 KB RAM for TFLM and that sketch; plus our protocol/app/adapter.
-    flash: 88 * 1024,
-    ram: 15 * 1024,
-    note: 'TFLM interpreter + FC/softmax (CMSIS-NN) + our protocol/app/adapter (estimate)',
+    runtimeCost: {
+      native: { flash: 12 * 1024, ram: 5 * 1024, note: 'our C core: reader, FC/softmax kernels, protocol, app, HAL (estimate)' },
+      tflm: { flash: 88 * 1024, ram: 15 * 1024, note: 'TFLM interpreter + FC/softmax (CMSIS-NN) + our protocol/app/adapter (estimate)' },
+    },
+    margin: { flash: 0, ram: 0, note: 'none: the emulator link checks the real sizes' },
   },
 };
 
@@ -176,9 +228,10 @@ export interface BudgetOptions {
 /** Computes the budget; never throws for a model that does not fit (see checkBudget). */
 export function planBudget(options: BudgetOptions): Budget {
   const board = BOARDS[options.board];
-  const cost = RUNTIME_COST[options.runtime];
+  const cost = board.runtimeCost[options.runtime];
   const arenaBytes = options.arenaBytes ?? arenaBytesFor(options.model, options.runtime);
-  const memory = (lines: BudgetLine[], max: number): MemoryBudget => {
+  const memory = (all: BudgetLine[], max: number): MemoryBudget => {
+    const lines = all.filter((l) => l.bytes > 0 || l.label !== 'margin');
     const used = lines.reduce((s, l) => s + l.bytes, 0);
     return { lines, used, max, free: max - used };
   };
@@ -187,14 +240,20 @@ export function planBudget(options: BudgetOptions): Budget {
       { label: 'model', bytes: options.modelBytes, note: 'model_int8.tflite as g_model (exact)' },
       { label: `${options.runtime} runtime`, bytes: cost.flash, note: cost.note },
       { label: 'platform', bytes: board.platformFlash, note: board.platformNote },
+      { label: 'margin', bytes: board.margin.flash, note: board.margin.note },
     ],
     board.flashMax,
   );
   const ram = memory(
     [
-      { label: 'tensor arena', bytes: arenaBytes, note: `TML_ARENA_BYTES for ${options.runtime} (estimate)` },
+      {
+        label: 'tensor arena',
+        bytes: arenaBytes,
+        note: `TML_ARENA_BYTES for ${options.runtime} (${options.runtime === 'native' ? 'exact: what runtime_native.c plans' : 'estimate: TFLM checks it at run time'})`,
+      },
       { label: `${options.runtime} runtime`, bytes: cost.ram, note: cost.note },
       { label: 'platform', bytes: board.platformRam, note: board.platformNote },
+      { label: 'margin', bytes: board.margin.ram, note: board.margin.note },
     ],
     board.ramMax,
   );
@@ -228,7 +287,7 @@ export function checkBudget(options: BudgetOptions): Budget {
   if (flash.free < 0) {
     const room = flash.max - (flash.used - budget.modelBytes);
     problems.push(
-      `flash: ${kb(flash.used)} needed of ${kb(flash.max)} (model ${kb(budget.modelBytes)}, ${kb(room)} left for it after the ${runtime} runtime and platform)`,
+      `flash: ${kb(flash.used)} needed of ${kb(flash.max)} (model ${kb(budget.modelBytes)}, ${kb(room)} left for it after the ${runtime} runtime, platform and margin)`,
     );
   }
   if (ram.free < 0) {

@@ -4,8 +4,12 @@
  * arm_nn_vec_mat_mult_t_s8 does: two output rows at a time share each input
  * load; four int8 of a word are sign-extended in pairs with SXTB16 (plain and
  * rotated by 8) and multiplied-accumulated two at a time with SMLAD.
- * About 15 instructions per 8 MACs in the inner loop. */
-#include <arm_acle.h>
+ * About 15 instructions per 8 MACs in the inner loop.
+ *
+ * SXTB16 and SMLAD are written as inline assembly rather than taken from
+ * <arm_acle.h>: the Nano 33 BLE's core pins arm-none-eabi-gcc 7-2017q4, whose
+ * arm_acle.h lacks __sxtb16/__smlad (an implicit declaration, then an undefined
+ * reference at link). The asm is the same on GCC 7..14 and clang. */
 #include <string.h>
 
 #include "kernels/fixed_point.h"
@@ -17,11 +21,26 @@ static inline uint32_t load_u32(const int8_t *p) {
   return v;
 }
 
-/* SXTB16 of x rotated right by 8 (bytes 1 and 3), in one instruction: GCC 12
- * does not fold a rotate into SXTB16's operand by itself. */
+/* Bytes 0 and 2 of x, sign-extended into two halfwords. */
+static inline int32_t sxtb16(uint32_t x) {
+  int32_t r;
+  __asm("sxtb16 %0, %1" : "=r"(r) : "r"(x));
+  return r;
+}
+
+/* Bytes 1 and 3 (x rotated right by 8), in one instruction: GCC does not fold
+ * a rotate into SXTB16's operand by itself. */
 static inline int32_t sxtb16_ror8(uint32_t x) {
   int32_t r;
   __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+}
+
+/* acc + a.lo * b.lo + a.hi * b.hi over signed halfwords, wrapping as the C sum
+ * does. On overflow SMLAD also sets the sticky Q flag, which nothing reads. */
+static inline int32_t smlad(int32_t a, int32_t b, int32_t acc) {
+  int32_t r;
+  __asm("smlad %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
   return r;
 }
 
@@ -49,14 +68,14 @@ void tml_fully_connected_s8(const tml_fc_params_t *params, const int8_t *input, 
     uint32_t i = n >> 2;
     while (i-- > 0u) {
       const uint32_t xw = load_u32(x);
-      const int32_t x02 = __sxtb16(xw);
+      const int32_t x02 = sxtb16(xw);
       const int32_t x13 = sxtb16_ror8(xw);
       const uint32_t ww0 = load_u32(w0);
       const uint32_t ww1 = load_u32(w1);
-      acc0 = __smlad(__sxtb16(ww0), x02, acc0);
-      acc0 = __smlad(sxtb16_ror8(ww0), x13, acc0);
-      acc1 = __smlad(__sxtb16(ww1), x02, acc1);
-      acc1 = __smlad(sxtb16_ror8(ww1), x13, acc1);
+      acc0 = smlad(sxtb16(ww0), x02, acc0);
+      acc0 = smlad(sxtb16_ror8(ww0), x13, acc0);
+      acc1 = smlad(sxtb16(ww1), x02, acc1);
+      acc1 = smlad(sxtb16_ror8(ww1), x13, acc1);
       x += 4;
       w0 += 4;
       w1 += 4;
@@ -81,8 +100,8 @@ void tml_fully_connected_s8(const tml_fc_params_t *params, const int8_t *input, 
     while (i-- > 0u) {
       const uint32_t xw = load_u32(x);
       const uint32_t ww = load_u32(weights);
-      acc = __smlad(__sxtb16(ww), __sxtb16(xw), acc);
-      acc = __smlad(sxtb16_ror8(ww), sxtb16_ror8(xw), acc);
+      acc = smlad(sxtb16(ww), sxtb16(xw), acc);
+      acc = smlad(sxtb16_ror8(ww), sxtb16_ror8(xw), acc);
       x += 4;
       weights += 4;
     }
