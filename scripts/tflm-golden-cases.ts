@@ -17,6 +17,7 @@
  *   input exactly) feeding an int8 SOFTMAX, over depths 1..100, input scales
  *   from just above TFLM's lower bound to the clamped multiplier, several betas,
  *   and rows built to hit the edges (constant, one-hot, all -128, near diff_min).
+ * - fc-refused: a bias scale TFLM's prepare rejects (see FC_REFUSED).
  * - softmax-refused: beta * input_scale * 2^26 <= 1, where TFLM's
  *   QuantizeMultiplierGreaterThanOne CHECK aborts.
  * - model: the exercise's 784-H-10 shapes (H = 20, 128, 1024, and 512-512) with
@@ -30,7 +31,7 @@ import { mulberry32 } from '../src/util/prng.ts';
 
 export const CASES_SEED = 20261205;
 
-export type CaseKind = 'fc' | 'fc-tie' | 'softmax' | 'softmax-refused' | 'model';
+export type CaseKind = 'fc' | 'fc-refused' | 'fc-tie' | 'softmax' | 'softmax-refused' | 'model';
 
 export interface GoldenCase {
   readonly id: string;
@@ -62,7 +63,7 @@ function int8Model(id: string, layers: Int8Dense[], softmax: Int8Model['softmax'
     kind: 'int8',
     name: id,
     classNames: Array.from({ length: classes }, (_, i) => `c${i}`),
-    inputShape: [1, layers[0]!.inputSize].slice(1),
+    inputShape: [layers[0]!.inputSize],
     input: layers[0]!.input,
     layers,
     softmax,
@@ -79,6 +80,9 @@ function dense(
 // ------------------------------------------------------------ FULLY_CONNECTED
 
 interface FcSpec {
+  /** Exact scales (else 2^inputScaleLog2, 2^weightScaleLog2). */
+  readonly inputScale?: number;
+  readonly weightScale?: number;
   readonly inputScaleLog2?: number;
   readonly weightScaleLog2?: number;
   /** log2 of the real multiplier input_scale * weight_scale / output_scale. */
@@ -103,18 +107,30 @@ const FC_SPECS: readonly FcSpec[] = [
   { inputScaleLog2: -40, weightScaleLog2: -30, note: 'tiny scales 2^-40 and 2^-30' },
   { wrapBias: true, note: 'biases near INT32_MIN/INT32_MAX: the int32 accumulator wraps' },
   { biasRange: 2 ** 30, note: 'large biases (|b| <= 2^30)' },
+  { inputScale: Math.fround(0.1), weightScale: Math.fround(0.3), realLog2: 18, note: 'real multiplier 2^18 with an inexact float product: the bias scale is off by 0.004 output steps, which TFLM accepts' },
+];
+
+/**
+ * What TFLM refuses in a FULLY_CONNECTED our writer can produce: kernel_util.cc
+ * GetQuantizedConvolutionMultipler requires |double(input_scale) *
+ * double(weight_scale) - bias_scale| / output_scale <= 0.02, and our writer
+ * stores bias_scale = float(input_scale * weight_scale), so a real multiplier
+ * near 2^24 with an inexact product breaks it.
+ */
+const FC_REFUSED: readonly FcSpec[] = [
+  { inputScale: Math.fround(0.1), weightScale: Math.fround(0.3), realLog2: 24, note: 'real multiplier 2^24 with an inexact float product: the bias scale is off by 0.25 output steps, over TFLM\'s 0.02' },
 ];
 const FC_RANDOM = 28;
 const FC_INPUTS = 6;
 const FC_SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 100, 127, 255, 256, 300];
 
-function fcCase(index: number, spec: FcSpec, rand: Rand): GoldenCase {
-  const id = `fc-${String(index).padStart(2, '0')}`;
+function fcCase(index: number, spec: FcSpec, rand: Rand, refused = false): GoldenCase {
+  const id = refused ? `fc-refused-${index}` : `fc-${String(index).padStart(2, '0')}`;
   const inputSize = pick(rand, FC_SIZES);
   const outputSize = int(rand, 1, 40);
   const relu = rand() < 0.5;
-  const inScale = pow2(spec.inputScaleLog2 ?? -12 + rand() * 16);
-  const wScale = pow2(spec.weightScaleLog2 ?? -12 + rand() * 12);
+  const inScale = spec.inputScale ?? pow2(spec.inputScaleLog2 ?? -12 + rand() * 16);
+  const wScale = spec.weightScale ?? pow2(spec.weightScaleLog2 ?? -12 + rand() * 12);
   // Ordinary cases: aim the accumulator's spread (~73 * 74 * sqrt(n)) at the int8 range.
   const realLog2 = spec.realLog2 ?? Math.log2(64 / (73 * 74 * Math.sqrt(inputSize))) + (rand() * 4 - 2);
   const outScale = Math.fround(Math.fround(inScale * wScale) / 2 ** realLog2);
@@ -131,7 +147,7 @@ function fcCase(index: number, spec: FcSpec, rand: Rand): GoldenCase {
   );
   return {
     id,
-    kind: 'fc',
+    kind: refused ? 'fc-refused' : 'fc',
     description: `${inputSize} -> ${outputSize}${relu ? ' relu' : ''}, input zp ${inZp}, output zp ${outZp}; ${spec.note}`,
     model: int8Model(id, [layer], null),
     inputs,
@@ -178,10 +194,13 @@ function tieCase(index: number, spec: TieSpec, rand: Rand): GoldenCase {
   const input = randomInt8(rand, inputSize);
   const bias = new Int32Array(TIE_OUTPUTS);
   const kinds: TieKind[] = [];
-  const maxT = Math.max(0, Math.min(40, Math.floor((2 ** 31 / 2 ** (spec.exponent - 1 + spec.log2Denominator) - 1) / 2) - 1));
+  // |acc| < 2^31, and the rounded output p (2t + 1) / 2 stays inside int8 so the clamp cannot hide the tie.
+  const fitsAcc = Math.floor((2 ** 31 / 2 ** (spec.exponent - 1 + spec.log2Denominator) - 1) / 2) - 1;
+  const fitsInt8 = Math.floor((238 / spec.numerator - 1) / 2);
+  const maxT = Math.max(0, Math.min(fitsAcc, fitsInt8));
   for (let c = 0; c < TIE_OUTPUTS; c++) {
     const negative = c % 2 === 1;
-    const srdhm = spec.numerator === 1 && spec.exponent <= 4 && c >= TIE_OUTPUTS - 4;
+    const srdhm = spec.numerator === 1 && spec.exponent <= 4 && c >= TIE_OUTPUTS - 8;
     const t = int(rand, 0, maxT);
     const magnitude = srdhm ? 2 * int(rand, 0, 100) + 1 : (2 * t + 1) * 2 ** (spec.exponent - 1 + spec.log2Denominator);
     const acc = negative ? -magnitude : magnitude;
@@ -242,7 +261,7 @@ function softmaxRows(rand: Rand, depth: number, zp: number): Int8Array[] {
   const center = int(rand, -100, 100);
   rows.push(Int8Array.from({ length: depth }, () => Math.max(-128, Math.min(127, center + int(rand, -3, 3)))));
   rows.push(Int8Array.from({ length: depth }, () => Math.max(-128, Math.min(127, zp + int(rand, -40, 40)))));
-  rows.push(Int8Array.from({ length: depth }, (_, i) => (i * 255) / Math.max(1, depth - 1) - 128));
+  rows.push(Int8Array.from({ length: depth }, (_, i) => Math.round((i * 255) / Math.max(1, depth - 1)) - 128));
   rows.push(randomInt8(rand, depth));
   return rows;
 }
@@ -340,6 +359,7 @@ export function kernelCases(): GoldenCase[] {
   const cases: GoldenCase[] = [];
   const fcSpecs = [...FC_SPECS, ...Array.from({ length: FC_RANDOM }, () => ({ note: 'random' }))];
   fcSpecs.forEach((spec, i) => cases.push(fcCase(i, spec, rand)));
+  FC_REFUSED.forEach((spec, i) => cases.push(fcCase(i, spec, rand, true)));
   TIE_SPECS.forEach((spec, i) => cases.push(tieCase(i, spec, rand)));
   const smSpecs = [...SOFTMAX_SPECS, ...Array.from({ length: SOFTMAX_RANDOM }, () => ({ note: 'random' }))];
   smSpecs.forEach((spec, i) => cases.push(softmaxCase(`softmax-${String(i).padStart(2, '0')}`, 'softmax', spec, rand)));

@@ -198,7 +198,7 @@ export function qemuRunnerArgs(elf: string, jobPath: string): string[] {
 }
 
 /** Runs a job on a Cortex-M4 runner in QEMU; no QEMU outlives the call. */
-export async function runArmJob(elf: string, jobPath: string, cases: number, timeoutMs = 600_000): Promise<CaseResult[]> {
+export async function runArmJob(elf: string, jobPath: string, cases: number, timeoutMs = 120_000): Promise<CaseResult[]> {
   const args = qemuRunnerArgs(elf, jobPath);
   let r;
   try {

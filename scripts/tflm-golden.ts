@@ -20,9 +20,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { TinymlError, ToolError, UsageError } from '../src/errors.ts';
 import { REPO_ROOT } from '../src/firmware/paths.ts';
+import { tflmBuildInputs } from '../src/firmware/tflm-tree.ts';
 import { runTool } from '../src/firmware/toolchain.ts';
 import { allCases, caseTflite } from './tflm-golden-cases.ts';
 import { compareWithTflm, coverage, describeDisagreements, referenceAnswers } from './tflm-golden-check.ts';
@@ -75,6 +77,10 @@ async function tflmSource(tflmDir: string, commit: string | undefined): Promise<
 /** Builds TFLM, runs every case on it in QEMU and writes the golden data; returns the summary lines. */
 export async function generateTflmGolden(options: GenerateOptions): Promise<string[]> {
   const log = options.log ?? (() => {});
+  tflmBuildInputs(options.tflmDir); // a UsageError naming what the folder lacks, before any work
+  if (options.tflmCommit !== undefined && !/^[0-9a-f]{7,40}$/.test(options.tflmCommit)) {
+    throw new UsageError(`--tflm-commit ${options.tflmCommit}: give the commit as 7 to 40 hex digits`);
+  }
   const tflm = await tflmSource(options.tflmDir, options.tflmCommit);
   const cases = allCases();
   const tflites = cases.map(caseTflite);
@@ -141,11 +147,19 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('tflm-golden.ts')) {
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    console.error(`error: ${message.split('\n')[0]}`);
-    if (!(err instanceof TinymlError)) console.error(err);
-    process.exit(err instanceof TinymlError ? err.exitCode : 1);
+    // As the CLI does (src/cli/run.ts): a TinymlError is one `error:` line (a
+    // ToolError adds the tool's output after it); anything else is a bug.
+    if (err instanceof TinymlError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`error: ${err.message}: usage: scripts/tflm-golden.ts --tflm-dir DIR [--out DIR] [--tflm-commit SHA] [--build-dir DIR]\n`);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
   });
 }

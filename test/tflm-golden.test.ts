@@ -16,11 +16,32 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../src/firmware/paths.ts';
+import type { Int8Model } from '../src/model/types.ts';
+import { fullyConnectedInt8, prepareFullyConnected } from '../src/reference/fully-connected.ts';
+import { readTflite } from '../src/tflite/reader.ts';
 import { compareWithTflm, coverage, describeDisagreements, referenceAnswers } from '../scripts/tflm-golden-check.ts';
 import { loadGolden, type LoadedCase } from '../scripts/tflm-golden-data.ts';
 import { buildArmRunner, buildHostRunner, runArmJob, runHostJob, writeJob } from '../scripts/tflm-golden-runner.ts';
 
 const GOLDEN_DIR = join(REPO_ROOT, 'test', 'golden', 'tflm');
+
+/**
+ * Differences from TFLM found by this data and not fixed yet, as
+ * describeDisagreements prints them; each implementation must show exactly
+ * these (so a fix, or a new difference, makes the test fail).
+ *
+ * fc-refused-0: TFLM's prepare (kernel_util.cc GetQuantizedConvolutionMultipler)
+ * refuses a FULLY_CONNECTED whose bias scale differs from double(input_scale) *
+ * double(weight_scale) by more than 0.02 output steps; our reader and reference
+ * ignore the bias scale and run it. Our writer stores float(input_scale *
+ * weight_scale), so only real multipliers above about 2^18 can break the check
+ * (a trained model's are below 1).
+ */
+const KNOWN_DIFFERENCES = ['fc-refused-0: TFLM init 26, got init 0'];
+
+function assertOnlyKnown(diffs: Parameters<typeof describeDisagreements>[0]): void {
+  assert.equal(describeDisagreements(diffs, 1000), KNOWN_DIFFERENCES.join('\n'));
+}
 const golden = loadGolden(GOLDEN_DIR);
 const cases = golden.cases;
 
@@ -55,20 +76,18 @@ test('the TFLM golden data records where it came from and covers what it claims'
   const ids = new Set(cases.map((k) => k.entry.id));
   for (const m of ['model-784-20-10', 'model-784-128-10', 'model-784-1024-10', 'model-784-512-512-10']) assert.ok(ids.has(m), m);
   // TFLM refused exactly the softmax scalings it cannot quantize, and loaded everything else.
-  for (const k of cases) assert.equal(k.entry.tflm.init !== 0, k.entry.kind === 'softmax-refused', k.entry.id);
+  for (const k of cases) assert.equal(k.entry.tflm.init !== 0, k.entry.kind.endsWith('-refused'), k.entry.id);
 });
 
 test('the TypeScript reference computes what TFLM computes, and refuses what it refuses', () => {
-  const diffs = compareWithTflm(cases, referenceAnswers(cases));
-  assert.equal(diffs.length, 0, describeDisagreements(diffs));
+  assertOnlyKnown(compareWithTflm(cases, referenceAnswers(cases)));
 });
 
 test('the portable C kernels (host gcc, native runtime) compute what TFLM computes', async () => {
   await withTemp(async (dir) => {
     const exe = await buildHostRunner(dir);
     const results = await runHostJob(exe, await job(dir, cases), cases.length);
-    const diffs = compareWithTflm(cases, results);
-    assert.equal(diffs.length, 0, describeDisagreements(diffs));
+    assertOnlyKnown(compareWithTflm(cases, results));
   });
 });
 
@@ -77,9 +96,32 @@ test('the Cortex-M4 kernel ports (arm-none-eabi-gcc, QEMU mps2-an386) compute wh
     const runner = await buildArmRunner({ runtime: 'native', outDir: dir });
     assert.ok(runner.sources.some((s) => s.endsWith(join('ports', 'cortex-m4', 'fully_connected_s8.c'))), 'the port is built');
     const results = await runArmJob(runner.elf, await job(dir, cases), cases.length, 120_000);
-    const diffs = compareWithTflm(cases, results);
-    assert.equal(diffs.length, 0, describeDisagreements(diffs));
+    assertOnlyKnown(compareWithTflm(cases, results));
   });
+});
+
+test('TFLM rounds the placed negative ties away from zero, where the x86 rule would round up', () => {
+  let negative = 0;
+  for (const c of cases.filter((k) => k.entry.kind === 'fc-tie')) {
+    const layer = prepareFullyConnected((readTflite(c.tflite) as Int8Model).layers[0]!);
+    const kinds = c.entry.ties![0]!;
+    const away = new Int8Array(layer.outputSize);
+    const up = new Int8Array(layer.outputSize);
+    // Exact negative ties of the final shift are where the two rules differ
+    // (the count says how many there are); every one placed must be among them.
+    const ties = fullyConnectedInt8(layer, c.inputs[0]!, away, 'away-from-zero');
+    fullyConnectedInt8(layer, c.inputs[0]!, up, 'toward-positive');
+    const differ = kinds.map((_, j) => up[j] !== away[j]);
+    assert.equal(differ.filter(Boolean).length, ties, c.entry.id);
+    kinds.forEach((k, j) => {
+      if (k === 'final-') assert.ok(differ[j], `${c.entry.id} output ${j} was placed on a negative tie`);
+      if (!differ[j]) return;
+      negative++;
+      assert.equal(up[j], away[j]! + 1, `${c.entry.id} output ${j}: the two rules differ by one step`);
+      assert.equal(c.expected[0]![j], away[j], `${c.entry.id} output ${j}: TFLM rounds away from zero`);
+    });
+  }
+  assert.ok(negative >= 40, `${negative} negative ties`);
 });
 
 test('the comparison names the case, input, output and both values of a difference', () => {

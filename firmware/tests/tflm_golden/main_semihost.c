@@ -60,6 +60,18 @@ void abort(void) {
   exit_with(3);
 }
 
+/* A fault would otherwise park the core in startup.c's Default_Handler and
+ * leave QEMU running until its timeout: report it and stop. */
+static void fault(void) {
+  static const char msg[] = "golden_runner: fault\n";
+  golden_write(msg, sizeof msg - 1);
+  exit_with(4);
+}
+void HardFault_Handler(void) { fault(); }
+void MemManage_Handler(void) { fault(); }
+void BusFault_Handler(void) { fault(); }
+void UsageFault_Handler(void) { fault(); }
+
 static int open_file(const char *name, uint32_t mode) {
   uint32_t args[3] = {(uint32_t)(uintptr_t)name, mode, (uint32_t)strlen(name)};
   return semihost(SYS_OPEN, args);

@@ -12,7 +12,11 @@
 jmp_buf golden_abort_jump;
 volatile bool golden_abort_armed;
 
-static uint8_t s_model[MODEL_CAPACITY] __attribute__((aligned(16)));
+/* Two model buffers, used in turn: runtime.h lets a runtime keep reading the
+ * model it loaded until the next runtime_init() returns (TFLM's interpreter
+ * destructor walks the old model's operators), so the next model must not be
+ * read over it. */
+static uint8_t s_models[2][MODEL_CAPACITY] __attribute__((aligned(16)));
 static int8_t s_input[ROW_CAPACITY];
 static int8_t s_output[ROW_CAPACITY];
 static char s_line[2 * ROW_CAPACITY + 64];
@@ -46,14 +50,14 @@ static void write_line(size_t n) {
   golden_write(s_line, n);
 }
 
-/* Runs fn under the abort catcher; GOLDEN_ABORTED if the runtime aborted. */
-static int guarded_init(uint32_t len, runtime_info_t *info) {
+/* runtime_init / runtime_invoke under the abort catcher; GOLDEN_ABORTED if the runtime aborted. */
+static int guarded_init(const uint8_t *model, uint32_t len, runtime_info_t *info) {
   if (setjmp(golden_abort_jump) != 0) {
     golden_abort_armed = false;
     return GOLDEN_ABORTED;
   }
   golden_abort_armed = true;
-  const int st = (int)runtime_init(s_model, len, info);
+  const int st = (int)runtime_init(model, len, info);
   golden_abort_armed = false;
   return st;
 }
@@ -77,11 +81,12 @@ int golden_run(void) {
   if (!golden_read(magic, 4) || memcmp(magic, "TGJ1", 4) != 0 || !read_u32(&cases)) return 1;
   for (uint32_t k = 0; k < cases; ++k) {
     uint32_t model_len = 0, input_len = 0, count = 0;
-    if (!read_u32(&model_len) || model_len > MODEL_CAPACITY || !golden_read(s_model, model_len)) return 1;
+    uint8_t *model = s_models[k & 1u];
+    if (!read_u32(&model_len) || model_len > MODEL_CAPACITY || !golden_read(model, model_len)) return 1;
     if (!read_u32(&input_len) || input_len > ROW_CAPACITY || !read_u32(&count)) return 1;
     runtime_info_t info;
     memset(&info, 0, sizeof info);
-    const int init = guarded_init(model_len, &info);
+    const int init = guarded_init(model, model_len, &info);
     size_t n = put_text(s_line, "case ");
     n += put_uint(s_line + n, k);
     n += put_text(s_line + n, " init ");
