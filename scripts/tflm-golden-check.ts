@@ -3,6 +3,7 @@
  * our TypeScript reference (src/reference/) directly, and the C runtimes
  * through the golden runner's output (tflm-golden-runner.ts).
  */
+import { prepareFullyConnected } from '../src/reference/fully-connected.ts';
 import { Int8Interpreter } from '../src/reference/interpreter.ts';
 import { readTflite } from '../src/tflite/reader.ts';
 import type { Int8Model } from '../src/model/types.ts';
@@ -88,4 +89,32 @@ export function coverage(cases: readonly LoadedCase[]): Record<string, number> {
     for (const row of c.entry.ties ?? []) for (const t of row) if (t !== 'none') counts[t]! += 1;
   }
   return counts;
+}
+
+/**
+ * Exact rounding ties met by every FULLY_CONNECTED output of the fc-tie cases,
+ * recomputed with BigInt from the stored model and inputs (independent of the
+ * reference's own tie bookkeeping): `srdhm` where acc * 2^left * multiplier is
+ * an odd multiple of 2^30 (the doubling high multiply's nudge decides), `final`
+ * where the high product's remainder is exactly half of the final shift's divisor.
+ */
+export function countTies(cases: readonly LoadedCase[]): { finalPositive: number; finalNegative: number; srdhmPositive: number; srdhmNegative: number } {
+  const n = { finalPositive: 0, finalNegative: 0, srdhmPositive: 0, srdhmNegative: 0 };
+  for (const c of cases.filter((k) => k.entry.kind === 'fc-tie')) {
+    const layer = prepareFullyConnected((readTflite(c.tflite) as Int8Model).layers[0]!);
+    for (const x of c.inputs) {
+      for (let o = 0; o < layer.outputSize; o++) {
+        let acc = BigInt(layer.bias[o]!);
+        for (let i = 0; i < layer.inputSize; i++) acc += BigInt(layer.weights[o * layer.inputSize + i]!) * BigInt(x[i]! + layer.inputOffset);
+        acc = BigInt.asIntN(32, acc);
+        const shift = layer.shifts[o]!;
+        const product = BigInt.asIntN(32, acc << BigInt(Math.max(0, shift))) * BigInt(layer.multipliers[o]!);
+        if (product % (1n << 31n) === (product > 0n ? 1n : -1n) << 30n) n[product > 0n ? 'srdhmPositive' : 'srdhmNegative']++;
+        const high = (product + (product >= 0n ? 1n << 30n : 1n - (1n << 30n))) / (1n << 31n); // truncates, as C does
+        const right = BigInt(Math.max(0, -shift));
+        if (right > 0n && BigInt.asUintN(Number(right), high) === 1n << (right - 1n)) n[high > 0n ? 'finalPositive' : 'finalNegative']++;
+      }
+    }
+  }
+  return n;
 }

@@ -27,7 +27,7 @@ import { REPO_ROOT } from '../src/firmware/paths.ts';
 import { tflmBuildInputs } from '../src/firmware/tflm-tree.ts';
 import { runTool } from '../src/firmware/toolchain.ts';
 import { allCases, caseTflite } from './tflm-golden-cases.ts';
-import { compareWithTflm, coverage, describeDisagreements, referenceAnswers } from './tflm-golden-check.ts';
+import { compareWithTflm, countTies, coverage, describeDisagreements, referenceAnswers } from './tflm-golden-check.ts';
 import { encodeGolden, loadGolden, writeGolden, type Provenance } from './tflm-golden-data.ts';
 import { buildArmRunner, runArmJob, writeJob } from './tflm-golden-runner.ts';
 
@@ -117,6 +117,7 @@ export async function generateTflmGolden(options: GenerateOptions): Promise<stri
   return [
     `wrote ${join(options.outDir, 'manifest.json')} and cases.bin (${golden.data.length} bytes)`,
     `cases: ${Object.entries(cover).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `exact rounding ties (BigInt): ${Object.entries(countTies(loaded.cases)).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `TFLM refused: ${refusals.join(', ') || 'none'}`,
     reference.length === 0
       ? 'TypeScript reference: equal to TFLM on every output'

@@ -19,7 +19,7 @@ import { REPO_ROOT } from '../src/firmware/paths.ts';
 import type { Int8Model } from '../src/model/types.ts';
 import { fullyConnectedInt8, prepareFullyConnected } from '../src/reference/fully-connected.ts';
 import { readTflite } from '../src/tflite/reader.ts';
-import { compareWithTflm, coverage, describeDisagreements, referenceAnswers } from '../scripts/tflm-golden-check.ts';
+import { compareWithTflm, countTies, coverage, describeDisagreements, referenceAnswers } from '../scripts/tflm-golden-check.ts';
 import { loadGolden, type LoadedCase } from '../scripts/tflm-golden-data.ts';
 import { buildArmRunner, buildHostRunner, runArmJob, runHostJob, writeJob } from '../scripts/tflm-golden-runner.ts';
 
@@ -73,6 +73,8 @@ test('the TFLM golden data records where it came from and covers what it claims'
   const c = coverage(cases);
   assert.ok(c.fc! >= 30 && c['fc-tie']! >= 6 && c.softmax! >= 20 && c['softmax-refused']! >= 2 && c.model === 4, JSON.stringify(c));
   for (const tie of ['final+', 'final-', 'srdhm+', 'srdhm-']) assert.ok(c[tie]! >= 8, `${tie}: ${c[tie]}`);
+  const ties = countTies(cases); // recomputed exactly, not taken from the labels
+  for (const [kind, count] of Object.entries(ties)) assert.ok(count >= 40, `${kind}: ${count}`);
   const ids = new Set(cases.map((k) => k.entry.id));
   for (const m of ['model-784-20-10', 'model-784-128-10', 'model-784-1024-10', 'model-784-512-512-10']) assert.ok(ids.has(m), m);
   // TFLM refused exactly the softmax scalings it cannot quantize, and loaded everything else.
