@@ -78,15 +78,15 @@ export function describeDisagreements(list: readonly Disagreement[], limit = 20)
   return lines.join('\n');
 }
 
-/** Counts of what the data covers, for reports. */
+/** Counts of what the data covers, for reports (`placed` ties: where tflm-golden-cases.ts aimed the accumulators; countTies counts what they hit). */
 export function coverage(cases: readonly LoadedCase[]): Record<string, number> {
-  const counts: Record<string, number> = { cases: cases.length, rows: 0, outputs: 0, refused: 0, 'final+': 0, 'final-': 0, 'srdhm+': 0, 'srdhm-': 0 };
+  const counts: Record<string, number> = { cases: cases.length, rows: 0, outputs: 0, refused: 0, 'placed final+': 0, 'placed final-': 0, 'placed srdhm+': 0, 'placed srdhm-': 0 };
   for (const c of cases) {
     counts[c.entry.kind] = (counts[c.entry.kind] ?? 0) + 1;
     if (c.entry.tflm.init !== 0) counts.refused! += 1;
     counts.rows! += c.expected.length;
     counts.outputs! += c.expected.reduce((n, r) => n + r.length, 0);
-    for (const row of c.entry.ties ?? []) for (const t of row) if (t !== 'none') counts[t]! += 1;
+    for (const row of c.entry.ties ?? []) for (const t of row) if (t !== 'none') counts[`placed ${t}`]! += 1;
   }
   return counts;
 }

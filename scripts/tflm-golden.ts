@@ -94,11 +94,16 @@ export async function generateTflmGolden(options: GenerateOptions): Promise<stri
       throw new ToolError(`TFLM loaded ${cases[i]!.id} but failed to run it`, 'qemu-system-arm', JSON.stringify(r.outputs.filter((o) => !(o instanceof Int8Array))));
     }
   });
+  // The CMSIS-NN kernels the Nano runs must be what ran: their entry points are in the ELF.
+  const symbols = await runTool('arm-none-eabi-nm', [runner.elf], 'listing the runner\'s symbols');
+  const kernels = ['arm_fully_connected_s8', 'arm_nn_vec_mat_mult_t_s8', 'arm_softmax_s8'];
+  const missing = kernels.filter((k) => !new RegExp(` T ${k}$`, 'm').test(symbols));
+  if (missing.length > 0) throw new ToolError(`the TFLM runner does not link the CMSIS-NN kernels ${missing.join(', ')}`, 'arm-none-eabi-nm', '');
   const qemu = (await runTool('qemu-system-arm', ['--version'], 'asking QEMU its version')).split('\n')[0]!;
   const provenance: Provenance = {
     tflm,
     target: 'Cortex-M4F (QEMU mps2-an386), semihosting; runtime: firmware/runtime/tflm/runtime_tflm.cc',
-    kernels: 'TFLM cmsis_nn FULLY_CONNECTED and SOFTMAX (Register_*_INT8), CMSIS-NN C sources from the same tree',
+    kernels: `TFLM cmsis_nn FULLY_CONNECTED and SOFTMAX (Register_*_INT8), CMSIS-NN C sources from the same tree; linked: ${kernels.join(', ')}`,
     compiler: runner.compiler,
     compilerFlags: runner.flags,
     defines: runner.defines,
