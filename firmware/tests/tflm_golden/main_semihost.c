@@ -46,7 +46,7 @@ void golden_write(const char *text, size_t n) {
   (void)semihost(SYS_WRITE, args);
 }
 
-static void exit_with(int code) {
+__attribute__((noreturn)) static void exit_with(int code) {
   uint32_t args[2] = {ADP_STOPPED_APPLICATION_EXIT, (uint32_t)code};
   (void)semihost(SYS_EXIT_EXTENDED, args);
   for (;;) {
