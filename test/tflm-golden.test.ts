@@ -28,16 +28,12 @@ const GOLDEN_DIR = join(REPO_ROOT, 'test', 'golden', 'tflm');
 /**
  * Differences from TFLM found by this data and not fixed yet, as
  * describeDisagreements prints them; each implementation must show exactly
- * these (so a fix, or a new difference, makes the test fail).
- *
- * fc-refused-0: TFLM's prepare (kernel_util.cc GetQuantizedConvolutionMultipler)
- * refuses a FULLY_CONNECTED whose bias scale differs from double(input_scale) *
- * double(weight_scale) by more than 0.02 output steps; our reader and reference
- * ignore the bias scale and run it. Our writer stores float(input_scale *
- * weight_scale), so only real multipliers above about 2^18 can break the check
- * (a trained model's are below 1).
+ * these (so a fix, or a new difference, makes the test fail). None today: the
+ * one this data found (fc-refused-0, a bias scale off input x weight scale by
+ * more than TFLM's 0.02 output steps, which both our readers ran) is refused
+ * by both now, as TFLM's GetQuantizedConvolutionMultipler refuses it.
  */
-const KNOWN_DIFFERENCES = ['fc-refused-0: TFLM init 26, got init 0'];
+const KNOWN_DIFFERENCES: readonly string[] = [];
 
 function assertOnlyKnown(diffs: Parameters<typeof describeDisagreements>[0]): void {
   assert.equal(describeDisagreements(diffs, 1000), KNOWN_DIFFERENCES.join('\n'));
