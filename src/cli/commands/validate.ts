@@ -49,6 +49,8 @@ export interface RunValidateOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Status lines ("booting QEMU ..."), for people. */
   readonly log?: (line: string) => void;
+  /** Each device log line as it arrives; default `log` with a "device: " prefix. */
+  readonly onDeviceLog?: (line: string) => void;
 }
 
 /**
@@ -97,7 +99,7 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
     if (abort.signal.aborted) throw new InterruptedError('interrupted');
     const transport = new SerialTransport({ path });
     await transport.open();
-    link = new DeviceLink(transport);
+    link = new DeviceLink(transport, { onLog: options.onDeviceLog ?? ((line) => log(`device: ${line}`)) });
     log(`connecting on ${path}`);
     const info = await link.handshake({ timeoutMs: handshakeMs, signal: abort.signal });
     log(`${info.board}: ${info.runtime} runtime, model CRC-32 ${info.modelCrc32.toString(16).padStart(8, '0')}; running ${test.count} samples`);
@@ -154,6 +156,8 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
     const tty = !args.json && process.stderr.isTTY;
     const report = await runValidate(args, {
       log: args.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      // Device log lines go to stderr with --json too: stdout holds only the JSON (which lists them as deviceLog).
+      onDeviceLog: (line) => process.stderr.write(`device: ${line}\n`),
       onProgress: tty
         ? (done, total) => {
             if (done === total || done % 25 === 0) process.stderr.write(`\r${done}/${total}${done === total ? '\n' : ''}`);
