@@ -1,5 +1,5 @@
 /**
- * The C side of protocol v1 (firmware/core/protocol.c and app.c) against
+ * The C side of protocol v2 (firmware/core/protocol.c and app.c) against
  * vectors from an independent TypeScript CRC-32 (node:zlib) and COBS encoder,
  * then the request loop end to end over the host board's in-memory link.
  */

@@ -100,6 +100,8 @@ const messages: Message[] = [
   { type: 'infer', seq: 8, input: new Int8Array(MAX_BODY) },
   { type: 'info', seq: 1, info },
   { type: 'info', seq: 2, info: { ...info, runtime: 'native', cycleUnit: 'cpu-cycles', inputDims: [784], board: '', runtimeVersion: '', modelStatus: 24 } },
+  // A model that did not load: no input, rank 0.
+  { type: 'info', seq: 3, info: { ...info, inputDims: [], inputBytes: 0, outputCount: 0, arenaUsed: 33020, arenaSize: 32768, modelStatus: 24 } },
   { type: 'result', seq: 300, top1: 3, cycles: 0xfedcba98, outputs: Int8Array.of(-128, -128, -100, 127, 0, 0, 0, 0, 0, -1) },
   { type: 'result', seq: 301, top1: 0, cycles: 0, outputs: new Int8Array(0) },
   { type: 'error', seq: 0xffff, code: 1, detail: 0 },
@@ -171,6 +173,11 @@ test('LOG: bounded printable text; INFO strings must fill the body exactly', () 
   assert.equal(problemOf(() => decodePayload(reInfo(body.subarray(0, body.length - 1)))), 'length', 'runtime version cut short');
   assert.equal(problemOf(() => decodePayload(reInfo(Uint8Array.from([...body, 0])))), 'length', 'a byte too many');
   assert.equal(problemOf(() => decodePayload(reInfo(body.subarray(0, 61)))), 'length', 'no runtime version');
+  const rank0 = body.slice();
+  rank0[3] = 0;
+  assert.equal(problemOf(() => decodePayload(reInfo(rank0))), 'value', 'rank 0 with a loaded model');
+  rank0[46] = 24;
+  assert.deepEqual((decodePayload(reInfo(rank0)) as { info: DeviceInfo }).info.inputDims, [], 'rank 0 when the load failed');
 });
 
 function problemOf(fn: () => unknown): string {

@@ -94,7 +94,7 @@ export interface DeviceInfo {
   readonly arenaUsed: number;
   readonly arenaSize: number;
   readonly cpuHz: number;
-  /** The `inputRank` leading dims of the input tensor. */
+  /** The `inputRank` leading dims of the input tensor; none when the model did not load. */
   readonly inputDims: readonly number[];
   readonly inputBytes: number;
   readonly inputScale: number;
@@ -175,7 +175,8 @@ function checkSeq(seq: number): void {
 function encodeInfoBody(info: DeviceInfo): Uint8Array {
   const name = asciiField(info.board, 'board name');
   const version = asciiField(info.runtimeVersion, 'runtime version');
-  if (info.inputDims.length < 1 || info.inputDims.length > 4) throw new RangeError(`input rank ${info.inputDims.length} not in 1..4`);
+  const minRank = info.modelStatus === 0 ? 1 : 0;
+  if (info.inputDims.length < minRank || info.inputDims.length > 4) throw new RangeError(`input rank ${info.inputDims.length} not in ${minRank}..4`);
   const body = new Uint8Array(INFO_FIXED + 1 + name.length + 1 + version.length);
   const v = new DataView(body.buffer);
   v.setUint8(0, info.protocolVersion);
@@ -237,7 +238,10 @@ function decodeInfoBody(body: Uint8Array, seq: number): DeviceInfo {
   const rank = v.getUint8(3);
   if (!runtime) throw new FrameError('value', `INFO runtime ${v.getUint8(1)} is neither 0 (native) nor 1 (tflm)`, seq);
   if (!cycleUnit) throw new FrameError('value', `INFO cycle unit ${v.getUint8(2)} is neither 0 nor 1`, seq);
-  if (rank < 1 || rank > 4) throw new FrameError('value', `INFO input rank ${rank} is not in 1..4`, seq);
+  // A model that did not load has no input: rank 0 (and the other model fields 0).
+  const modelStatus = v.getUint16(46, true);
+  const minRank = modelStatus === 0 ? 1 : 0;
+  if (rank < minRank || rank > 4) throw new FrameError('value', `INFO input rank ${rank} is not in ${minRank}..4`, seq);
   const inputDims: number[] = [];
   for (let i = 0; i < rank; i++) inputDims.push(v.getUint16(24 + 2 * i, true));
   return {
@@ -254,7 +258,7 @@ function decodeInfoBody(body: Uint8Array, seq: number): DeviceInfo {
     inputScale: v.getFloat32(36, true),
     inputZeroPoint: v.getInt32(40, true),
     outputCount: v.getUint16(44, true),
-    modelStatus: v.getUint16(46, true),
+    modelStatus,
     outputScale: v.getFloat32(48, true),
     outputZeroPoint: v.getInt32(52, true),
     txDroppedBytes: v.getUint32(56, true),
