@@ -261,6 +261,8 @@ static void log_load(void) {
   if (s_app.load_status == TML_ERR_ARENA_TOO_SMALL) {
     tml_log_write("model not loaded: tensor arena too small: the model needs ");
     if (ri->arena_used > ri->arena_size) {
+      /* TFLM knows only the shortfall of the allocation that failed. */
+      if (ri->kind == RUNTIME_TFLM) tml_log_write("at least ");
       tml_log_u32(ri->arena_used);
     } else {
       tml_log_write("more than ");

@@ -125,7 +125,7 @@ export function checkDeviceInfo(info: DeviceInfo, model: Int8Model, tfliteBytes:
     const num = (n: number) => n.toLocaleString('en-US');
     throw new ArenaTooSmallError(
       `${where} could not load the model: ${describeErrorCode(info.modelStatus)}: the ${info.runtime} runtime needs ` +
-        `${needed === null ? `more than ${num(info.arenaSize)}` : num(needed)} bytes of tensor arena and the firmware has ` +
+        `${needed === null ? `more than ${num(info.arenaSize)}` : `${info.runtime === 'tflm' ? 'at least ' : ''}${num(needed)}`} bytes of tensor arena and the firmware has ` +
         `${num(info.arenaSize)}: build the firmware again with tinyml build, which sizes the arena from the model ` +
         '(TML_ARENA_BYTES), and flash it',
       needed,
