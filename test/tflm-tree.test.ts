@@ -107,6 +107,15 @@ describe('tflmBuildInputs', () => {
     assert.ok(existsSync(TFLM_RUNTIME_SOURCE));
   });
 
+  test('leaves out the library\'s debug_log (ours replaces it) and takes the runtime version from library.properties', () => {
+    const root = fakeTree([...FAKE_TREE, 'src/tensorflow/lite/micro/debug_log.cpp']);
+    writeFileSync(join(root, 'library.properties'), 'name=Arduino_TensorFlowLite\nversion=2.4.0-ALPHA\nauthor=TensorFlow Authors\n');
+    const t = tflmBuildInputs(root);
+    assert.ok(!t.cxxSources.some((f) => f.endsWith('debug_log.cpp')));
+    assert.ok(t.defines.includes('TML_RUNTIME_VERSION="tflm (Arduino_TensorFlowLite 2.4.0-ALPHA)"'), t.defines.join(' '));
+    assert.ok(!tflmBuildInputs(fakeTree()).defines.some((d) => d.startsWith('TML_RUNTIME_VERSION')), 'no version: the firmware says "tflm"');
+  });
+
   test('accepts the library folder or its src folder alike', () => {
     const root = fakeTree();
     assert.deepEqual(tflmBuildInputs(join(root, 'src')), tflmBuildInputs(root));
