@@ -332,7 +332,7 @@ export function cobsEncode(src: Uint8Array): Uint8Array {
 export function frameWire(type: number, seq: number, body: Uint8Array): Uint8Array {
   const payload = new Uint8Array(8 + body.length);
   const v = new DataView(payload.buffer);
-  payload[0] = 1;
+  payload[0] = 2; // protocol version
   payload[1] = type;
   v.setUint16(2, seq, true);
   payload.set(body, 4);
@@ -345,7 +345,7 @@ export function frameWire(type: number, seq: number, body: Uint8Array): Uint8Arr
 
 export function protocolVectors(): string {
   const w = new Writer();
-  header(w, 'CRC-32, COBS and frames of protocol v1 (firmware/tests/protocol_test.c)');
+  header(w, 'CRC-32, COBS and frames of protocol v2 (firmware/tests/protocol_test.c)');
   const rand = mulberry32(GOLDEN_SEED + 7);
   const bytes = (n: number, zeros = 0.2) => Uint8Array.from({ length: n }, () => (rand() < zeros ? 0 : 1 + Math.floor(rand() * 255)));
   const crcCases = [new TextEncoder().encode('123456789'), new Uint8Array(0), new Uint8Array([0]), bytes(1000), bytes(7, 0)];
@@ -369,6 +369,7 @@ export function protocolVectors(): string {
   const frames: Array<[number, number, Uint8Array]> = [
     [0x01, 0, new Uint8Array(0)], [0x01, 0xffff, new Uint8Array(0)], [0x02, 513, bytes(784)],
     [0x82, 7, bytes(18)], [0x7f, 0x1234, Uint8Array.from([4, 0])], [0x02, 1, bytes(1024, 0)],
+    [0x83, 3, new TextEncoder().encode('model not loaded: status 16')],
   ];
   for (const [type, seq, body] of frames) {
     const wire = frameWire(type, seq, body);
@@ -379,6 +380,10 @@ export function protocolVectors(): string {
   }
   const model = randomInt8Model('proto', [784, 16, 10], GOLDEN_SEED + 201, { inputShape: [28, 28] });
   writeModel(w, 'app_model', writeTflite(model), STATUS.OK, model, mulberry32(GOLDEN_SEED + 202), 3);
+  // Activations larger than the native runtime's default arena (32 KiB, runtime_native.c): the app must report
+  // ARENA_TOO_SMALL with the bytes needed, in INFO and in the device log.
+  const wide = randomInt8Model('wide', [32 * 1024 + 100, 2], GOLDEN_SEED + 203, { softmax: false });
+  writeModel(w, 'app_arena_too_small', writeTflite(wide), STATUS.ARENA_TOO_SMALL, null, mulberry32(GOLDEN_SEED + 204), 0);
   return w.text();
 }
 

@@ -13,6 +13,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, crc32Hex } from '../src/protocol/crc32.ts';
+import { buildEmulatorFirmware } from '../src/firmware/build-emulator.ts';
 import { writeInt8ModelFolder } from './helpers/random-model.ts';
 import { installStandIn } from './helpers/arduino-cli-stand-in.ts';
 import { assertOneLineError, tinyml as cli } from './helpers/cli.ts';
@@ -72,7 +73,10 @@ describe('tinyml build / deploy / validate', { skip }, () => {
     assert.equal(report.deviceAccuracy, report.referenceAccuracy);
     assert.equal(report.deviceAccuracy, report.hostInt8Accuracy);
     assert.equal(report.runtime, 'native');
+    assert.match(report.runtimeVersion, /^native \(tinyml-deploy \d+\.\d+\.\d+\)$/);
     assert.equal(report.board, 'emulator');
+    assert.equal(report.link.deviceTxDroppedBytes, 0);
+    assert.ok(report.deviceLog.some((l: string) => l.startsWith(`model loaded: ${report.runtimeVersion} runtime`)), report.deviceLog.join('\n'));
     assert.equal(report.modelCrc32, crc32Hex(crc32(new Uint8Array(readFileSync(join(model, 'model_int8.tflite'))))));
     const l = report.latencyCycles;
     assert.ok(l.p50 > 0 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max);
@@ -93,6 +97,32 @@ describe('tinyml build / deploy / validate', { skip }, () => {
     const r = await tinyml(work, ['validate', '--model', other, '--board', 'emulator', '--elf', elf, '--samples', '10']);
     assertOneLineError(r, /CRC-32.*flash/);
     assert.deepEqual(qemuUnder(work), [], 'QEMU left running after the error');
+  });
+
+  test('the device log reaches the user: a passing run (text and --json), and a firmware whose arena is too small', async () => {
+    const elf = join(work, 'build', 'emulator', 'small', 'firmware.elf');
+    if (!existsSync(elf)) assert.equal((await tinyml(work, ['build', '--model', model, '--board', 'emulator'])).code, 0);
+    const loaded = /^device: model loaded: native \(tinyml-deploy [^)]+\) runtime, \d+ bytes, CRC-32 [0-9a-f]{8}, arena \d+ of \d+ bytes$/m;
+    const text = await tinyml(work, ['validate', '--model', model, '--board', 'emulator', '--elf', elf, '--samples', '20']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stderr, loaded);
+    assert.match(text.stdout, /runtime version +native \(tinyml-deploy/);
+    assert.match(text.stdout, /device log +1 lines/);
+    const json = await tinyml(work, ['validate', '--model', model, '--board', 'emulator', '--elf', elf, '--samples', '20', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.match(json.stderr, loaded, 'device lines go to stderr with --json too');
+    const report = JSON.parse(json.stdout);
+    assert.deepEqual(report.deviceLog, [loaded.exec(json.stderr)![0].slice('device: '.length)]);
+
+    // The same model on firmware built with a 256-byte arena: refused as ARENA_TOO_SMALL with both sizes, and the
+    // firmware's own line about it arrives first.
+    const tiny = await buildEmulatorFirmware({ modelDir: model, outDir: join(work, 'build', 'tiny-arena'), runtime: 'native', arenaBytes: 256 });
+    const r = await tinyml(work, ['validate', '--model', model, '--board', 'emulator', '--elf', tiny.elf, '--samples', '5']);
+    assertOneLineError(r, /ARENA_TOO_SMALL .*: the native runtime needs [\d,]+ bytes of tensor arena and the firmware has 256: build the firmware again with tinyml build/);
+    const needed = /needs ([\d,]+) bytes/.exec(r.stderr)![1]!.replace(/,/g, '');
+    assert.match(r.stderr, new RegExp(`^device: model not loaded: tensor arena too small: the model needs ${needed} bytes, the firmware has 256 \\(TML_ARENA_BYTES\\)$`, 'm'));
+    assert.ok(r.stderr.indexOf('device: model not loaded') < r.stderr.indexOf('error:'));
+    assert.deepEqual(qemuUnder(work), [], 'QEMU left running');
   });
 
   test('bad flags: one line each', async () => {

@@ -1,7 +1,7 @@
 /**
  * Builds the mps2-an386 firmware (our native C runtime) for a small random
  * model, checks the sizes it reports, then boots it in QEMU and talks protocol
- * v1 to it over the emulated UART: HELLO -> INFO with the model's CRC, INFER
+ * v2 to it over the emulated UART: HELLO -> INFO with the model's CRC, INFER
  * with a known input -> RESULT equal to the TypeScript reference byte for byte.
  * With models/default present (run `npm start`), the same for the real model,
  * reporting instructions per inference and per MAC.
@@ -69,7 +69,8 @@ async function hello(send: (m: Message) => void, next: (ms: number) => Promise<M
   for (let attempt = 0; attempt < 20; attempt++) {
     send({ type: 'hello', seq: attempt });
     try {
-      const m = await next(500);
+      let m = await next(500);
+      while (m.type === 'log') m = await next(500); // the device log's lines come before INFO
       if (m.type === 'info') return m.info;
     } catch {
       // try again
@@ -88,6 +89,8 @@ async function checkModelOnEmulator(elf: string, tflite: Uint8Array, model: Int8
     assert.equal(info.runtime, 'native');
     assert.equal(info.cycleUnit, 'emulated-instructions');
     assert.equal(info.board, 'mps2-an386 (QEMU)');
+    assert.match(info.runtimeVersion, /^native \(tinyml-deploy \d+\.\d+\.\d+\)$/, 'TML_RUNTIME_VERSION from the build');
+    assert.equal(info.txDroppedBytes, 0);
     assert.equal(info.cpuHz, 64_000_000);
     assert.equal(info.inputBytes, model.layers[0]!.inputSize);
     assert.equal(info.outputCount, model.layers[model.layers.length - 1]!.outputSize);
@@ -96,7 +99,7 @@ async function checkModelOnEmulator(elf: string, tflite: Uint8Array, model: Int8
     for (const [i, input] of inputs.entries()) {
       send({ type: 'infer', seq: 1000 + i, input });
       let m = await next(10_000);
-      while (m.type === 'info') m = await next(10_000); // a late answer to a repeated HELLO
+      while (m.type === 'info' || m.type === 'log') m = await next(10_000); // late answers to a repeated HELLO
       assert.equal(m.type, 'result', JSON.stringify(m));
       if (m.type !== 'result') continue;
       assert.equal(m.seq, 1000 + i);

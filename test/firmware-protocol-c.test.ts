@@ -1,5 +1,5 @@
 /**
- * The C side of protocol v1 (firmware/core/protocol.c and app.c) against
+ * The C side of protocol v2 (firmware/core/protocol.c and app.c) against
  * vectors from an independent TypeScript CRC-32 (node:zlib) and COBS encoder,
  * then the request loop end to end over the host board's in-memory link.
  */
@@ -26,5 +26,5 @@ test('C CRC-32, COBS, frames and the app loop match the vectors', async () => {
   const vectors = writeGoldenVectors(programs.outDir);
   const r = await execa(programs.protocolTest, [vectors.protocol], { reject: false });
   assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /5 crc, 12 cobs, 6 frame cases, \d+ app checks; 0 failures/);
+  assert.match(r.stdout, /5 crc, 12 cobs, 7 frame cases, \d+ app checks; 0 failures/);
 });

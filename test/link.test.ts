@@ -203,3 +203,33 @@ test('a slow device behind a full window causes no resends; a lost request is re
   assertExactlyRight(r2);
   await lossy.link.close();
 });
+
+test('device log: boot lines arrive with the handshake, each once however often HELLO replays them', async () => {
+  const device = new MockDevice({ model, modelCrc32: 1, bootLog: ['model loaded: native runtime', 'second line'], deafFrames: 2 });
+  await device.open();
+  const seen: string[] = [];
+  const link = new DeviceLink(device, { onLog: (line) => seen.push(line) });
+  await link.handshake({ intervalMs: 5 });
+  await link.handshake({ intervalMs: 5 }); // replays both lines again
+  assert.deepEqual(link.deviceLog, ['model loaded: native runtime', 'second line']);
+  assert.deepEqual(seen, link.deviceLog);
+  // Lines written during a run come just before the next answer; they are not answers (not stale).
+  device.faults = (ctx) => {
+    if (ctx.direction === 'to-device' && ctx.message?.type === 'infer' && ctx.index % 10 === 0) device.log(`diag ${ctx.index}`);
+    return undefined;
+  };
+  const result = await link.infer(inputs, { window: 3 });
+  assertExactlyRight(result);
+  assert.equal(result.staleAnswers, 0);
+  assert.ok(link.deviceLog.length > 2 && link.deviceLog.slice(2).every((l) => /^diag \d+$/.test(l)), link.deviceLog.join(', '));
+  assert.equal(link.stats.logLinesLost, 0);
+  await link.close();
+});
+
+test('device log: lines the device overwrote before a host listened are counted as lost', async () => {
+  const lines = Array.from({ length: 11 }, (_, i) => `line ${i}`);
+  const { link } = await connect({ bootLog: lines });
+  assert.deepEqual(link.deviceLog, lines.slice(3)); // the device keeps the last 8
+  assert.equal(link.stats.logLinesLost, 3);
+  await link.close();
+});

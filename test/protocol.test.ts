@@ -12,6 +12,7 @@ import {
   FrameError,
   framePayload,
   MAX_BODY,
+  MAX_LOG_TEXT,
   MAX_ENCODED,
   type DeviceInfo,
   type Message,
@@ -71,7 +72,7 @@ test('COBS: malformed blocks are rejected', () => {
 });
 
 const info: DeviceInfo = {
-  protocolVersion: 1,
+  protocolVersion: 2,
   runtime: 'tflm',
   cycleUnit: 'emulated-instructions',
   modelCrc32: 0xdeadbeef,
@@ -87,7 +88,9 @@ const info: DeviceInfo = {
   modelStatus: 0,
   outputScale: 1 / 256,
   outputZeroPoint: -128,
+  txDroppedBytes: 0x01020304,
   board: 'mps2-an386',
+  runtimeVersion: 'tflm (Arduino_TensorFlowLite 2.4.0-ALPHA)',
 };
 
 const messages: Message[] = [
@@ -96,11 +99,15 @@ const messages: Message[] = [
   { type: 'infer', seq: 7, input: Int8Array.from({ length: 784 }, (_, i) => (i % 256) - 128) },
   { type: 'infer', seq: 8, input: new Int8Array(MAX_BODY) },
   { type: 'info', seq: 1, info },
-  { type: 'info', seq: 2, info: { ...info, runtime: 'native', cycleUnit: 'cpu-cycles', inputDims: [784], board: '', modelStatus: 24 } },
+  { type: 'info', seq: 2, info: { ...info, runtime: 'native', cycleUnit: 'cpu-cycles', inputDims: [784], board: '', runtimeVersion: '', modelStatus: 24 } },
+  // A model that did not load: no input, rank 0.
+  { type: 'info', seq: 3, info: { ...info, inputDims: [], inputBytes: 0, outputCount: 0, arenaUsed: 33020, arenaSize: 32768, modelStatus: 24 } },
   { type: 'result', seq: 300, top1: 3, cycles: 0xfedcba98, outputs: Int8Array.of(-128, -128, -100, 127, 0, 0, 0, 0, 0, -1) },
   { type: 'result', seq: 301, top1: 0, cycles: 0, outputs: new Int8Array(0) },
   { type: 'error', seq: 0xffff, code: 1, detail: 0 },
   { type: 'error', seq: 42, code: 6, detail: 26 },
+  { type: 'log', seq: 0, text: 'model loaded: native runtime, 17776 bytes' },
+  { type: 'log', seq: 0xffff, text: 'x'.repeat(MAX_LOG_TEXT) },
 ];
 
 test('every message round-trips through the wire form', () => {
@@ -116,13 +123,14 @@ test('every message round-trips through the wire form', () => {
 
 test('payload layout matches docs/protocol.md', () => {
   const p = encodePayload({ type: 'error', seq: 0x1234, code: 4, detail: 9 });
-  assert.deepEqual([...p.subarray(0, 6)], [1, 0x7f, 0x34, 0x12, 4, 9]);
+  assert.deepEqual([...p.subarray(0, 6)], [2, 0x7f, 0x34, 0x12, 4, 9]);
   assert.equal(Buffer.from(p).readUInt32LE(6), crc32(p.subarray(0, 6)));
   const r = encodePayload({ type: 'result', seq: 1, top1: 2, cycles: 0x01020304, outputs: Int8Array.of(-1, 5) });
   assert.deepEqual([...r.subarray(4, 14)], [2, 0, 2, 0, 4, 3, 2, 1, 0xff, 5]);
   const i = encodePayload({ type: 'info', seq: 1, info });
   const b = Buffer.from(i.subarray(4, i.length - 4));
-  assert.equal(b.length, 57 + 'mps2-an386'.length);
+  assert.equal(b.length, 60 + 1 + 'mps2-an386'.length + 1 + info.runtimeVersion.length);
+  assert.equal(b[0], 2);
   assert.equal(b[1], 1);
   assert.equal(b[2], 1);
   assert.equal(b[3], 3);
@@ -131,7 +139,45 @@ test('payload layout matches docs/protocol.md', () => {
   assert.equal(b.readUInt32LE(32), 784);
   assert.equal(b.readInt32LE(40), -128);
   assert.equal(b.readUInt16LE(44), 10);
-  assert.equal(b[56], 10);
+  assert.equal(b.readUInt32LE(56), 0x01020304);
+  assert.equal(b[60], 10);
+  assert.equal(b.subarray(61, 71).toString('latin1'), 'mps2-an386');
+  assert.equal(b[71], info.runtimeVersion.length);
+  assert.equal(b.subarray(72).toString('latin1'), info.runtimeVersion);
+  const l = encodePayload({ type: 'log', seq: 0x0102, text: 'arena' });
+  assert.deepEqual([...l.subarray(0, l.length - 4)], [2, 0x83, 0x02, 0x01, ...Buffer.from('arena')]);
+});
+
+test('LOG: bounded printable text; INFO strings must fill the body exactly', () => {
+  const log = (body: Uint8Array) => {
+    const p = new Uint8Array(4 + body.length + 4);
+    p.set([2, 0x83, 5, 0]);
+    p.set(body, 4);
+    Buffer.from(p.buffer).writeUInt32LE(crc32(p.subarray(0, 4 + body.length)), 4 + body.length);
+    return p;
+  };
+  assert.deepEqual(decodePayload(log(Uint8Array.of(0x41, 0x07, 0xff, 0x42))), { type: 'log', seq: 5, text: 'A??B' });
+  assert.equal(problemOf(() => decodePayload(log(new Uint8Array(0)))), 'length');
+  assert.equal(problemOf(() => decodePayload(log(new Uint8Array(MAX_LOG_TEXT + 1).fill(0x41)))), 'length');
+  assert.throws(() => encodeFrame({ type: 'log', seq: 1, text: '' }), RangeError);
+  assert.throws(() => encodeFrame({ type: 'log', seq: 1, text: 'y'.repeat(MAX_LOG_TEXT + 1) }), RangeError);
+  const good = encodePayload({ type: 'info', seq: 1, info });
+  const body = good.subarray(4, good.length - 4);
+  const reInfo = (b: Uint8Array) => {
+    const p = new Uint8Array(4 + b.length + 4);
+    p.set(good.subarray(0, 4));
+    p.set(b, 4);
+    Buffer.from(p.buffer).writeUInt32LE(crc32(p.subarray(0, 4 + b.length)), 4 + b.length);
+    return p;
+  };
+  assert.equal(problemOf(() => decodePayload(reInfo(body.subarray(0, body.length - 1)))), 'length', 'runtime version cut short');
+  assert.equal(problemOf(() => decodePayload(reInfo(Uint8Array.from([...body, 0])))), 'length', 'a byte too many');
+  assert.equal(problemOf(() => decodePayload(reInfo(body.subarray(0, 61)))), 'length', 'no runtime version');
+  const rank0 = body.slice();
+  rank0[3] = 0;
+  assert.equal(problemOf(() => decodePayload(reInfo(rank0))), 'value', 'rank 0 with a loaded model');
+  rank0[46] = 24;
+  assert.deepEqual((decodePayload(reInfo(rank0)) as { info: DeviceInfo }).info.inputDims, [], 'rank 0 when the load failed');
 });
 
 function problemOf(fn: () => unknown): string {
@@ -158,9 +204,11 @@ test('corrupt frames are rejected with a typed error', () => {
     Buffer.from(p.buffer, p.byteOffset).writeUInt32LE(crc32(p.subarray(0, p.length - 4)), p.length - 4);
     return p;
   };
-  const v2 = ok.slice();
-  v2[0] = 2;
-  assert.equal(problemOf(() => decodePayload(reCrc(v2))), 'version');
+  for (const version of [1, 3]) {
+    const other = ok.slice();
+    other[0] = version;
+    assert.equal(problemOf(() => decodePayload(reCrc(other))), 'version', `version ${version}`);
+  }
   const t = ok.slice();
   t[1] = 0x55;
   assert.equal(problemOf(() => decodePayload(reCrc(t))), 'type');

@@ -17,7 +17,7 @@ const REPO_FIRMWARE = 'firmware';
 /** A 784-128-10 int8 model folder made in before(): CI has no models/. */
 let MODEL_DIR: string;
 
-/** Just enough of the Arduino mbed core for -fsyntax-only: Serial (USB CDC), micros(), CMSIS DWT. */
+/** Just enough of the Arduino mbed core for -fsyntax-only: Serial (USB CDC), micros(), yield(), CMSIS DWT, USBSerial. */
 const FAKE_ARDUINO_H = `#pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +32,19 @@ class SerialUSBStandIn {
 };
 extern SerialUSBStandIn Serial;
 unsigned long micros(void);
+void yield(void);
+`;
+/** The mbed core's USB/PluggableUSBSerial.h: the USBSerial behind Serial, and its non-blocking send. */
+const FAKE_USB_SERIAL_H = `#pragma once
+#include <stdint.h>
+namespace arduino {
+class USBSerial {
+ public:
+  bool connected();
+  void send_nb(uint8_t *buffer, uint32_t size, uint32_t *actual, bool now = true);
+};
+}
+extern arduino::USBSerial _SerialUSB;
 `;
 const FAKE_CMSIS_H = `#pragma once
 #include <stdint.h>
@@ -131,6 +144,8 @@ before(async () => {
   await mkdir(fakeInclude);
   await writeFile(join(fakeInclude, 'Arduino.h'), FAKE_ARDUINO_H);
   await writeFile(join(fakeInclude, 'cmsis.h'), FAKE_CMSIS_H);
+  await mkdir(join(fakeInclude, 'USB'));
+  await writeFile(join(fakeInclude, 'USB', 'PluggableUSBSerial.h'), FAKE_USB_SERIAL_H);
 });
 
 after(async () => {
@@ -177,6 +192,7 @@ describe('assembleSketch', () => {
       'fully_connected.h',
       'hal.cpp',
       'hal.h',
+      'log.h',
       'model_data.cpp',
       'model_data.h',
       'protocol.c',

@@ -6,8 +6,10 @@
  * With TINYML_TFLM_DIR pointing at a real copy of the library (we ship none; CI
  * has none), also: build the mps2-an386 firmware with the TFLM runtime, boot it
  * in QEMU and check INFO (runtime tflm, arena used as predicted) and that TFLM's
- * outputs equal the TypeScript reference byte for byte. Compiling TFLM takes
- * minutes.
+ * outputs equal the TypeScript reference byte for byte; then, with a model too
+ * big for that arena, that AllocateTensors' failure arrives as ARENA_TOO_SMALL
+ * with the sizes, and TFLM's own message as a device log line. Compiling TFLM
+ * takes minutes; TINYML_TFLM_BUILD_DIR=<folder> keeps the objects for the next run.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,6 +107,15 @@ describe('tflmBuildInputs', () => {
     assert.ok(existsSync(TFLM_RUNTIME_SOURCE));
   });
 
+  test('leaves out the library\'s debug_log (ours replaces it) and takes the runtime version from library.properties', () => {
+    const root = fakeTree([...FAKE_TREE, 'src/tensorflow/lite/micro/debug_log.cpp']);
+    writeFileSync(join(root, 'library.properties'), 'name=Arduino_TensorFlowLite\nversion=2.4.0-ALPHA\nauthor=TensorFlow Authors\n');
+    const t = tflmBuildInputs(root);
+    assert.ok(!t.cxxSources.some((f) => f.endsWith('debug_log.cpp')));
+    assert.ok(t.defines.includes('TML_RUNTIME_VERSION="tflm (Arduino_TensorFlowLite 2.4.0-ALPHA)"'), t.defines.join(' '));
+    assert.ok(!tflmBuildInputs(fakeTree()).defines.some((d) => d.startsWith('TML_RUNTIME_VERSION')), 'no version: the firmware says "tflm"');
+  });
+
   test('accepts the library folder or its src folder alike', () => {
     const root = fakeTree();
     assert.deepEqual(tflmBuildInputs(join(root, 'src')), tflmBuildInputs(root));
@@ -167,36 +178,57 @@ const skipReal = !TFLM_DIR
     ? 'needs arm-none-eabi-g++ and qemu-system-arm'
     : false;
 
-test('real TFLM on the emulator: INFO as predicted, outputs equal to the reference', { skip: skipReal, timeout: 60 * 60_000 }, async () => {
-  const model = randomInt8Model('tflm', [784, 48, 10], 7, { inputShape: [28, 28] });
-  const tflite = writeTflite(model);
-  const fw = await buildEmulatorFirmware({
-    tflite,
-    outDir: await mkdtemp(join(tmpdir(), 'tinyml-tflm-emu-')),
-    runtime: 'tflm',
-    extra: tflmBuildInputs(TFLM_DIR!),
-    arenaBytes: tflmArenaBytes(model),
-  });
-  const qemu = await startQemu({ elf: fw.elf });
+/** Boots `elf` in QEMU, handshakes, runs `body` on the link, and stops QEMU however it ends. */
+async function onEmulator<T>(elf: string, body: (link: DeviceLink) => Promise<T>): Promise<T> {
+  const qemu = await startQemu({ elf });
   const transport = new SerialTransport({ path: qemu.ptyPath });
   let link: DeviceLink | null = null;
   try {
     await transport.open();
     link = new DeviceLink(transport);
+    return await body(link);
+  } finally {
+    await (link ? link.close() : transport.close());
+    await qemu.stop();
+  }
+}
+
+test('real TFLM on the emulator: INFO as predicted, outputs equal to the reference; an arena too small is reported as such', { skip: skipReal, timeout: 60 * 60_000 }, async () => {
+  const model = randomInt8Model('tflm', [784, 48, 10], 7, { inputShape: [28, 28] });
+  const tflite = writeTflite(model);
+  // TINYML_TFLM_BUILD_DIR keeps the compiled TFLM between runs (the first build takes minutes).
+  const outDir = process.env.TINYML_TFLM_BUILD_DIR || (await mkdtemp(join(tmpdir(), 'tinyml-tflm-emu-')));
+  const extra = tflmBuildInputs(TFLM_DIR!);
+  const fw = await buildEmulatorFirmware({ tflite, outDir, runtime: 'tflm', extra, arenaBytes: tflmArenaBytes(model) });
+  await onEmulator(fw.elf, async (link) => {
     const info = await link.handshake();
     assert.equal(info.modelStatus, 0);
     assert.equal(info.runtime, 'tflm');
+    assert.match(info.runtimeVersion, /^tflm \(Arduino_TensorFlowLite [0-9]/);
     assert.equal(info.modelCrc32, crc32(tflite));
     assert.equal(info.arenaSize, tflmArenaBytes(model));
     assert.equal(info.arenaUsed, tflmArenaUsed(model));
+    assert.equal(info.txDroppedBytes, 0);
+    assert.ok(link.deviceLog.some((l) => l.startsWith(`model loaded: ${info.runtimeVersion} runtime`)), link.deviceLog.join('\n'));
     const inputs = [1, 2, 3, 4].map((s) => Int8Array.from({ length: 784 }, (_, i) => ((i * s * 53 + s) % 256) - 128));
     const got = await link.infer(inputs);
     const interp = new Int8Interpreter(model);
     inputs.forEach((input, s) => {
       assert.deepEqual(Array.from(got.outputs.subarray(s * 10, s * 10 + 10)), Array.from(interp.run(input).output), `sample ${s}`);
     });
-  } finally {
-    await (link ? link.close() : transport.close());
-    await qemu.stop();
-  }
+  });
+
+  // The same arena with a model whose activations do not fit: only the model array recompiles.
+  const wide = randomInt8Model('tflm', [784, 1024, 10], 8, { inputShape: [28, 28] });
+  assert.ok(tflmArenaUsed(wide) > tflmArenaBytes(model));
+  const small = await buildEmulatorFirmware({ tflite: writeTflite(wide), outDir, runtime: 'tflm', extra, arenaBytes: tflmArenaBytes(model) });
+  await onEmulator(small.elf, async (link) => {
+    const info = await link.handshake();
+    assert.equal(info.modelStatus, 24, `status ${info.modelStatus}, device log:\n${link.deviceLog.join('\n')}`);
+    assert.equal(info.arenaSize, tflmArenaBytes(model));
+    assert.ok(info.arenaUsed > info.arenaSize, `needs ${info.arenaUsed}`);
+    // TFLM's own line, through DebugLog, then ours with the sizes.
+    assert.ok(link.deviceLog.some((l) => /missing: \d+/.test(l)), link.deviceLog.join('\n'));
+    assert.ok(link.deviceLog.includes(`model not loaded: tensor arena too small: the model needs at least ${info.arenaUsed} bytes, the firmware has ${info.arenaSize} (TML_ARENA_BYTES)`), link.deviceLog.join('\n'));
+  });
 });

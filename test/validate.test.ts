@@ -5,7 +5,7 @@ import { writeTflite } from '../src/tflite/writer.ts';
 import { crc32 } from '../src/protocol/crc32.ts';
 import { DeviceLink } from '../src/device/link.ts';
 import { MockDevice, randomFaults, type MockDeviceOptions } from '../src/device/mock-transport.ts';
-import { DeviceModelError } from '../src/device/errors.ts';
+import { ArenaTooSmallError, DeviceModelError } from '../src/device/errors.ts';
 import {
   assertValidationPassed,
   formatValidationReport,
@@ -47,7 +47,12 @@ test('percentiles are nearest-rank', () => {
 
 test('a device running the reference passes, through a lossy link too', async () => {
   const { model, bytes } = setup();
-  const r = await run(model, bytes, { faults: randomFaults({ seed: 3, drop: 0.03, corrupt: 0.03, duplicate: 0.05 }), chunkBytes: 33 });
+  const r = await run(model, bytes, {
+    faults: randomFaults({ seed: 3, drop: 0.03, corrupt: 0.03, duplicate: 0.05 }),
+    chunkBytes: 33,
+    bootLog: ['model loaded: mock'],
+    infoOverrides: { runtimeVersion: 'native (mock 1.0)' },
+  });
   assert.equal(r.samples, COUNT);
   assert.equal(r.passed, true);
   assert.equal(r.exactAgreement, 1);
@@ -61,7 +66,13 @@ test('a device running the reference passes, through a lossy link too', async ()
   assert.ok(Math.abs(r.latencyMicros!.p50 - r.latencyCycles.p50 / 64) < 1e-9);
   assert.ok(r.throughputSamplesPerSec > 0);
   assert.ok(r.link.resends > 0);
+  assert.equal(r.runtimeVersion, 'native (mock 1.0)');
+  assert.equal(r.link.deviceTxDroppedBytes, 0);
+  assert.deepEqual(r.deviceLog, ['model loaded: mock'], 'the boot line, once, through the lossy link');
   const text = formatValidationReport(r);
+  assert.match(text, /runtime version +native \(mock 1\.0\)/);
+  assert.match(text, /device serial +0 bytes dropped/);
+  assert.match(text, /device log +1 lines/);
   assert.match(text, /PASS/);
   assert.match(text, /emulated instructions/);
   assertValidationPassed(r);
@@ -97,7 +108,24 @@ test('INFO checks: another model CRC, a failed load, wrong sizes', async () => {
     assert.match(err.message, /another model \(CRC-32 00001234.*flash it again with tinyml flash/);
     return true;
   });
-  await assert.rejects(run(model, bytes, { infoOverrides: { modelStatus: 24 } }), /could not load the model: 24 ARENA_TOO_SMALL/);
+  await assert.rejects(run(model, bytes, { infoOverrides: { modelStatus: 24, arenaUsed: 33020, arenaSize: 32768 } }), (err: unknown) => {
+    assert.ok(err instanceof ArenaTooSmallError);
+    assert.equal(err.neededBytes, 33020);
+    assert.equal(err.availableBytes, 32768);
+    assert.match(err.message, /could not load the model: 24 ARENA_TOO_SMALL.*native runtime needs 33,020 bytes of tensor arena and the firmware has 32,768: build the firmware again with tinyml build/);
+    return true;
+  });
+  // TFLM could not say how much: "more than".
+  await assert.rejects(run(model, bytes, { runtime: 'tflm', infoOverrides: { modelStatus: 24, arenaUsed: 0, arenaSize: 2016 } }), /tflm runtime needs more than 2,016 bytes/);
+  await assert.rejects(run(model, bytes, { runtime: 'tflm', infoOverrides: { modelStatus: 24, arenaUsed: 2336, arenaSize: 2016 } }), /tflm runtime needs at least 2,336 bytes/);
+  await assert.rejects(run(model, bytes, { infoOverrides: { modelStatus: 20 } }), /could not load the model: 20 UNSUPPORTED_OP/);
   await assert.rejects(run(model, bytes, { infoOverrides: { inputBytes: 100, outputCount: 3 } }), /input of 100 bytes.*3 outputs/);
-  await assert.rejects(run(model, bytes, { infoOverrides: { protocolVersion: 2 } }), /protocol version 2/);
+  await assert.rejects(run(model, bytes, { infoOverrides: { protocolVersion: 3 } }), /protocol version 3, this host 2/);
+});
+
+test('the device\'s dropped serial bytes, as INFO reports them after the run', async () => {
+  const { model, bytes } = setup();
+  const r = await run(model, bytes, { infoOverrides: { txDroppedBytes: 4096 } });
+  assert.equal(r.link.deviceTxDroppedBytes, 4096);
+  assert.match(formatValidationReport(r), /device serial +4,096 bytes dropped/);
 });

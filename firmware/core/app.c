@@ -1,4 +1,5 @@
-/* The request loop (app.h) for protocol version 1 (docs/protocol.md). */
+/* The request loop (app.h) for protocol version 2 (docs/protocol.md), and the
+ * device log (log.h) it sends as LOG frames. */
 #include "app.h"
 
 #include <stdbool.h>
@@ -6,11 +7,107 @@
 
 #include "frame.h"
 #include "hal.h"
+#include "log.h"
 #include "protocol.h"
 #include "runtime.h"
 #include "status.h"
 
 #define RX_MAX (PROTO_MAX_ENCODED - 1u) /* longest block between delimiters */
+
+/* INFO's runtime version: TML_RUNTIME_VERSION (a string literal) when the build
+ * defines it (the emulator build passes -D, the Arduino sketch's tinyml_config.h
+ * defines it), else the runtime's plain name. */
+#ifdef TML_RUNTIME_VERSION
+static const char *runtime_version(runtime_kind_t kind) {
+  (void)kind;
+  return TML_RUNTIME_VERSION;
+}
+#else
+static const char *runtime_version(runtime_kind_t kind) { return kind == RUNTIME_NATIVE ? "native" : "tflm"; }
+#endif
+
+/* ------------------------------------------------------------- device log */
+
+/* The last LOG_LINES lines, line number s at slot s % LOG_LINES (65536 is a
+ * multiple, so the mapping survives the u16 wrap). Kept apart from s_app: the
+ * runtime logs while app_init() loads the model. */
+#define LOG_LINES 8u
+#define LOG_PAYLOAD (PROTO_HEADER_BYTES + PROTO_LOG_MAX_TEXT + PROTO_CRC_BYTES)
+
+static struct {
+  char text[LOG_LINES][PROTO_LOG_MAX_TEXT];
+  uint8_t len[LOG_LINES];
+  uint16_t next_seq; /* line number of the line being written */
+  uint16_t kept;     /* lines retained, the newest ones: next_seq - kept .. next_seq - 1 */
+  uint16_t unsent;   /* of those, the newest `unsent` are still to be sent */
+  char line[PROTO_LOG_MAX_TEXT];
+  uint8_t line_len;
+  /* LOG frames have their own buffers: a line may be sent while an answer is
+   * being built in s_app.tx_payload (TFLM logs during Invoke). */
+  uint8_t payload[LOG_PAYLOAD];
+  uint8_t wire[LOG_PAYLOAD + LOG_PAYLOAD / 254u + 2u];
+} s_log;
+
+static void log_end_line(void) {
+  if (s_log.line_len == 0) return;
+  const unsigned slot = s_log.next_seq % LOG_LINES;
+  memcpy(s_log.text[slot], s_log.line, s_log.line_len);
+  s_log.len[slot] = s_log.line_len;
+  s_log.line_len = 0;
+  s_log.next_seq++;
+  if (s_log.kept < LOG_LINES) s_log.kept++;
+  if (s_log.unsent < LOG_LINES) s_log.unsent++;
+}
+
+void tml_log_write(const char *text) {
+  for (; text != NULL && *text != '\0'; ++text) {
+    const char c = *text;
+    if (c == '\n') {
+      log_end_line();
+    } else if (c != '\r') {
+      if (s_log.line_len == PROTO_LOG_MAX_TEXT) log_end_line();
+      s_log.line[s_log.line_len++] = (c >= 0x20 && c <= 0x7E) ? c : '?';
+    }
+  }
+}
+
+void tml_log_u32(uint32_t v) {
+  char digits[11];
+  size_t i = sizeof digits - 1;
+  digits[i] = '\0';
+  do {
+    digits[--i] = (char)('0' + v % 10u);
+    v /= 10u;
+  } while (v != 0);
+  tml_log_write(digits + i);
+}
+
+void tml_log(const char *line) {
+  tml_log_write(line);
+  log_end_line();
+}
+
+static void log_hex32(uint32_t v) {
+  static const char k_hex[] = "0123456789abcdef";
+  char s[9];
+  for (int i = 7; i >= 0; --i, v >>= 4) s[i] = k_hex[v & 0xFu];
+  s[8] = '\0';
+  tml_log_write(s);
+}
+
+/* Sends the unsent lines, oldest first, each as a LOG frame whose sequence
+ * number is its line number (the device's own count: a gap tells the host that
+ * lines were overwritten before they could be sent). */
+static void log_flush(void) {
+  while (s_log.unsent > 0) {
+    const uint16_t seq = (uint16_t)(s_log.next_seq - s_log.unsent);
+    const unsigned slot = seq % LOG_LINES;
+    memcpy(s_log.payload + PROTO_HEADER_BYTES, s_log.text[slot], s_log.len[slot]);
+    const size_t n = proto_frame_seal(s_log.payload, PROTO_MSG_LOG, seq, s_log.len[slot], s_log.wire);
+    s_log.unsent--;
+    if (n > 0) hal_serial_write(s_log.wire, n);
+  }
+}
 
 static struct {
   tml_status_t load_status;
@@ -26,7 +123,10 @@ static struct {
 
 static uint8_t *tx_body(void) { return s_app.tx_payload + PROTO_HEADER_BYTES; }
 
+/* Every answer is preceded by the log lines written since the last one, so a
+ * line about a request (a TFLM error during Invoke) reaches the host first. */
 static void send(uint8_t type, uint16_t seq, size_t body_len) {
+  log_flush();
   const size_t n = proto_frame_seal(s_app.tx_payload, type, seq, body_len, s_app.tx_wire);
   if (n > 0) hal_serial_write(s_app.tx_wire, n);
 }
@@ -43,11 +143,23 @@ static void put_f32(uint8_t *p, float f) {
   proto_put_u32(p, bits);
 }
 
+/* INFO's fixed part; then the board name and the runtime version, each a u8
+ * length and that many ASCII bytes (docs/protocol.md). */
+#define INFO_FIXED 60u
+
+static size_t put_string(uint8_t *b, size_t at, const char *s) {
+  size_t len = s != NULL ? strlen(s) : 0;
+  if (len > 255) len = 255;
+  b[at] = (uint8_t)len;
+  if (len > 0) memcpy(b + at + 1, s, len);
+  return at + 1 + len;
+}
+
 static void send_info(uint16_t seq) {
   const runtime_info_t *ri = &s_app.info;
   const hal_board_info_t *board = hal_board_info();
   uint8_t *b = tx_body();
-  memset(b, 0, 57);
+  memset(b, 0, INFO_FIXED);
   b[0] = (uint8_t)PROTO_VERSION;
   b[1] = (uint8_t)ri->kind;
   b[2] = (uint8_t)board->cycle_unit;
@@ -65,11 +177,11 @@ static void send_info(uint16_t seq) {
   proto_put_u16(b + 46, (uint16_t)s_app.load_status);
   put_f32(b + 48, ri->output_scale);
   proto_put_u32(b + 52, (uint32_t)ri->output_zero_point);
-  size_t name_len = board->name != NULL ? strlen(board->name) : 0;
-  if (name_len > 255) name_len = 255;
-  b[56] = (uint8_t)name_len;
-  memcpy(b + 57, board->name, name_len);
-  send(PROTO_MSG_INFO, seq, 57 + name_len);
+  proto_put_u32(b + 56, hal_serial_dropped());
+  size_t at = INFO_FIXED;
+  at = put_string(b, at, board->name);
+  at = put_string(b, at, runtime_version(ri->kind));
+  send(PROTO_MSG_INFO, seq, at);
 }
 
 static void handle_infer(const proto_frame_t *f) {
@@ -113,6 +225,10 @@ static void handle_block(void) {
       if (f.body_len != 0) {
         send_error(f.seq, TML_ERR_BAD_LENGTH, 0);
       } else {
+        /* A new host (or one that lost the first answers while opening the
+         * port) gets every kept line again, boot lines included; it drops the
+         * line numbers it already has. */
+        s_log.unsent = s_log.kept;
         send_info(f.seq);
       }
       break;
@@ -125,11 +241,49 @@ static void handle_block(void) {
   }
 }
 
+/* One line saying what was loaded, or why not, with the sizes that matter. */
+static void log_load(void) {
+  const runtime_info_t *ri = &s_app.info;
+  if (s_app.load_status == TML_OK) {
+    tml_log_write("model loaded: ");
+    tml_log_write(runtime_version(ri->kind));
+    tml_log_write(" runtime, ");
+    tml_log_u32(s_app.model_len);
+    tml_log_write(" bytes, CRC-32 ");
+    log_hex32(s_app.model_crc);
+    tml_log_write(", arena ");
+    tml_log_u32(ri->arena_used);
+    tml_log_write(" of ");
+    tml_log_u32(ri->arena_size);
+    tml_log(" bytes");
+    return;
+  }
+  if (s_app.load_status == TML_ERR_ARENA_TOO_SMALL) {
+    tml_log_write("model not loaded: tensor arena too small: the model needs ");
+    if (ri->arena_used > ri->arena_size) {
+      /* TFLM knows only the shortfall of the allocation that failed. */
+      if (ri->kind == RUNTIME_TFLM) tml_log_write("at least ");
+      tml_log_u32(ri->arena_used);
+    } else {
+      tml_log_write("more than ");
+      tml_log_u32(ri->arena_size);
+    }
+    tml_log_write(" bytes, the firmware has ");
+    tml_log_u32(ri->arena_size);
+    tml_log(" (TML_ARENA_BYTES)");
+    return;
+  }
+  tml_log_write("model not loaded: status ");
+  tml_log_u32((uint32_t)s_app.load_status);
+  tml_log("");
+}
+
 void app_init(const uint8_t *model, uint32_t model_len) {
   memset(&s_app, 0, sizeof s_app);
   s_app.model_len = model_len;
   s_app.model_crc = model != NULL ? proto_crc32(0, model, model_len) : 0;
   s_app.load_status = runtime_init(model, model_len, &s_app.info);
+  log_load();
 }
 
 void app_poll(void) {

@@ -1,4 +1,4 @@
-/* Frame building and parsing of protocol version 1 (docs/protocol.md), on top
+/* Frame building and parsing of protocol version 2 (docs/protocol.md), on top
  * of protocol.h's CRC-32 and COBS. Core-internal; implemented in protocol.c.
  * Pure functions: tested on the host (firmware/tests/protocol_test.c). */
 #ifndef TINYML_FRAME_H
@@ -32,7 +32,7 @@ size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t bod
 /* Parses one received block (the bytes between two 0x00 delimiters), decoding
  * the COBS in place. Returns TML_OK with *frame filled, or
  *  - TML_ERR_BAD_FRAME: COBS or CRC failure, too short or too long (frame->seq = PROTO_SEQ_UNKNOWN)
- *  - TML_ERR_BAD_VERSION: version byte is not 1 (frame->seq and type are valid).
+ *  - TML_ERR_BAD_VERSION: version byte is not PROTO_VERSION (frame->seq and type are valid).
  * Message types and body lengths are the caller's to check. */
 tml_status_t proto_frame_parse(uint8_t *block, size_t n, proto_frame_t *frame);
 

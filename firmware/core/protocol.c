@@ -1,4 +1,4 @@
-/* CRC-32, COBS and frames of protocol version 1 (docs/protocol.md). */
+/* CRC-32, COBS and frames of the protocol (docs/protocol.md). */
 #include <string.h>
 
 #include "frame.h"

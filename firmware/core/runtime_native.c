@@ -56,7 +56,10 @@ static tml_status_t init(const uint8_t *model, uint32_t model_len, runtime_info_
     if (m->softmax_depth > *slot) *slot = m->softmax_depth;
   }
   const uint32_t used = persistent + align4(act_size[0]) + align4(act_size[1]);
-  if (used > TML_ARENA_BYTES) return TML_ERR_ARENA_TOO_SMALL;
+  if (used > TML_ARENA_BYTES) {
+    info->arena_used = used; /* kept by runtime_init: the host says how much is missing */
+    return TML_ERR_ARENA_TOO_SMALL;
+  }
 
   uint8_t *p = s_arena;
   for (uint32_t l = 0; l < m->fc_count; ++l) {
@@ -108,8 +111,10 @@ tml_status_t runtime_init(const uint8_t *model, uint32_t model_len, runtime_info
   memset(&s_rt, 0, sizeof s_rt);
   const tml_status_t st = init(model, model_len, info);
   if (st != TML_OK) {
+    const uint32_t needed = st == TML_ERR_ARENA_TOO_SMALL ? info->arena_used : 0;
     memset(info, 0, sizeof *info);
     memset(&s_rt, 0, sizeof s_rt);
+    info->arena_used = needed;
   }
   info->kind = RUNTIME_NATIVE;
   info->arena_size = TML_ARENA_BYTES;

@@ -32,8 +32,14 @@ void hal_init(void);
 /* Board facts; the pointer stays valid forever. */
 const hal_board_info_t *hal_board_info(void);
 
-/* Writes all n bytes to the host link, blocking until they are queued. */
+/* Queues n bytes for the host link. Never waits long for a host that does not
+ * read: what the link cannot take within a short, board-defined time (or at all,
+ * with no host attached) is dropped and counted. The protocol survives a drop
+ * (the host resynchronizes at the next 0x00 and resends what it misses). */
 void hal_serial_write(const uint8_t *data, size_t n);
+
+/* Bytes hal_serial_write() has dropped since hal_init(); reported in INFO. */
+uint32_t hal_serial_dropped(void);
 
 /* The next byte from the host link, or -1 when none has arrived yet. Never blocks. */
 int hal_serial_read_byte(void);

@@ -1,4 +1,4 @@
-/* Protocol version 1 between host and device: the numbers of docs/protocol.md.
+/* Protocol version 2 between host and device: the numbers of docs/protocol.md.
  * Framing (COBS + CRC-32) and message encoding are pure functions with no board
  * code, so they are tested on the host. */
 #ifndef TINYML_PROTOCOL_H
@@ -11,12 +11,13 @@
 extern "C" {
 #endif
 
-#define PROTO_VERSION 1u
+#define PROTO_VERSION 2u
 
 #define PROTO_MSG_HELLO 0x01u
 #define PROTO_MSG_INFER 0x02u
 #define PROTO_MSG_INFO 0x81u
 #define PROTO_MSG_RESULT 0x82u
+#define PROTO_MSG_LOG 0x83u /* device -> host, unsolicited: one line of the device log */
 #define PROTO_MSG_ERROR 0x7Fu
 
 #define PROTO_HEADER_BYTES 4u
@@ -26,6 +27,9 @@ extern "C" {
 /* COBS adds one byte per 254 and one at the start; plus the 0x00 delimiter. */
 #define PROTO_MAX_ENCODED (PROTO_MAX_PAYLOAD + PROTO_MAX_PAYLOAD / 254u + 2u)
 #define PROTO_SEQ_UNKNOWN 0xFFFFu
+/* Longest LOG text: printable ASCII, no terminator, no newline. Longer lines are
+ * split. Bounded so a LOG frame stays small next to the INFER traffic. */
+#define PROTO_LOG_MAX_TEXT 160u
 
 /* CRC-32/IEEE (poly 0xEDB88320 reflected, init and final XOR 0xFFFFFFFF).
  * Pass crc = 0 to start; feed further chunks with the returned value. */

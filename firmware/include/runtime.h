@@ -33,7 +33,9 @@ typedef struct {
 /* Reads and checks the model, plans the arena and fills *info. `model` must stay
  * valid and unchanged for the life of the program (it lives in flash). Returns
  * TML_OK or the first problem found; *info is then zeroed but for `kind` and
- * `arena_size`. */
+ * `arena_size`, and for TML_ERR_ARENA_TOO_SMALL `arena_used`: the bytes the
+ * model needs (at least that many for TFLM, which reports the shortfall of the
+ * allocation that failed), or 0 when the runtime cannot tell. */
 tml_status_t runtime_init(const uint8_t *model, uint32_t model_len, runtime_info_t *info);
 
 /* Runs one inference: copies `input` (info.input_bytes) into the model's input

@@ -1,5 +1,5 @@
 /* Status and error codes shared by the model reader, the runtimes and the
- * protocol. Values are part of protocol version 1 (docs/protocol.md): never
+ * protocol. Values are part of the protocol (docs/protocol.md, since version 1): never
  * renumber, only add. */
 #ifndef TINYML_STATUS_H
 #define TINYML_STATUS_H

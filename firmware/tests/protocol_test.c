@@ -1,7 +1,8 @@
 /* Checks CRC-32, COBS and frames against golden vectors
  * (scripts/golden-vectors.ts), then the request loop (app.c) end to end over
  * the host board's in-memory link: HELLO -> INFO, INFER -> RESULT with the
- * reference's output, and every ERROR code of docs/protocol.md.
+ * reference's output, every ERROR code of docs/protocol.md, the device log's
+ * LOG frames, and the serial write that drops rather than blocks.
  * Usage: protocol_test <protocol.txt> */
 #include <stdbool.h>
 
@@ -9,6 +10,7 @@
 #include "frame.h"
 #include "hal.h"
 #include "host_link.h"
+#include "log.h"
 #include "protocol.h"
 #include "status.h"
 #include "vectors.h"
@@ -68,6 +70,12 @@ static void test_frame(FILE *f) {
 /* ------------------------------------------------------------ the app loop */
 
 static uint8_t rx_wire[1 << 16];
+static size_t rx_have;
+
+/* LOG frames seen by answer(): the latest line and its number, and how many. */
+static char last_log[PROTO_LOG_MAX_TEXT + 1];
+static uint16_t last_log_seq;
+static int logs_seen;
 
 static void send_frame(uint8_t type, uint16_t seq, const uint8_t *body, size_t n) {
   static uint8_t payload[PROTO_MAX_PAYLOAD + 64], out[PROTO_MAX_ENCODED + 64];
@@ -76,21 +84,34 @@ static void send_frame(uint8_t type, uint16_t seq, const uint8_t *body, size_t n
   host_link_feed(out, m);
 }
 
-/* Runs the app and parses the first answer; returns false when there is none. */
-static bool answer(proto_frame_t *fr) {
+/* Runs the app and parses the next frame it sent; returns false when there is none. */
+static bool next_frame(proto_frame_t *fr) {
   app_poll();
-  static size_t have = 0;
-  have += host_link_take(rx_wire + have, sizeof rx_wire - have);
-  for (size_t i = 0; i < have; ++i) {
+  rx_have += host_link_take(rx_wire + rx_have, sizeof rx_wire - rx_have);
+  for (size_t i = 0; i < rx_have; ++i) {
     if (rx_wire[i] == 0) {
       static uint8_t block[PROTO_MAX_ENCODED];
       memcpy(block, rx_wire, i);
       const tml_status_t st = proto_frame_parse(block, i, fr);
-      memmove(rx_wire, rx_wire + i + 1, have - i - 1);
-      have -= i + 1;
+      memmove(rx_wire, rx_wire + i + 1, rx_have - i - 1);
+      rx_have -= i + 1;
       CHECK(st == TML_OK, "device sent a bad frame (status %d)", st);
       return st == TML_OK;
     }
+  }
+  return false;
+}
+
+/* The next answer: LOG frames before it are recorded (last_log) and skipped. */
+static bool answer(proto_frame_t *fr) {
+  while (next_frame(fr)) {
+    if (fr->type != PROTO_MSG_LOG) return true;
+    CHECK(fr->body_len >= 1 && fr->body_len <= PROTO_LOG_MAX_TEXT, "LOG of %zu bytes", fr->body_len);
+    memcpy(last_log, fr->body, fr->body_len);
+    last_log[fr->body_len] = '\0';
+    for (size_t i = 0; i < fr->body_len; ++i) CHECK(fr->body[i] >= 0x20 && fr->body[i] <= 0x7E, "LOG byte %zu not printable", i);
+    last_log_seq = fr->seq;
+    logs_seen++;
   }
   return false;
 }
@@ -109,26 +130,58 @@ static uint32_t get_u32(const uint8_t *p) {
 }
 static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
+/* A model the app cannot load: INFO says why with the sizes, and so does the device log. */
+static void test_app_load_failure(const uint8_t *model, uint32_t nbytes, long status) {
+  hal_init();
+  app_init(model, nbytes);
+  proto_frame_t fr;
+  CHECK(!next_frame(&fr), "the device speaks unprompted");
+  send_frame(PROTO_MSG_HELLO, 50, NULL, 0);
+  CHECK(answer(&fr) && fr.type == PROTO_MSG_INFO && fr.seq == 50, "HELLO -> INFO (load failure)");
+  CHECK(get_u16(fr.body + 46) == status, "INFO status %u, want %ld", get_u16(fr.body + 46), status);
+  if (status == TML_ERR_ARENA_TOO_SMALL) {
+    const uint32_t used = get_u32(fr.body + 12), size = get_u32(fr.body + 16);
+    CHECK(used > size && size > 0, "INFO arena: needs %u, has %u", used, size);
+    char want[PROTO_LOG_MAX_TEXT + 1];
+    snprintf(want, sizeof want, "model not loaded: tensor arena too small: the model needs %u bytes, the firmware has %u (TML_ARENA_BYTES)",
+             (unsigned)used, (unsigned)size);
+    CHECK(strcmp(last_log, want) == 0, "LOG: %s", last_log);
+  }
+  send_frame(PROTO_MSG_INFER, 51, NULL, 0);
+  expect_error(51, TML_ERR_MODEL_NOT_READY, "INFER on a model that did not load");
+  app_checks++;
+}
+
 static void test_app(FILE *f) {
   char label[128];
   vec_token(f, label, sizeof label);
   const uint32_t nbytes = (uint32_t)vec_int(f);
-  (void)vec_int(f); /* status: 0 */
+  const long status = (long)vec_int(f);
   const uint32_t input_bytes = (uint32_t)vec_int(f), output_count = (uint32_t)vec_int(f);
   const long cases = (long)vec_int(f);
   uint8_t *model = vec_u8s(f, nbytes);
+  if (status != TML_OK) {
+    test_app_load_failure(model, nbytes, status);
+    free(model);
+    return;
+  }
 
   hal_init();
   host_link_set_cycle_step(1234);
+  const int logs_before = logs_seen;
   app_init(model, nbytes);
   proto_frame_t fr;
 
-  CHECK(!answer(&fr), "the device speaks unprompted");
+  CHECK(!next_frame(&fr), "the device speaks unprompted");
   send_frame(PROTO_MSG_HELLO, 41, NULL, 0);
+  /* The boot line first (the lines of earlier app_init()s of this program come before it), then INFO. */
   CHECK(answer(&fr) && fr.type == PROTO_MSG_INFO && fr.seq == 41, "HELLO -> INFO");
+  CHECK(logs_seen > logs_before && strncmp(last_log, "model loaded: native runtime, ", 30) == 0, "boot log line: %s", last_log);
   const uint8_t *b = fr.body;
-  CHECK(fr.body_len == 57 + 4 && b[56] == 4 && memcmp(b + 57, "host", 4) == 0, "INFO board name");
-  CHECK(b[0] == 1 && b[1] == 0 && b[2] == HAL_CYCLES_CPU && b[3] == 2, "INFO version/runtime/unit/rank");
+  CHECK(fr.body_len == 60 + 1 + 4 + 1 + 6 && b[60] == 4 && memcmp(b + 61, "host", 4) == 0, "INFO board name");
+  CHECK(b[65] == 6 && memcmp(b + 66, "native", 6) == 0, "INFO runtime version (no TML_RUNTIME_VERSION: the runtime's name)");
+  CHECK(get_u32(b + 56) == 0, "INFO dropped bytes");
+  CHECK(b[0] == 2 && b[1] == 0 && b[2] == HAL_CYCLES_CPU && b[3] == 2, "INFO version/runtime/unit/rank");
   CHECK(get_u32(b + 4) == proto_crc32(0, model, nbytes) && get_u32(b + 8) == nbytes, "INFO model CRC and size");
   CHECK(get_u32(b + 12) > 0 && get_u32(b + 12) <= get_u32(b + 16), "INFO arena");
   CHECK(get_u16(b + 24) == 1 && get_u16(b + 26) == input_bytes && get_u16(b + 28) == 0, "INFO input dims");
@@ -171,15 +224,14 @@ static void test_app(FILE *f) {
   }
   {
     static uint8_t payload[16], out[32];
-    payload[0] = 2;
-    const uint8_t raw[8] = {2, PROTO_MSG_HELLO, 11, 0, 0, 0, 0, 0};
+    const uint8_t raw[8] = {PROTO_VERSION + 1, PROTO_MSG_HELLO, 11, 0, 0, 0, 0, 0};
     memcpy(payload, raw, 4);
     const uint32_t crc = proto_crc32(0, payload, 4);
     for (int i = 0; i < 4; ++i) payload[4 + i] = (uint8_t)(crc >> (8 * i));
     const size_t m = proto_cobs_encode(payload, 8, out);
     out[m] = 0;
     host_link_feed(out, m + 1);
-    expect_error(11, TML_ERR_BAD_VERSION, "version 2");
+    expect_error(11, TML_ERR_BAD_VERSION, "the next protocol version");
   }
   {
     const uint8_t garbage[5] = {0x13, 0x37, 0xff, 0x01, 0x02};
@@ -210,6 +262,46 @@ static void test_app(FILE *f) {
     CHECK(answer(&fr) && fr.seq == 20 && fr.type == PROTO_MSG_INFO, "pipelined 1");
     CHECK(answer(&fr) && fr.seq == 21 && fr.type == PROTO_MSG_ERROR, "pipelined 2");
     CHECK(answer(&fr) && fr.seq == 22 && fr.type == PROTO_MSG_INFO, "pipelined 3");
+    app_checks++;
+  }
+  {
+    /* The device log: a line written between answers goes out, as LOG, right before the next one;
+     * bytes outside printable ASCII become '?'; a long line is split; HELLO replays the kept lines. */
+    const int before = logs_seen;
+    tml_log_write("diag: odd byte \x01 here\r\n");
+    send_frame(PROTO_MSG_HELLO, 15, NULL, 0);
+    CHECK(answer(&fr) && fr.type == PROTO_MSG_INFO && fr.seq == 15, "INFO after a log line");
+    CHECK(strcmp(last_log, "diag: odd byte ? here") == 0, "LOG text: %s", last_log);
+    const uint16_t seq = last_log_seq;
+    CHECK(logs_seen - before >= 2, "HELLO replays the boot line too (%d LOGs)", logs_seen - before);
+    char longline[PROTO_LOG_MAX_TEXT + 41];
+    memset(longline, 'L', sizeof longline - 1);
+    longline[sizeof longline - 1] = '\0';
+    tml_log(longline);
+    send_frame(PROTO_MSG_INFER, 16, big, 1);
+    proto_frame_t lf;
+    CHECK(next_frame(&lf) && lf.type == PROTO_MSG_LOG && lf.seq == (uint16_t)(seq + 1) && lf.body_len == PROTO_LOG_MAX_TEXT,
+          "long line, first part");
+    CHECK(next_frame(&lf) && lf.type == PROTO_MSG_LOG && lf.seq == (uint16_t)(seq + 2) && lf.body_len == 40, "long line, rest");
+    expect_error(16, TML_ERR_BAD_LENGTH, "the answer after the log lines");
+    app_checks++;
+  }
+  {
+    /* A host that stops reading: the write drops and counts instead of blocking, INFO says how much. */
+    host_link_set_tx_room(10);
+    send_frame(PROTO_MSG_HELLO, 17, NULL, 0);
+    app_poll();
+    host_link_set_tx_room(1u << 16);
+    rx_have = host_link_take(rx_wire, sizeof rx_wire);
+    CHECK(rx_have == 10, "the link took %zu bytes, room for 10", rx_have);
+    rx_have = 0; /* the start of a frame: a host drops it at the next 0x00 */
+    const uint8_t zero = 0;
+    host_link_feed(&zero, 1);
+    send_frame(PROTO_MSG_HELLO, 18, NULL, 0);
+    app_poll();
+    CHECK(answer(&fr) && fr.type == PROTO_MSG_INFO && fr.seq == 18, "INFO after the drop");
+    CHECK(get_u32(fr.body + 56) > 0 && get_u32(fr.body + 56) == hal_serial_dropped(), "INFO dropped bytes %u",
+          get_u32(fr.body + 56));
     app_checks++;
   }
   {

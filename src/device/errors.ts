@@ -49,6 +49,19 @@ export class DeviceReportedError extends TinymlError {
 /** The device runs another model than the host's, or one it could not load. */
 export class DeviceModelError extends TinymlError {}
 
+/** The device could not load the model because its tensor arena is too small (ERROR code ARENA_TOO_SMALL). */
+export class ArenaTooSmallError extends DeviceModelError {
+  constructor(
+    message: string,
+    /** Bytes the model needs (a lower bound from TFLM), or null when the device could not tell. */
+    readonly neededBytes: number | null,
+    /** Bytes of arena the firmware has. */
+    readonly availableBytes: number,
+  ) {
+    super(message);
+  }
+}
+
 /** No serial port of the board appeared in time. */
 export class PortNotFoundError extends TinymlError {}
 

@@ -15,6 +15,11 @@
  * sample is counted exactly once.
  *
  * Sequence numbers run 0..0xFFFE and wrap; 0xFFFF is reserved for BAD_FRAME.
+ *
+ * LOG frames (the device log) may arrive at any time, in any exchange or none:
+ * they never answer a request. Each line is kept once in `deviceLog` and passed
+ * to `onLog`: the device replays the lines it kept after every HELLO, and its
+ * line numbers tell a replayed line (already had) from a new one.
  */
 import {
   decodeFrame,
@@ -24,6 +29,7 @@ import {
   FrameError,
   SEQ_UNKNOWN,
   type DeviceInfo,
+  type LogMessage,
   type Message,
   type ResultMessage,
 } from '../protocol/frames.ts';
@@ -83,14 +89,24 @@ export interface LinkStats {
   badFrames: number;
   /** ERROR BAD_FRAME answers (the device could not read a request). */
   deviceBadFrames: number;
+  /** Device log lines never received (gaps in their line numbers: overwritten on the device, or lost on the link). */
+  logLinesLost: number;
+}
+
+export interface DeviceLinkOptions {
+  /** Called with each new device log line, as it arrives. */
+  readonly onLog?: (line: string) => void;
 }
 
 const DEFAULTS = { window: 4, timeoutMs: 2000, retries: 5, handshakeMs: 10_000, helloMs: 200 } as const;
 
 export class DeviceLink {
-  readonly stats: LinkStats = { framesSent: 0, framesReceived: 0, badFrames: 0, deviceBadFrames: 0 };
+  readonly stats: LinkStats = { framesSent: 0, framesReceived: 0, badFrames: 0, deviceBadFrames: 0, logLinesLost: 0 };
   /** INFO from the last handshake. */
   info: DeviceInfo | null = null;
+  /** The device log lines received over this link, each once, in order. */
+  readonly deviceLog: string[] = [];
+  private lastLogSeq: number | null = null;
   private readonly splitter = new FrameSplitter();
   private seq = 0;
   private handler: ((msg: Message) => void) | null = null;
@@ -99,7 +115,10 @@ export class DeviceLink {
   private closedError: Error | null = null;
   private readonly unsubscribe: (() => void)[];
 
-  constructor(readonly transport: Transport) {
+  constructor(
+    readonly transport: Transport,
+    private readonly options: DeviceLinkOptions = {},
+  ) {
     this.unsubscribe = [
       transport.onData((chunk) => this.onData(chunk)),
       transport.onClose((err) => {
@@ -136,8 +155,20 @@ export class DeviceLink {
         continue;
       }
       this.stats.framesReceived++;
-      this.handler?.(msg);
+      if (msg.type === 'log') this.onLogLine(msg);
+      else this.handler?.(msg);
     }
+  }
+
+  /** Keeps a line whose number follows the last one kept (within half the u16 range); a replayed one is dropped. */
+  private onLogLine(msg: LogMessage): void {
+    // Line numbers count from 0 at the device's boot.
+    const ahead = this.lastLogSeq === null ? msg.seq + 1 : (msg.seq - this.lastLogSeq) & 0xffff;
+    if (ahead === 0 || ahead >= 0x8000) return;
+    this.stats.logLinesLost += ahead - 1;
+    this.lastLogSeq = msg.seq;
+    this.deviceLog.push(msg.text);
+    this.options.onLog?.(msg.text);
   }
 
   /**

@@ -1,10 +1,14 @@
 /**
  * An in-memory device behind the Transport interface: it speaks protocol
- * version 1 and runs our TypeScript int8 reference (TFLM's arithmetic), so the
+ * version 2 and runs our TypeScript int8 reference (TFLM's arithmetic), so the
  * link, the retry logic and validation are tested without hardware. Knobs drop,
  * corrupt, duplicate and delay frames in either direction, deterministically
  * (a FaultPlan function, or randomFaults with a seed). All state lives in the
  * instance.
+ *
+ * Its device log behaves as the firmware's (firmware/core/app.c): it keeps the
+ * last LOG_KEPT lines, sends new ones as LOG frames just before its next answer,
+ * and replays the kept ones before INFO on every HELLO.
  *
  * Like the firmware it answers one request at a time: requests queue while it
  * "computes" (computeMs), which is how `maxQueued` shows the host's window.
@@ -76,7 +80,12 @@ export interface MockDeviceOptions {
   readonly cycles?: (input: Int8Array) => number;
   /** Changes the outputs before they are sent, to play a faulty runtime. */
   readonly tamper?: (input: Int8Array, outputs: Int8Array) => void;
+  /** Device log lines written at boot, before any host listens (each 1..MAX_LOG_TEXT printable ASCII). */
+  readonly bootLog?: readonly string[];
 }
+
+/** Lines the simulated device keeps for replay, as firmware/core/app.c (LOG_LINES). */
+export const LOG_KEPT = 8;
 
 /** What the simulated device saw and did. */
 export interface MockDeviceStats {
@@ -150,6 +159,10 @@ export class MockDevice implements Transport {
   private closed = false;
   private inFrames = 0;
   private outFrames = 0;
+  /** The kept log lines (at most LOG_KEPT), oldest first; nextLogSeq is the next line's number. */
+  private readonly logKept: string[] = [];
+  private nextLogSeq = 0;
+  private logUnsent = 0;
 
   constructor(readonly options: MockDeviceOptions) {
     this.faults = options.faults;
@@ -174,9 +187,27 @@ export class MockDevice implements Transport {
       modelStatus: 0,
       outputScale: out.scale,
       outputZeroPoint: out.zeroPoint,
+      txDroppedBytes: 0,
       board: options.board ?? 'mock',
+      runtimeVersion: options.runtime ?? 'native',
       ...options.infoOverrides,
     };
+    for (const line of options.bootLog ?? []) this.log(line);
+  }
+
+  /** Writes a line to the device log: it is sent just before the device's next answer. */
+  log(line: string): void {
+    this.logKept.push(line);
+    if (this.logKept.length > LOG_KEPT) this.logKept.shift();
+    this.nextLogSeq = (this.nextLogSeq + 1) & 0xffff;
+    this.logUnsent = Math.min(this.logUnsent + 1, LOG_KEPT);
+  }
+
+  private flushLog(): void {
+    for (; this.logUnsent > 0; this.logUnsent--) {
+      const text = this.logKept[this.logKept.length - this.logUnsent]!;
+      this.sendFrame({ type: 'log', seq: (this.nextLogSeq - this.logUnsent) & 0xffff, text });
+    }
   }
 
   get isOpen(): boolean {
@@ -293,6 +324,7 @@ export class MockDevice implements Transport {
   private handle(msg: Message): void {
     switch (msg.type) {
       case 'hello':
+        this.logUnsent = this.logKept.length;
         this.send({ type: 'info', seq: msg.seq, info: this.info });
         return;
       case 'infer': {
@@ -316,7 +348,13 @@ export class MockDevice implements Transport {
     }
   }
 
+  /** An answer, preceded by the log lines not sent yet (as the firmware's send()). */
   private send(msg: Message): void {
+    this.flushLog();
+    this.sendFrame(msg);
+  }
+
+  private sendFrame(msg: Message): void {
     const index = this.outFrames++;
     const fault = this.faults?.({ direction: 'to-host', index, message: msg }) ?? {};
     if (fault.drop) return;

@@ -12,7 +12,7 @@
  * "optimized file of the same name" rule; no #ifdefs in the kernels).
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -96,7 +96,11 @@ export async function buildEmulatorFirmware(options: BuildEmulatorOptions): Prom
   const board = join(FIRMWARE_DIR, 'boards', 'mps2-an386');
   const extra = options.extra ?? {};
   const includeDirs = [join(FIRMWARE_DIR, 'include'), join(FIRMWARE_DIR, 'core'), board, model, ...(extra.includeDirs ?? [])];
-  const defines = [...(options.arenaBytes !== undefined ? [`TML_ARENA_BYTES=${checkArena(options.arenaBytes)}u`] : []), ...(extra.defines ?? [])];
+  const defines = [
+    ...(options.arenaBytes !== undefined ? [`TML_ARENA_BYTES=${checkArena(options.arenaBytes)}u`] : []),
+    ...(options.runtime === 'native' ? [nativeRuntimeVersion()] : []),
+    ...(extra.defines ?? []),
+  ];
   const common = [...CORTEX_M4F_FLAGS, ...includeDirs.map((d) => `-I${d}`), ...defines.map((d) => `-D${d}`)];
 
   const cSources = [...(await coreSources(options.runtime)), ...(await cFiles(board)), ...(extra.cSources ?? [])];
@@ -144,6 +148,12 @@ export async function buildEmulatorFirmware(options: BuildEmulatorOptions): Prom
     ram: { used: sizes.data + sizes.bss, capacity: NRF52840_RAM_BYTES },
     sizes,
   };
+}
+
+/** INFO's runtime version for our C runtime (TFLM's comes with its sources: tflm-tree.ts). */
+function nativeRuntimeVersion(): string {
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  return `TML_RUNTIME_VERSION="native (tinyml-deploy ${version})"`;
 }
 
 async function resolveModel(options: BuildEmulatorOptions): Promise<{ modelSourceDir: string; modelName: string }> {

@@ -23,7 +23,7 @@
  * Checked against tflite-micro-arduino-examples 7948b85 (2023-12-21) with
  * arm-none-eabi-g++ 12.2 for QEMU mps2-an386 (Cortex-M4).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { FIRMWARE_DIR } from './paths.ts';
@@ -70,8 +70,12 @@ const REQUIRED = [
   'third_party/cmsis_nn/Include/arm_nnfunctions.h',
 ];
 
-/** Test code, test helpers and the audio frontend (needs kissfft): never linked into firmware. */
-const SKIP_FILE = /(_test\.|^test_helper|^kernel_runner\.|^mock_micro_graph\.|^fake_micro_context\.)/;
+/**
+ * Test code, test helpers and the audio frontend (needs kissfft): never linked
+ * into firmware. Nor debug_log: runtime_tflm.cc supplies DebugLog (into the
+ * device log); this library's debug_log.cpp is empty, upstream's prints to stderr.
+ */
+const SKIP_FILE = /(_test\.|^test_helper|^kernel_runner\.|^mock_micro_graph\.|^fake_micro_context\.|^debug_log\.)/;
 const SKIP_DIR = new Set(['experimental', 'examples', 'testing', 'tools']);
 
 /**
@@ -117,9 +121,22 @@ export function tflmBuildInputs(tflmDir: string): TflmBuildInputs {
     cxxSources: [TFLM_RUNTIME_SOURCE, ...cxx.filter((f) => /\.(cc|cpp)$/.test(f)).sort()],
     cSources: [...cxx.filter((f) => f.endsWith('.c')), ...listSources(cmsisNn, () => true).filter((f) => f.endsWith('.c'))].sort(),
     includeDirs: [srcDir],
-    defines: [...DEFINES],
+    defines: [...DEFINES, ...runtimeVersion(root, srcDir)],
     cxxFlags: [...CXX_FLAGS],
   };
+}
+
+/**
+ * TML_RUNTIME_VERSION (INFO's runtime version) from the library's
+ * library.properties (`name` and `version`), when it has one.
+ */
+function runtimeVersion(root: string, srcDir: string): string[] {
+  const props = [join(root, 'library.properties'), join(srcDir, '..', 'library.properties')].find((f) => existsSync(f));
+  if (!props) return [];
+  const field = (key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(readFileSync(props, 'utf8'))?.[1]?.trim().replace(/[^\x20-\x7e]|["\\]/g, '');
+  const version = field('version');
+  if (!version) return [];
+  return [`TML_RUNTIME_VERSION="tflm (${field('name') || 'TFLM'} ${version})"`];
 }
 
 function stem(file: string): string {

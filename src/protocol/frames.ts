@@ -1,5 +1,5 @@
 /**
- * Messages of protocol version 1 (docs/protocol.md) and their wire form:
+ * Messages of protocol version 2 (docs/protocol.md) and their wire form:
  * `COBS(payload) 0x00` with payload = version u8, type u8, seq u16 LE, body,
  * CRC-32 LE of everything before it. Pure functions: encodeFrame turns a
  * message into wire bytes, decodeFrame turns one delimiter-free block back into
@@ -9,7 +9,7 @@ import { TinymlError } from '../errors.ts';
 import { cobsDecode, cobsEncode } from './cobs.ts';
 import { crc32 } from './crc32.ts';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const HEADER_BYTES = 4;
 export const CRC_BYTES = 4;
 export const MAX_BODY = 1024;
@@ -18,12 +18,15 @@ export const MAX_PAYLOAD = HEADER_BYTES + MAX_BODY + CRC_BYTES;
 export const MAX_ENCODED = MAX_PAYLOAD + Math.floor(MAX_PAYLOAD / 254) + 2;
 /** Sequence number of a response that cannot name its request (BAD_FRAME); never used for requests. */
 export const SEQ_UNKNOWN = 0xffff;
+/** Longest LOG text (PROTO_LOG_MAX_TEXT). */
+export const MAX_LOG_TEXT = 160;
 
 export const MessageType = {
   HELLO: 0x01,
   INFER: 0x02,
   INFO: 0x81,
   RESULT: 0x82,
+  LOG: 0x83,
   ERROR: 0x7f,
 } as const;
 
@@ -51,7 +54,7 @@ export const ErrorCode = {
 const ERROR_TEXT: Readonly<Record<number, string>> = {
   0: 'OK',
   1: 'BAD_FRAME (COBS or CRC check failed, or frame too long)',
-  2: 'BAD_VERSION (protocol version is not 1)',
+  2: `BAD_VERSION (protocol version is not ${PROTOCOL_VERSION})`,
   3: 'BAD_TYPE (unknown message type)',
   4: 'BAD_LENGTH (body length wrong for the type)',
   5: 'MODEL_NOT_READY (the model failed to load)',
@@ -91,7 +94,7 @@ export interface DeviceInfo {
   readonly arenaUsed: number;
   readonly arenaSize: number;
   readonly cpuHz: number;
-  /** The `inputRank` leading dims of the input tensor. */
+  /** The `inputRank` leading dims of the input tensor; none when the model did not load. */
   readonly inputDims: readonly number[];
   readonly inputBytes: number;
   readonly inputScale: number;
@@ -101,7 +104,11 @@ export interface DeviceInfo {
   readonly modelStatus: number;
   readonly outputScale: number;
   readonly outputZeroPoint: number;
+  /** Bytes the device's serial write dropped since boot (a host that stopped reading). */
+  readonly txDroppedBytes: number;
   readonly board: string;
+  /** TML_RUNTIME_VERSION of the firmware build, e.g. "native (tinyml-deploy 0.1.0)", or just "native" / "tflm". */
+  readonly runtimeVersion: string;
 }
 
 export interface HelloMessage {
@@ -132,7 +139,17 @@ export interface ErrorMessage {
   readonly code: number;
   readonly detail: number;
 }
-export type Message = HelloMessage | InferMessage | InfoMessage | ResultMessage | ErrorMessage;
+/**
+ * One line of the device log. Unsolicited: `seq` is the device's own line
+ * number (u16, wrapping), not a request's; a gap means lines were lost.
+ */
+export interface LogMessage {
+  readonly type: 'log';
+  readonly seq: number;
+  /** Printable ASCII, at most MAX_LOG_TEXT characters. */
+  readonly text: string;
+}
+export type Message = HelloMessage | InferMessage | InfoMessage | ResultMessage | ErrorMessage | LogMessage;
 
 export type FrameProblem = 'cobs' | 'short' | 'long' | 'crc' | 'version' | 'type' | 'length' | 'value';
 
@@ -148,7 +165,7 @@ export class FrameError extends TinymlError {
   }
 }
 
-const INFO_FIXED = 57;
+const INFO_FIXED = 60;
 const RESULT_FIXED = 8;
 
 function checkSeq(seq: number): void {
@@ -156,10 +173,11 @@ function checkSeq(seq: number): void {
 }
 
 function encodeInfoBody(info: DeviceInfo): Uint8Array {
-  const name = Buffer.from(info.board, 'ascii');
-  if (name.length > 255) throw new RangeError(`board name longer than 255 bytes: ${info.board}`);
-  if (info.inputDims.length < 1 || info.inputDims.length > 4) throw new RangeError(`input rank ${info.inputDims.length} not in 1..4`);
-  const body = new Uint8Array(INFO_FIXED + name.length);
+  const name = asciiField(info.board, 'board name');
+  const version = asciiField(info.runtimeVersion, 'runtime version');
+  const minRank = info.modelStatus === 0 ? 1 : 0;
+  if (info.inputDims.length < minRank || info.inputDims.length > 4) throw new RangeError(`input rank ${info.inputDims.length} not in ${minRank}..4`);
+  const body = new Uint8Array(INFO_FIXED + 1 + name.length + 1 + version.length);
   const v = new DataView(body.buffer);
   v.setUint8(0, info.protocolVersion);
   v.setUint8(1, RUNTIMES.indexOf(info.runtime));
@@ -178,24 +196,52 @@ function encodeInfoBody(info: DeviceInfo): Uint8Array {
   v.setUint16(46, info.modelStatus, true);
   v.setFloat32(48, info.outputScale, true);
   v.setInt32(52, info.outputZeroPoint, true);
-  v.setUint8(56, name.length);
-  body.set(name, INFO_FIXED);
+  v.setUint32(56, info.txDroppedBytes, true);
+  let at = INFO_FIXED;
+  for (const field of [name, version]) {
+    body[at] = field.length;
+    body.set(field, at + 1);
+    at += 1 + field.length;
+  }
   return body;
 }
 
+function asciiField(text: string, what: string): Uint8Array {
+  const bytes = Buffer.from(text, 'latin1');
+  if (bytes.length > 255) throw new RangeError(`${what} longer than 255 bytes: ${text}`);
+  return bytes;
+}
+
+/** Text as the host shows it: printable ASCII, anything else as '?'. */
+function printable(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => (b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : '?')).join('');
+}
+
 function decodeInfoBody(body: Uint8Array, seq: number): DeviceInfo {
-  if (body.length < INFO_FIXED) throw new FrameError('length', `INFO body of ${body.length} bytes, expected at least ${INFO_FIXED}`, seq);
+  const tooShort = () => new FrameError('length', `INFO body of ${body.length} bytes is too short for its strings`, seq);
+  if (body.length < INFO_FIXED + 2) throw new FrameError('length', `INFO body of ${body.length} bytes, expected at least ${INFO_FIXED + 2}`, seq);
   const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const nameLength = v.getUint8(56);
-  if (body.length !== INFO_FIXED + nameLength) {
-    throw new FrameError('length', `INFO body of ${body.length} bytes, expected ${INFO_FIXED + nameLength} for a ${nameLength}-byte board name`, seq);
+  const strings: string[] = [];
+  let at = INFO_FIXED;
+  for (let i = 0; i < 2; i++) {
+    if (at >= body.length) throw tooShort();
+    const n = body[at]!;
+    if (at + 1 + n > body.length) throw tooShort();
+    strings.push(printable(body.subarray(at + 1, at + 1 + n)));
+    at += 1 + n;
+  }
+  if (at !== body.length) {
+    throw new FrameError('length', `INFO body of ${body.length} bytes, expected ${at} for its board name and runtime version`, seq);
   }
   const runtime = RUNTIMES[v.getUint8(1)];
   const cycleUnit = CYCLE_UNITS[v.getUint8(2)];
   const rank = v.getUint8(3);
   if (!runtime) throw new FrameError('value', `INFO runtime ${v.getUint8(1)} is neither 0 (native) nor 1 (tflm)`, seq);
   if (!cycleUnit) throw new FrameError('value', `INFO cycle unit ${v.getUint8(2)} is neither 0 nor 1`, seq);
-  if (rank < 1 || rank > 4) throw new FrameError('value', `INFO input rank ${rank} is not in 1..4`, seq);
+  // A model that did not load has no input: rank 0 (and the other model fields 0).
+  const modelStatus = v.getUint16(46, true);
+  const minRank = modelStatus === 0 ? 1 : 0;
+  if (rank < minRank || rank > 4) throw new FrameError('value', `INFO input rank ${rank} is not in ${minRank}..4`, seq);
   const inputDims: number[] = [];
   for (let i = 0; i < rank; i++) inputDims.push(v.getUint16(24 + 2 * i, true));
   return {
@@ -212,10 +258,12 @@ function decodeInfoBody(body: Uint8Array, seq: number): DeviceInfo {
     inputScale: v.getFloat32(36, true),
     inputZeroPoint: v.getInt32(40, true),
     outputCount: v.getUint16(44, true),
-    modelStatus: v.getUint16(46, true),
+    modelStatus,
     outputScale: v.getFloat32(48, true),
     outputZeroPoint: v.getInt32(52, true),
-    board: Buffer.from(body.subarray(INFO_FIXED)).toString('latin1'),
+    txDroppedBytes: v.getUint32(56, true),
+    board: strings[0]!,
+    runtimeVersion: strings[1]!,
   };
 }
 
@@ -242,6 +290,11 @@ function bodyOf(msg: Message): Uint8Array {
     }
     case 'error':
       return Uint8Array.of(msg.code, msg.detail);
+    case 'log': {
+      const text = Buffer.from(msg.text, 'latin1');
+      if (text.length < 1 || text.length > MAX_LOG_TEXT) throw new RangeError(`LOG text of ${text.length} bytes not in 1..${MAX_LOG_TEXT}`);
+      return text;
+    }
   }
 }
 
@@ -251,6 +304,7 @@ const TYPE_CODE: Readonly<Record<Message['type'], number>> = {
   info: MessageType.INFO,
   result: MessageType.RESULT,
   error: MessageType.ERROR,
+  log: MessageType.LOG,
 };
 
 /** The payload (header, body, CRC) of a message, before COBS. */
@@ -326,6 +380,9 @@ export function decodePayload(payload: Uint8Array): Message {
     case MessageType.ERROR:
       need(2, 'ERROR');
       return { type: 'error', seq, code: body[0]!, detail: body[1]! };
+    case MessageType.LOG:
+      if (body.length < 1 || body.length > MAX_LOG_TEXT) throw new FrameError('length', `LOG body of ${body.length} bytes, expected 1..${MAX_LOG_TEXT}`, seq);
+      return { type: 'log', seq, text: printable(body) };
     default:
       throw new FrameError('type', `unknown message type 0x${type.toString(16).padStart(2, '0')}`, seq);
   }

@@ -51,6 +51,8 @@ export interface RunValidateOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Status lines ("booting QEMU ..."), for people. */
   readonly log?: (line: string) => void;
+  /** Each device log line as it arrives; default `log` with a "device: " prefix. */
+  readonly onDeviceLog?: (line: string) => void;
 }
 
 /**
@@ -101,7 +103,7 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
     if (abort.signal.aborted) throw new InterruptedError('interrupted');
     const transport = new SerialTransport({ path });
     await transport.open();
-    link = new DeviceLink(transport);
+    link = new DeviceLink(transport, { onLog: options.onDeviceLog ?? ((line) => log(`device: ${line}`)) });
     log(`connecting on ${path}`);
     const info = await link.handshake({ timeoutMs: handshakeMs, signal: abort.signal });
     log(`${info.board}: ${info.runtime} runtime, model CRC-32 ${info.modelCrc32.toString(16).padStart(8, '0')}; running ${test.count} samples`);

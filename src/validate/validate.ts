@@ -11,8 +11,8 @@ import { tfliteLimitation } from '../evaluate/evaluate.ts';
 import { TfliteInterpreter } from '../tflite/interpreter.ts';
 import { InterpreterError, TinymlError } from '../errors.ts';
 import { crc32, crc32Hex } from '../protocol/crc32.ts';
-import { describeErrorCode, PROTOCOL_VERSION, type CycleUnit, type DeviceInfo, type Runtime } from '../protocol/frames.ts';
-import { DeviceModelError } from '../device/errors.ts';
+import { describeErrorCode, ErrorCode, PROTOCOL_VERSION, type CycleUnit, type DeviceInfo, type Runtime } from '../protocol/frames.ts';
+import { ArenaTooSmallError, DeviceModelError, HandshakeTimeoutError } from '../device/errors.ts';
 import type { DeviceLink } from '../device/link.ts';
 
 export interface ValidateOnDeviceInput {
@@ -66,6 +66,8 @@ export interface ValidationReport {
   readonly samples: number;
   readonly board: string;
   readonly runtime: Runtime;
+  /** The firmware's TML_RUNTIME_VERSION, e.g. "native (tinyml-deploy 0.1.0)". */
+  readonly runtimeVersion: string;
   /** What a "cycle" is: DWT CPU cycles on a board, instructions executed under QEMU -icount. */
   readonly cycleUnit: CycleUnit;
   /** CRC-32 of the .tflite, 8 hex digits (host and device agree, or validation stops). */
@@ -93,7 +95,19 @@ export interface ValidationReport {
   /** Samples per second of wall clock, link included. */
   readonly throughputSamplesPerSec: number;
   readonly wallSeconds: number;
-  readonly link: { readonly window: number; readonly resends: number; readonly staleAnswers: number; readonly badFrames: number; readonly deviceBadFrames: number };
+  readonly link: {
+    readonly window: number;
+    readonly resends: number;
+    readonly staleAnswers: number;
+    readonly badFrames: number;
+    readonly deviceBadFrames: number;
+    /** Bytes the device's serial write dropped since its boot (INFO after the run; a host that stopped reading). */
+    readonly deviceTxDroppedBytes: number;
+    /** Device log lines that never arrived (gaps in their line numbers). */
+    readonly deviceLogLinesLost: number;
+  };
+  /** The device log lines received over the link, boot lines included, in order. */
+  readonly deviceLog: readonly string[];
   /** Exact agreement with the reference on every sample and consistent top-1 fields. */
   readonly passed: boolean;
   readonly info: DeviceInfo;
@@ -119,6 +133,18 @@ export function checkDeviceInfo(info: DeviceInfo, model: Int8Model, tfliteBytes:
     throw new DeviceModelError(
       `${where} runs another model (CRC-32 ${crc32Hex(info.modelCrc32)}, ${info.modelBytes} bytes) than this .tflite ` +
         `(CRC-32 ${crc32Hex(hostCrc)}, ${tfliteBytes.length} bytes): flash it again with tinyml flash`,
+    );
+  }
+  if (info.modelStatus === ErrorCode.ARENA_TOO_SMALL) {
+    const needed = info.arenaUsed > info.arenaSize ? info.arenaUsed : null;
+    const num = (n: number) => n.toLocaleString('en-US');
+    throw new ArenaTooSmallError(
+      `${where} could not load the model: ${describeErrorCode(info.modelStatus)}: the ${info.runtime} runtime needs ` +
+        `${needed === null ? `more than ${num(info.arenaSize)}` : `${info.runtime === 'tflm' ? 'at least ' : ''}${num(needed)}`} bytes of tensor arena and the firmware has ` +
+        `${num(info.arenaSize)}: build the firmware again with tinyml build, which sizes the arena from the model ` +
+        '(TML_ARENA_BYTES), and flash it',
+      needed,
+      info.arenaSize,
     );
   }
   if (info.modelStatus !== 0) {
@@ -149,6 +175,20 @@ export function percentiles(values: ArrayLike<number>): Percentiles {
 
 function scalePercentiles(p: Percentiles, k: number): Percentiles {
   return { p50: p.p50 * k, p90: p.p90 * k, p99: p.p99 * k, max: p.max * k };
+}
+
+/**
+ * INFO again after the run, for the counters the device keeps (bytes its serial
+ * write dropped) and the log lines it wrote meanwhile; null when the device no
+ * longer answers HELLO (the run itself is complete, so that is not fatal).
+ */
+async function infoAfterRun(link: DeviceLink, signal: AbortSignal | undefined): Promise<DeviceInfo | null> {
+  try {
+    return await link.handshake({ timeoutMs: 3000, signal });
+  } catch (err) {
+    if (err instanceof HandshakeTimeoutError) return null;
+    throw err;
+  }
 }
 
 function runHostTflite(bytes: Uint8Array, inputs: Int8Array): Int8Array {
@@ -210,11 +250,13 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
   const vsTflite = tflite ? compareOutputs(result.outputs, tflite, count, width) : null;
   const latencyCycles = percentiles(result.cycles);
   input.onOutputs?.({ count, width, device: result.outputs, reference, tflite, cycles: result.cycles });
+  const finalInfo = await infoAfterRun(input.link, input.signal);
   const stats = input.link.stats;
   return {
     samples: count,
     board: input.board,
     runtime: info.runtime,
+    runtimeVersion: info.runtimeVersion,
     cycleUnit: info.cycleUnit,
     modelCrc32: crc32Hex(info.modelCrc32),
     deviceAccuracy: accuracy(deviceTop1, labels),
@@ -238,7 +280,10 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
       staleAnswers: result.staleAnswers,
       badFrames: stats.badFrames,
       deviceBadFrames: stats.deviceBadFrames,
+      deviceTxDroppedBytes: (finalInfo ?? info).txDroppedBytes,
+      deviceLogLinesLost: stats.logLinesLost,
     },
+    deviceLog: [...input.link.deviceLog],
     passed: vsReference.exactAgreement === 1 && top1FieldMismatches === 0,
     info,
   };
@@ -253,6 +298,7 @@ export function formatValidationReport(r: ValidationReport): string {
   const unit = r.cycleUnit === 'emulated-instructions' ? 'emulated instructions (QEMU -icount)' : 'CPU cycles (DWT)';
   const lines = [
     `board                          ${r.board} (${i.board}, ${r.runtime} runtime, ${(i.cpuHz / 1e6).toFixed(0)} MHz nominal)`,
+    `runtime version                ${r.runtimeVersion}`,
     `model                          CRC-32 ${r.modelCrc32}, ${num(i.modelBytes)} bytes; arena ${num(i.arenaUsed)} of ${num(i.arenaSize)} bytes`,
     `samples                        ${r.samples}`,
     `device accuracy                ${pct(r.deviceAccuracy)}`,
@@ -281,6 +327,8 @@ export function formatValidationReport(r: ValidationReport): string {
   lines.push(
     `throughput                     ${r.throughputSamplesPerSec.toFixed(1)} samples/s over the link (window ${r.link.window}, ${r.wallSeconds.toFixed(2)} s)`,
     `link                           ${r.link.resends} resends, ${r.link.staleAnswers} stale answers dropped, ${r.link.badFrames} bad frames received, ${r.link.deviceBadFrames} BAD_FRAME reports`,
+    `device serial                  ${num(r.link.deviceTxDroppedBytes)} bytes dropped by the device (host not reading)`,
+    `device log                     ${r.deviceLog.length} lines${r.link.deviceLogLinesLost ? `, ${r.link.deviceLogLinesLost} lost` : ''}`,
     `result                         ${r.passed ? 'PASS: the device computes exactly what the reference computes' : 'FAIL: the device differs from the reference'}`,
   );
   return lines.join('\n');

@@ -13,6 +13,8 @@ static size_t s_rx_head, s_rx_len;
 static uint8_t s_tx[QUEUE_BYTES];
 static size_t s_tx_len;
 static uint32_t s_cycles, s_cycle_step = 1000u;
+static uint32_t s_dropped;
+static size_t s_tx_room = QUEUE_BYTES; /* host_link_set_tx_room(): a host that stops reading */
 
 static const hal_board_info_t s_board = {
     .name = TML_BOARD_NAME,
@@ -25,15 +27,21 @@ static const hal_board_info_t s_board = {
 void hal_init(void) {
   s_rx_head = s_rx_len = s_tx_len = 0;
   s_cycles = 0;
+  s_dropped = 0;
+  s_tx_room = QUEUE_BYTES;
 }
 
 const hal_board_info_t *hal_board_info(void) { return &s_board; }
 
 void hal_serial_write(const uint8_t *data, size_t n) {
-  if (n > QUEUE_BYTES - s_tx_len) n = QUEUE_BYTES - s_tx_len; /* tests take output often enough */
-  memcpy(s_tx + s_tx_len, data, n);
-  s_tx_len += n;
+  const size_t room = s_tx_room - (s_tx_len < s_tx_room ? s_tx_len : s_tx_room);
+  const size_t take = n < room ? n : room;
+  memcpy(s_tx + s_tx_len, data, take);
+  s_tx_len += take;
+  s_dropped += (uint32_t)(n - take);
 }
+
+uint32_t hal_serial_dropped(void) { return s_dropped; }
 
 int hal_serial_read_byte(void) {
   if (s_rx_len == 0) return -1;
@@ -61,3 +69,5 @@ size_t host_link_take(uint8_t *out, size_t cap) {
 }
 
 void host_link_set_cycle_step(uint32_t step) { s_cycle_step = step; }
+
+void host_link_set_tx_room(size_t bytes) { s_tx_room = bytes < QUEUE_BYTES ? bytes : QUEUE_BYTES; }

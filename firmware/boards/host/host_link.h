@@ -16,4 +16,8 @@ size_t host_link_take(uint8_t *out, size_t cap);
  * RESULT's cycle field is predictable in tests. */
 void host_link_set_cycle_step(uint32_t step);
 
+/* Caps the bytes written and not yet taken (default and most 64 KiB): a host
+ * that stops reading. Beyond it hal_serial_write() drops and counts. */
+void host_link_set_tx_room(size_t bytes);
+
 #endif

@@ -25,5 +25,9 @@
  * instruction takes 1 ns of virtual time, so one tick is 40 instructions. */
 #define TML_BOARD_SYSCLK_HZ 25000000u
 #define TML_BOARD_INSTRUCTIONS_PER_TICK 40u
+/* hal_serial_write() gives up on a byte the UART has not taken after this many
+ * instructions (2 s at the nominal clock): QEMU keeps TXFULL set while the pty's
+ * reader has stopped reading. */
+#define TML_BOARD_TX_STALL_CYCLES (2u * TML_BOARD_CPU_HZ)
 
 #endif

@@ -27,6 +27,8 @@
 
 /* SysTick wraps since hal_init; incremented by SysTick_Handler. */
 static volatile uint32_t s_wraps;
+/* Bytes hal_serial_write() gave up on. */
+static uint32_t s_dropped;
 
 static const hal_board_info_t s_board = {
     .name = TML_BOARD_NAME,
@@ -42,6 +44,7 @@ void hal_init(void) {
   UART_BAUDDIV = TML_BOARD_UART_BAUDDIV;
   UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN;
   s_wraps = 0;
+  s_dropped = 0;
   SYST_RVR = SYSTICK_RELOAD;
   SYST_CVR = 0; /* any write clears it; counting starts from the reload value */
   SYST_CSR = SYST_CSR_CLKSOURCE_CPU | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
@@ -49,13 +52,25 @@ void hal_init(void) {
 
 const hal_board_info_t *hal_board_info(void) { return &s_board; }
 
+/* QEMU drops what it cannot hand to a pty nobody has open, but holds TXFULL while
+ * an open pty's reader does not read: then the rest of the frame is dropped after
+ * TML_BOARD_TX_STALL_CYCLES, and the host resynchronizes at the next 0x00. */
 void hal_serial_write(const uint8_t *data, size_t n) {
   for (size_t i = 0; i < n; ++i) {
-    while ((UART_STATE & UART_STATE_TX_FULL) != 0u) {
+    if ((UART_STATE & UART_STATE_TX_FULL) != 0u) {
+      const uint32_t start = hal_cycles_now();
+      while ((UART_STATE & UART_STATE_TX_FULL) != 0u) {
+        if (hal_cycles_now() - start > TML_BOARD_TX_STALL_CYCLES) {
+          s_dropped += (uint32_t)(n - i);
+          return;
+        }
+      }
     }
     UART_DATA = data[i];
   }
 }
+
+uint32_t hal_serial_dropped(void) { return s_dropped; }
 
 int hal_serial_read_byte(void) {
   if ((UART_STATE & UART_STATE_RX_FULL) == 0u) return -1;

@@ -14,4 +14,9 @@
  * rate at which the board resets into its bootloader. */
 #define TML_BOARD_SERIAL_BAUD 115200
 
+/* hal_serial_write() drops the rest of a frame when USB has taken nothing for
+ * this long: the host keeps the port open but has stopped reading. A reading
+ * host empties the 64-byte endpoint buffer every USB frame (1 ms). */
+#define TML_BOARD_TX_STALL_US 100000u
+
 #endif

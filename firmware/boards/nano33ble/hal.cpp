@@ -6,6 +6,8 @@
 /* From the mbed core's include path (targets/.../TARGET_MCU_NRF52840/device): pulls
  * in nrf.h and CMSIS core_cm4.h, which define CoreDebug, DWT and their bit masks. */
 #include "cmsis.h"
+/* _SerialUSB, the USBSerial behind Serial on this board (SERIAL_CDC). */
+#include "USB/PluggableUSBSerial.h"
 
 #include "board.h"
 #include "hal.h"
@@ -28,19 +30,36 @@ void hal_init(void) {
 
 const hal_board_info_t *hal_board_info(void) { return &k_board_info; }
 
+/* Serial.write() on this core (UART::write -> USBSerial::write -> USBCDC::send)
+ * waits until the host has taken every packet, forever if the host keeps the
+ * port open and stops reading. Serial.availableForWrite() cannot help: neither
+ * arduino::UART nor USBSerial overrides it, so it is Print's default, 0. What
+ * the core offers is USBCDC::send_nb(): it copies what fits in the endpoint's
+ * 64-byte buffer when no transfer is in progress, else nothing, and never waits.
+ * So: take what it accepts, and drop the rest (counted, reported in INFO) when
+ * no host is attached or nothing has been accepted for TML_BOARD_TX_STALL_US. */
+static uint32_t s_dropped;
+
 void hal_serial_write(const uint8_t *data, size_t n) {
+  uint32_t last_progress = micros();
   while (n > 0) {
-    size_t written = Serial.write(data, n);
-    if (written == 0) {
-      /* USB CDC accepts nothing while no host has the port open; the protocol expects
-       * such output to be lost, so drop it rather than spin forever. */
-      if (!Serial) return;
-      continue;
+    if (!_SerialUSB.connected()) break;
+    uint32_t taken = 0;
+    _SerialUSB.send_nb(const_cast<uint8_t *>(data), static_cast<uint32_t>(n), &taken, true);
+    if (taken > 0) {
+      data += taken;
+      n -= taken;
+      last_progress = micros();
+    } else if (micros() - last_progress > TML_BOARD_TX_STALL_US) {
+      break;
+    } else {
+      yield(); /* lets the mbed RTOS run the USB stack's other threads */
     }
-    data += written;
-    n -= written;
   }
+  s_dropped += static_cast<uint32_t>(n);
 }
+
+uint32_t hal_serial_dropped(void) { return s_dropped; }
 
 int hal_serial_read_byte(void) {
   if (Serial.available() <= 0) return -1;

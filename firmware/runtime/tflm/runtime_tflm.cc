@@ -35,6 +35,7 @@
 #include "tensorflow/lite/schema/schema_utils.h"
 
 #include "hal.h"
+#include "log.h"
 #include "runtime.h"
 
 #ifndef TML_ARENA_BYTES
@@ -56,10 +57,14 @@ Resolver *resolver = nullptr;
 tflite::MicroInterpreter *interpreter = nullptr;
 runtime_info_t loaded;  // copy of the info of the model that loaded, for invoke
 
-// Set by DebugLog (below) when TFLM reports that the arena ran out, so that a
-// failed AllocateTensors() can be told apart from other failures. TFLM needs
-// arena_used_bytes() + 16 at most (measured: 1572 used, 1584 enough, 1572 not).
-volatile bool arena_exhausted = false;
+// What TFLM's log (DebugLog, below) said about the arena while AllocateTensors
+// ran, so that its failure is reported as TML_ERR_ARENA_TOO_SMALL with the size
+// needed rather than as TML_ERR_RUNTIME. An allocation that does not fit says
+// "missing: <bytes>"; when too little is left to even plan in, the planner says
+// "Too many buffers" (no size). TFLM needs arena_used_bytes() + 16 at most
+// (measured: 1572 used, 1584 enough, 1572 not).
+bool arena_exhausted = false;
+uint32_t arena_missing = 0;
 
 void teardown() {
   if (interpreter != nullptr) {
@@ -132,18 +137,42 @@ tml_status_t add_model_ops(const tflite::Model *model, Resolver *r) {
   return TML_OK;
 }
 
+// The bytes after "missing: " in a TFLM message, or 0.
+uint32_t parse_missing(const char *s) {
+  const char *p = strstr(s, "missing: ");
+  if (p == nullptr) return 0;
+  uint32_t v = 0;
+  for (p += 9; *p >= '0' && *p <= '9'; ++p) v = v * 10u + static_cast<uint32_t>(*p - '0');
+  return v;
+}
+
+void tflm_log(const char *s) {
+  const uint32_t missing = parse_missing(s);
+  if (missing > 0 || strstr(s, "Too many buffers") != nullptr) arena_exhausted = true;
+  if (missing > arena_missing) arena_missing = missing;
+  tml_log_write(s);  // TFLM ends each message with its own "\r\n"
+}
+
 }  // namespace
 
-// TFLM prints its errors through DebugLog(). Text on the serial link would
-// break the framed protocol, so messages are dropped; the one fact we keep is
-// whether the arena ran out: the allocator then says "missing: <bytes>", or,
-// when too little is left to plan in, the planner says "Too many buffers".
-// The Arduino Nano 33 BLE build of the library defines DebugLog itself (it
-// prints to Serial), so there a full arena is reported as TML_ERR_RUNTIME.
-#if !defined(ARDUINO_ARDUINO_NANO33BLE)
-extern "C" void DebugLog(const char *s) {
-  if (strstr(s, "missing:") != nullptr || strstr(s, "Too many buffers") != nullptr) arena_exhausted = true;
-}
+// TFLM prints everything through DebugLog(const char *), and the serial link
+// carries only frames: the text goes to the device log (log.h), which the app
+// sends as LOG frames.
+//
+// Where the library defines DebugLog itself, ours must not be a second one.
+// tflite-micro-arduino-examples defines it in system_setup.cpp for the Nano 33
+// BLE only (as Serial.print, which would garble the protocol), and arduino-cli
+// links library .cpp files as objects (dot_a_linkage=false), so that definition
+// is always in the link. There we define __wrap_DebugLog, and the sketch is
+// linked with -Wl,--wrap=DebugLog (the build property compiler.c.elf.extra_flags):
+// every call to DebugLog lands here and the library's own is never called (and
+// dropped by --gc-sections). Elsewhere (the emulator build, which compiles that
+// file without its Nano code and leaves out the library's debug_log.cpp) we are
+// DebugLog.
+#if defined(ARDUINO_ARDUINO_NANO33BLE)
+extern "C" void __wrap_DebugLog(const char *s) { tflm_log(s); }
+#else
+extern "C" void DebugLog(const char *s) { tflm_log(s); }
 #endif
 
 extern "C" tml_status_t runtime_init(const uint8_t *model_data, uint32_t model_len, runtime_info_t *info) {
@@ -163,9 +192,14 @@ extern "C" tml_status_t runtime_init(const uint8_t *model_data, uint32_t model_l
   if (status != TML_OK) return fail(status, info);
 
   arena_exhausted = false;
+  arena_missing = 0;
   interpreter = new (interpreter_storage) tflite::MicroInterpreter(model, *resolver, tensor_arena, TML_ARENA_BYTES);
   if (interpreter->AllocateTensors() != kTfLiteOk) {
-    return fail(arena_exhausted ? TML_ERR_ARENA_TOO_SMALL : TML_ERR_RUNTIME, info);
+    if (!arena_exhausted) return fail(TML_ERR_RUNTIME, info);
+    fail(TML_ERR_ARENA_TOO_SMALL, info);
+    // At least this much: the failing allocation's shortfall on top of the arena.
+    info->arena_used = arena_missing > 0 ? TML_ARENA_BYTES + arena_missing : 0;
+    return TML_ERR_ARENA_TOO_SMALL;
   }
   if (interpreter->inputs_size() != 1 || interpreter->outputs_size() != 1) return fail(TML_ERR_MODEL_STRUCTURE, info);
 

@@ -25,6 +25,8 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
   handler: async (args) => {
     const report = await runValidate(args, {
       log: args.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      // Device log lines go to stderr with --json too: stdout holds only the JSON (which lists them as deviceLog).
+      onDeviceLog: (line) => process.stderr.write(`device: ${line}\n`),
       onProgress: sampleProgress(args.json),
     });
     console.log(args.json ? JSON.stringify(report) : formatValidationReport(report));
