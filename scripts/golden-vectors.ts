@@ -36,19 +36,11 @@ import type { DenseActivation, FloatModel, Int8Dense, Int8Model, QuantParams } f
 export const GOLDEN_SEED = 20240611;
 
 /** tml_status_t values (firmware/include/status.h) the model cases expect. */
-const STATUS = {
-  OK: 0,
-  MODEL_IDENTIFIER: 16,
-  MODEL_VERSION: 17,
-  MODEL_BOUNDS: 18,
-  UNSUPPORTED_TYPE: 21,
-  QUANTIZATION: 23,
-  ARENA_TOO_SMALL: 24,
-  TOO_MANY_LAYERS: 25,
-} as const;
+const STATUS = ErrorCode;
 
 import { HOST_TEST_ARENA_BYTES as TEST_ARENA_BYTES } from '../src/firmware/host-build.ts';
 import { mulberry32 } from '../src/util/prng.ts';
+import { ErrorCode } from '../src/protocol/status-codes.ts';
 
 const f32Bits = (x: number): number => {
   const v = new DataView(new ArrayBuffer(4));
@@ -382,7 +374,7 @@ export function protocolVectors(): string {
   writeModel(w, 'app_model', writeTflite(model), STATUS.OK, model, mulberry32(GOLDEN_SEED + 202), 3);
   // Activations larger than the native runtime's default arena (32 KiB, runtime_native.c): the app must report
   // ARENA_TOO_SMALL with the bytes needed, in INFO and in the device log.
-  const wide = randomInt8Model('wide', [32 * 1024 + 100, 2], GOLDEN_SEED + 203, { softmax: false });
+  const wide = randomInt8Model('wide', [16, 32 * 1024 + 100, 2], GOLDEN_SEED + 203, { softmax: false });
   writeModel(w, 'app_arena_too_small', writeTflite(wide), STATUS.ARENA_TOO_SMALL, null, mulberry32(GOLDEN_SEED + 204), 0);
   return w.text();
 }

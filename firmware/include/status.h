@@ -1,6 +1,8 @@
 /* Status and error codes shared by the model reader, the runtimes and the
  * protocol. Values are part of the protocol (docs/protocol.md, since version 1): never
- * renumber, only add. */
+ * renumber, only add. This enum is the one table of them: the host's
+ * src/protocol/status-codes.ts is generated from it (scripts/gen-status-codes.ts;
+ * a test fails when it is stale), names, numbers and the comments as descriptions. */
 #ifndef TINYML_STATUS_H
 #define TINYML_STATUS_H
 
@@ -8,12 +10,12 @@ typedef enum {
   TML_OK = 0,
 
   /* Protocol errors, sent in ERROR frames. */
-  TML_ERR_BAD_FRAME = 1,
-  TML_ERR_BAD_VERSION = 2,
-  TML_ERR_BAD_TYPE = 3,
-  TML_ERR_BAD_LENGTH = 4,
-  TML_ERR_MODEL_NOT_READY = 5,
-  TML_ERR_INVOKE_FAILED = 6,
+  TML_ERR_BAD_FRAME = 1,       /* COBS or CRC check failed, or frame too long */
+  TML_ERR_BAD_VERSION = 2,     /* the frame's protocol version is not the device's */
+  TML_ERR_BAD_TYPE = 3,        /* unknown message type */
+  TML_ERR_BAD_LENGTH = 4,      /* body length wrong for the type */
+  TML_ERR_MODEL_NOT_READY = 5, /* the model failed to load */
+  TML_ERR_INVOKE_FAILED = 6,   /* the runtime failed */
 
   /* Model load errors (INFO status, ERROR detail). */
   TML_ERR_MODEL_IDENTIFIER = 16, /* not "TFL3" */

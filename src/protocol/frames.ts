@@ -30,50 +30,13 @@ export const MessageType = {
   ERROR: 0x7f,
 } as const;
 
-/** Error codes of firmware/include/status.h (never renumbered). */
-export const ErrorCode = {
-  BAD_FRAME: 1,
-  BAD_VERSION: 2,
-  BAD_TYPE: 3,
-  BAD_LENGTH: 4,
-  MODEL_NOT_READY: 5,
-  INVOKE_FAILED: 6,
-  MODEL_IDENTIFIER: 16,
-  MODEL_VERSION: 17,
-  MODEL_BOUNDS: 18,
-  MODEL_STRUCTURE: 19,
-  UNSUPPORTED_OP: 20,
-  UNSUPPORTED_TYPE: 21,
-  SHAPE: 22,
-  QUANTIZATION: 23,
-  ARENA_TOO_SMALL: 24,
-  TOO_MANY_LAYERS: 25,
-  RUNTIME: 26,
-} as const;
+import { ERROR_TEXT, ErrorCode } from './status-codes.ts';
 
-const ERROR_TEXT: Readonly<Record<number, string>> = {
-  0: 'OK',
-  1: 'BAD_FRAME (COBS or CRC check failed, or frame too long)',
-  2: `BAD_VERSION (protocol version is not ${PROTOCOL_VERSION})`,
-  3: 'BAD_TYPE (unknown message type)',
-  4: 'BAD_LENGTH (body length wrong for the type)',
-  5: 'MODEL_NOT_READY (the model failed to load)',
-  6: 'INVOKE_FAILED (the runtime failed)',
-  16: 'MODEL_IDENTIFIER (not a TFL3 flatbuffer)',
-  17: 'MODEL_VERSION (schema version is not 3)',
-  18: 'MODEL_BOUNDS (an offset or length points outside the model)',
-  19: 'MODEL_STRUCTURE (missing table, wrong subgraph count or bad tensor index)',
-  20: 'UNSUPPORTED_OP (an operator other than FULLY_CONNECTED / SOFTMAX)',
-  21: 'UNSUPPORTED_TYPE (a tensor type other than int8 activations/weights, int32 bias)',
-  22: 'SHAPE (tensor shapes do not chain)',
-  23: 'QUANTIZATION (missing or invalid scale / zero point)',
-  24: 'ARENA_TOO_SMALL (the static arena cannot hold the activations)',
-  25: 'TOO_MANY_LAYERS (more operators than the native runtime plans for)',
-  26: 'RUNTIME (TFLM reported an error)',
-};
+export { ErrorCode, type ErrorCodeName } from './status-codes.ts';
 
 /** "24 ARENA_TOO_SMALL (...)" for a status or ERROR code, "code 99" when unknown. */
 export function describeErrorCode(code: number): string {
+  if (code === ErrorCode.BAD_VERSION) return `${code} BAD_VERSION (protocol version is not ${PROTOCOL_VERSION})`;
   const text = ERROR_TEXT[code];
   return text ? `${code} ${text}` : `code ${code}`;
 }
