@@ -11,7 +11,8 @@ import { UsageError } from '../errors.ts';
 import { FASHION_MNIST_CLASSES } from '../model/types.ts';
 import type { Dataset } from '../data/fashion-mnist.ts';
 import { predictFloat } from './float-model.ts';
-import { buildModel } from './model.ts';
+import { buildModel, NUM_CLASSES } from './model.ts';
+import { DenseTrainer, type DenseWeights } from './dense-step.ts';
 import { mulberry32 } from '../util/prng.ts';
 
 export interface TrainOptions {
@@ -90,6 +91,28 @@ export interface TrainResult {
 }
 
 
+function denseLayers(model: tf.Sequential): tf.layers.Layer[] {
+  return model.layers.filter((l) => l.getClassName() === 'Dense');
+}
+
+/** The Dense layers' kernels ([in][out]) and biases, copied out of the model. */
+function denseWeightsOf(model: tf.Sequential): DenseWeights[] {
+  return denseLayers(model).map((layer) => {
+    const [kernel, bias] = layer.getWeights();
+    return { kernel: Float32Array.from(kernel!.dataSync()), bias: Float32Array.from(bias!.dataSync()) };
+  });
+}
+
+function setDenseWeights(model: tf.Sequential, weights: readonly DenseWeights[]): void {
+  denseLayers(model).forEach((layer, l) => {
+    const [kernel, bias] = layer.getWeights();
+    const w = weights[l]!;
+    const tensors = [tf.tensor(w.kernel, kernel!.shape), tf.tensor(w.bias, bias!.shape)];
+    layer.setWeights(tensors);
+    tf.dispose(tensors);
+  });
+}
+
 /** Fisher-Yates shuffle in place. */
 export function shuffleInPlace(order: Uint32Array, random: () => number): void {
   for (let i = order.length - 1; i > 0; i--) {
@@ -129,8 +152,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     for (let i = 0; i < order.length; i++) order[i] = i;
     const batches = Math.ceil(train.count / batchSize);
     const totalSamples = epochs * train.count;
-    const xb = new Float32Array(batchSize * sample);
-    const yb = new Float32Array(batchSize);
+    const xT = new Float32Array(sample * batchSize);
+    const yb = new Uint8Array(batchSize);
+    const trainer = new DenseTrainer([sample, ...hidden, NUM_CLASSES], denseWeightsOf(model));
 
     const history: EpochMetrics[] = [];
     let stoppedEarly = false;
@@ -140,44 +164,35 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       const te = performance.now();
       shuffleInPlace(order, random);
       let lossSum = 0;
-      let accSum = 0;
+      let correct = 0;
       let done = 0;
       for (let b = 0; b < batches; b++) {
         const start = b * batchSize;
         const n = Math.min(batchSize, train.count - start);
+        // Feature-major batch [pixel][sample]; same arithmetic as pixelsToFloat32 (pixel/255 rounded to float32).
+        const x = n === batchSize ? xT : xT.subarray(0, sample * n);
         for (let k = 0; k < n; k++) {
           const idx = order[start + k]!;
-          const src = train.images.subarray(idx * sample, (idx + 1) * sample);
-          const off = k * sample;
-          // Same arithmetic as pixelsToFloat32 (pixel/255 rounded to float32).
-          if (normalize) for (let p = 0; p < sample; p++) xb[off + p] = src[p]! / 255;
-          else xb.set(src, off);
+          const base = idx * sample;
+          if (normalize) for (let p = 0; p < sample; p++) x[p * n + k] = train.images[base + p]! / 255;
+          else for (let p = 0; p < sample; p++) x[p * n + k] = train.images[base + p]!;
           yb[k] = train.labels[idx]!;
         }
-        const xs = tf.tensor3d(xb.subarray(0, n * sample), [n, train.rows, train.cols]);
-        const ys = tf.tensor2d(yb.subarray(0, n), [n, 1]);
-        let loss: number;
-        let acc: number;
-        try {
-          [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[] as [number, number];
-        } finally {
-          xs.dispose();
-          ys.dispose();
-        }
-        lossSum += loss * n;
-        accSum += acc * n;
+        const r = trainer.step(x, yb, n);
+        lossSum += r.lossSum;
+        correct += r.correct;
         done += n;
         seen += n;
         if (onProgress) {
           const rate = seen / ((performance.now() - t0) / 1000);
           onProgress({
             kind: 'batch', epoch, epochs, batch: b + 1, batches,
-            loss: lossSum / done, accuracy: accSum / done,
+            loss: lossSum / done, accuracy: correct / done,
             samplesPerSec: rate, etaSeconds: (totalSamples - seen) / rate,
           });
         }
       }
-      const m: EpochMetrics = { epoch, loss: lossSum / done, accuracy: accSum / done, seconds: (performance.now() - te) / 1000 };
+      const m: EpochMetrics = { epoch, loss: lossSum / done, accuracy: correct / done, seconds: (performance.now() - te) / 1000 };
       history.push(m);
       const rate = seen / ((performance.now() - t0) / 1000);
       const stop = stopAt !== undefined && epoch >= 2 && m.accuracy > stopAt;
@@ -186,6 +201,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       if (stop) break;
     }
     const seconds = (performance.now() - t0) / 1000;
+    setDenseWeights(model, trainer.weights());
 
     onProgress?.({ kind: 'evaluate', count: test.count });
     const { top1 } = predictFloat(model, test.images, normalize, 1024);
