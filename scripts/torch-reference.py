@@ -11,7 +11,8 @@ every epoch, and accuracy as Keras logs it (the running mean over the epoch).
 Stages (the course exercise): base [20]; wide [1024]; deep [512, 512]; unnormalized
 (deep on raw 0..255 pixels); early-stop (deep, stops at the end of an epoch, the
 2nd or later, whose training accuracy is above 0.86). One JSON object per stage on
-stdout: per epoch the train loss/accuracy, the test accuracy and the seconds.
+stdout: per epoch the train loss/accuracy, the test accuracy, the seconds (wall)
+and the process CPU seconds (both threads).
 
 Runs offline with the Debian python3-torch. For fair timings run it as
   MALLOC_MMAP_THRESHOLD_=1073741824 python3 scripts/torch-reference.py
@@ -122,6 +123,7 @@ def run_stage(name, cfg, train, test, args):
     epochs = []
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         order = torch.randperm(n, generator=generator)
         loss_sum = 0.0
         correct = 0
@@ -137,10 +139,12 @@ def run_stage(name, cfg, train, test, args):
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
         seconds = time.perf_counter() - t0
+        cpu_seconds = time.process_time() - c0
         train_acc = correct / n
         epochs.append({
             'epoch': epoch, 'loss': loss_sum / n, 'accuracy': train_acc,
             'testAccuracy': accuracy(model, x_test, y_test), 'seconds': round(seconds, 3),
+            'cpuSeconds': round(cpu_seconds, 3),
         })
         if cfg['stop_at'] is not None and epoch >= 2 and train_acc > cfg['stop_at']:
             break

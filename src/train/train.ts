@@ -12,7 +12,7 @@ import { FASHION_MNIST_CLASSES } from '../model/types.ts';
 import type { Dataset } from '../data/fashion-mnist.ts';
 import { predictFloat } from './float-model.ts';
 import { buildModel, NUM_CLASSES } from './model.ts';
-import { DenseTrainer, type DenseWeights } from './dense-step.ts';
+import { createDenseStepper, type DenseStepper, type DenseWeights } from './dense-step.ts';
 import { mulberry32 } from '../util/prng.ts';
 
 export interface TrainOptions {
@@ -146,6 +146,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const sample = train.rows * train.cols;
 
   const model = buildModel(hidden, seed);
+  let trainer: DenseStepper | undefined;
   try {
     const random = mulberry32(seed ^ 0x5eed5eed);
     const order = new Uint32Array(train.count);
@@ -154,7 +155,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     const totalSamples = epochs * train.count;
     const xT = new Float32Array(sample * batchSize);
     const yb = new Uint8Array(batchSize);
-    const trainer = new DenseTrainer([sample, ...hidden, NUM_CLASSES], denseWeightsOf(model));
+    trainer = createDenseStepper([sample, ...hidden, NUM_CLASSES], denseWeightsOf(model));
 
     const history: EpochMetrics[] = [];
     let stoppedEarly = false;
@@ -233,5 +234,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   } catch (err) {
     model.dispose();
     throw err;
+  } finally {
+    trainer?.dispose();
   }
 }
