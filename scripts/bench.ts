@@ -16,7 +16,7 @@
  * weights' values), the emulator firmware: flash and RAM, emulated instructions
  * per inference and per multiply-accumulate (QEMU -icount, read from SysTick),
  * and validation throughput over the pty. BENCH_FIRMWARE_SAMPLES (default 300)
- * test images each; BENCH_FIRMWARE_HIDDEN (comma list) changes the sizes.
+ * test images each; BENCH_FIRMWARE_HIDDEN (comma list) changes the sizes, empty skips them.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -141,7 +141,7 @@ for (const preset of presets) {
 console.table(rows);
 
 const firmwareSamples = Number(process.env.BENCH_FIRMWARE_SAMPLES ?? 300);
-const firmwareHidden = (process.env.BENCH_FIRMWARE_HIDDEN ?? '20,128,512').split(',').map(Number);
+const firmwareHidden = (process.env.BENCH_FIRMWARE_HIDDEN ?? '20,128,512').split(',').filter(Boolean).map(Number);
 const firmware: Record<string, unknown>[] = [];
 for (const h of firmwareHidden) {
   process.stderr.write(`bench firmware 784-${h}-10: build, boot QEMU, validate ${firmwareSamples} images\n`);
