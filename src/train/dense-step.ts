@@ -228,11 +228,24 @@ class ArrayStepper implements DenseStepper {
   }
 }
 
-/** What we read of the tfjs wasm backend's internals (tfjs-backend-wasm 4.x). */
+/** A tensor as backend kernels see it: data id, shape, dtype. tf.Tensor is one too. */
+interface Info {
+  readonly dataId: object;
+  readonly shape: readonly number[];
+  readonly dtype: string;
+}
+
+/** What we use of the tfjs wasm backend's internals (tfjs-backend-wasm 4.x). */
 interface WasmHeap {
   readonly memory: WebAssembly.Memory;
   /** Byte offset of a tensor's data on the heap. */
-  offsetOf(t: tf.Tensor): number;
+  offsetOf(t: Info): number;
+  /**
+   * a @ b through the backend's BatchMatMul kernel, called directly: the engine's
+   * bookkeeping costs as much as a small product. The result must be release()d.
+   */
+  matMul(a: Info, b: Info): Info;
+  release(t: Info): void;
 }
 
 function wasmHeap(): WasmHeap | undefined {
@@ -240,17 +253,24 @@ function wasmHeap(): WasmHeap | undefined {
   const be = tf.backend() as unknown as {
     wasm?: { asm?: { memory?: unknown } };
     dataIdMap?: { get(id: unknown): { memoryOffset?: unknown } | undefined };
+    disposeData?: (dataId: object) => boolean;
   };
   const memory = be.wasm?.asm?.memory;
   const map = be.dataIdMap;
-  if (!(memory instanceof WebAssembly.Memory) || typeof map?.get !== 'function') return undefined;
+  const kernel = tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc;
+  if (!(memory instanceof WebAssembly.Memory) || typeof map?.get !== 'function' || typeof be.disposeData !== 'function' || !kernel) {
+    return undefined;
+  }
+  const attrs = { transposeA: false, transposeB: false };
   return {
     memory,
     offsetOf(t) {
       const off = map.get(t.dataId)?.memoryOffset;
-      if (typeof off !== 'number' || off % 4 !== 0) throw new Error(`tfjs wasm backend: no heap offset for tensor ${t.id}`);
+      if (typeof off !== 'number' || off % 4 !== 0) throw new Error('tfjs wasm backend: a tensor has no heap offset');
       return off;
     },
+    matMul: (a, b) => kernel({ inputs: { a, b } as never, backend: be as never, attrs }) as Info,
+    release: (t) => void be.disposeData!(t.dataId),
   };
 }
 
@@ -295,8 +315,8 @@ class HeapStepper implements DenseStepper {
     });
   }
 
-  private view(t: tf.Tensor): Float32Array {
-    return new Float32Array(this.heap.memory.buffer, this.heap.offsetOf(t), t.size);
+  private view(t: Info): Float32Array {
+    return new Float32Array(this.heap.memory.buffer, this.heap.offsetOf(t), t.shape.reduce((a, b) => a * b, 1));
   }
 
   weights(): DenseWeights[] {
@@ -311,13 +331,22 @@ class HeapStepper implements DenseStepper {
   }
 
   step(xT: Float32Array, labels: ArrayLike<number>, n: number): StepResult {
-    // A scope, not tf.tidy: tidy only returns tensors.
-    tf.engine().startScope();
+    const temps: Info[] = [];
+    const input = (values: Float32Array, shape: [number, number]) => {
+      const t = tf.tensor2d(values, shape);
+      temps.push(t);
+      return t;
+    };
+    const matMul = (a: Info, b: Info) => {
+      const t = this.heap.matMul(a, b);
+      temps.push(t);
+      return t;
+    };
     try {
       const L = this.layers.length;
-      const acts: tf.Tensor[] = [tf.tensor2d(xT, [xT.length / n, n])];
+      const acts: Info[] = [input(xT, [xT.length / n, n])];
       for (const layer of this.layers) {
-        const z = tf.matMul(layer.kernelT, acts[acts.length - 1]!);
+        const z = matMul(layer.kernelT, acts[acts.length - 1]!);
         biasActivate(this.view(z), layer.bias, n, layer.relu);
         acts.push(z);
       }
@@ -327,13 +356,13 @@ class HeapStepper implements DenseStepper {
 
       const alpha = adamAlpha(this.adam, ++this.steps);
       const { beta1, beta2, epsilon } = this.adam;
-      let grad: tf.Tensor = tf.tensor2d(dzT, [C, n]);
+      let grad: Info = input(dzT, [C, n]);
       for (let l = L - 1; l >= 0; l--) {
         const layer = this.layers[l]!;
         const { inSize, outSize } = layer;
-        const a = tf.tensor2d(transpose(this.view(acts[l]!), inSize, n, new Float32Array(n * inSize)), [n, inSize]);
-        const dWt = tf.matMul(grad, a);
-        const below = layer.kernel ? tf.matMul(layer.kernel, grad) : undefined;
+        const a = input(transpose(this.view(acts[l]!), inSize, n, new Float32Array(n * inSize)), [n, inSize]);
+        const dWt = matMul(grad, a);
+        const below = layer.kernel ? matMul(layer.kernel, grad) : undefined;
         // No allocation from here to the end of the layer: the views stay valid.
         const g = this.view(grad);
         if (below) {
@@ -346,7 +375,7 @@ class HeapStepper implements DenseStepper {
         const [w, dw, m, v] = [layer.kernelT, dWt, layer.mK, layer.vK].map((t) => this.heap.offsetOf(t)) as [number, number, number, number];
         this.update(w, dw, m, v, simd * 4, alpha, beta1, beta2, epsilon);
         if (simd < count) {
-          const tail = (t: tf.Tensor) => this.view(t).subarray(simd);
+          const tail = (t: Info) => this.view(t).subarray(simd);
           adamUpdate(tail(layer.kernelT), tail(dWt), tail(layer.mK), tail(layer.vK), alpha, beta1, beta2, epsilon);
         }
         adamUpdate(layer.bias, rowSums(g, outSize, n), layer.mB, layer.vB, alpha, beta1, beta2, epsilon);
@@ -355,7 +384,10 @@ class HeapStepper implements DenseStepper {
       }
       return result;
     } finally {
-      tf.engine().endScope();
+      for (const t of temps) {
+        if (t instanceof tf.Tensor) t.dispose();
+        else this.heap.release(t);
+      }
     }
   }
 }
