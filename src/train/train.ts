@@ -186,6 +186,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
           yb[k] = train.labels[idx]!;
         }
         const r = trainer.step(x, yb, n);
+        // Steps are synchronous: let timers, signals and I/O in now and then.
+        if (b % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
         lossSum += r.lossSum;
         correct += r.correct;
         done += n;
