@@ -3,20 +3,24 @@
  * to build/bench.json. Speed goals live here, never in timed tests.
  *
  * For each preset: training throughput over one epoch (samples/s, s/epoch, the
- * tfjs backend that ran), quantize + export time, and per-image inference time
- * of the TypeScript int8 reference and of the TFLite interpreter over the test
- * set. BENCH_TRAIN_LIMIT (default 60000) and BENCH_PRESETS (comma list) shrink
- * the run.
+ * tfjs backend that ran) beside the same epoch in PyTorch trained the Keras way
+ * (scripts/torch-reference.py, when a python3 with torch is found; the table says
+ * so when not), with wall and CPU seconds of both and their ratio; then quantize +
+ * export time, and per-image inference time of the TypeScript int8 reference and of
+ * the TFLite interpreter over the test set. BENCH_TRAIN_LIMIT (default 60000) and
+ * BENCH_PRESETS (comma list) shrink the run; BENCH_TORCH=0 skips PyTorch and
+ * BENCH_TORCH_THREADS (default 2) sets its thread count.
  *
  * Then, for hidden sizes 20, 128 and 512 (784-h-10 models, weights quantized from
  * a random float model: the kernels' instruction counts do not depend on the
  * weights' values), the emulator firmware: flash and RAM, emulated instructions
  * per inference and per multiply-accumulate (QEMU -icount, read from SysTick),
  * and validation throughput over the pty. BENCH_FIRMWARE_SAMPLES (default 300)
- * test images each; BENCH_FIRMWARE_HIDDEN (comma list) changes the sizes.
+ * test images each; BENCH_FIRMWARE_HIDDEN (comma list) changes the sizes, empty skips them.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { loadFashionMnist } from '../src/data/fashion-mnist.ts';
 import { initBackend } from '../src/train/backend.ts';
@@ -41,7 +45,39 @@ import { validateOnDevice } from '../src/validate/validate.ts';
 const trainLimit = Number(process.env.BENCH_TRAIN_LIMIT ?? 60000);
 const presets = (process.env.BENCH_PRESETS ?? PRESET_NAMES.join(',')).split(',').filter(Boolean);
 
+/** The first python3 that imports torch, or undefined. */
+async function findTorchPython(): Promise<string | undefined> {
+  if (process.env.BENCH_TORCH === '0') return undefined;
+  for (const python of ['python3', '/usr/bin/python3']) {
+    const r = await execa(python, ['-c', 'import torch'], { reject: false });
+    if (r.exitCode === 0) return python;
+  }
+  return undefined;
+}
+
+const torchThreads = process.env.BENCH_TORCH_THREADS ?? '2';
+
+interface TorchEpoch { readonly seconds: number; readonly cpuSeconds: number; readonly accuracy: number }
+
+/**
+ * One epoch of the same network in PyTorch, the Keras way (2 threads by default). glibc's mmap
+ * threshold is raised for that process only: otherwise every step's buffers are
+ * mapped and zero-filled afresh (4-5x slower); OpenBLAS is left to detect the CPU.
+ */
+async function torchEpoch(python: string, hidden: readonly number[], limit: number): Promise<TorchEpoch> {
+  const env: NodeJS.ProcessEnv = { ...process.env, MALLOC_MMAP_THRESHOLD_: '1073741824' };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const args = ['scripts/torch-reference.py', '--hidden', hidden.join(','), '--epochs', '1', '--seed', '1', '--threads', torchThreads];
+  if (limit < 60000) args.push('--limit-train', String(limit));
+  const r = await execa(python, args, { env, extendEnv: false });
+  const stage = JSON.parse(r.stdout.trim().split('\n').pop()!) as { epochs: TorchEpoch[] };
+  return stage.epochs[0]!;
+}
+
 const backend = await initBackend();
+const torchPython = await findTorchPython();
+if (!torchPython) process.stderr.write('bench: no python3 with torch found (Debian: python3-torch); the PyTorch columns are left empty\n');
 const train = await loadFashionMnist({ split: 'train', limit: trainLimit });
 const test = await loadFashionMnist({ split: 'test' });
 const rows: Record<string, unknown>[] = [];
@@ -49,7 +85,13 @@ const rows: Record<string, unknown>[] = [];
 for (const preset of presets) {
   const hidden = presetHidden(preset);
   process.stderr.write(`bench ${preset} [${hidden}]: training 1 epoch on ${train.count} images (${backend})\n`);
+  const load = loadavg()[0]!;
   const { model, metrics } = await trainModel({ train, test, hidden, epochs: 1, seed: 1 });
+  let torch: TorchEpoch | undefined;
+  if (torchPython) {
+    process.stderr.write(`bench ${preset}: the same epoch in PyTorch (Keras way, ${torchThreads} threads)\n`);
+    torch = await torchEpoch(torchPython, hidden, train.count);
+  }
   const float = toFloatModel(model, { name: preset, classNames: FASHION_MNIST_CLASSES, normalized: true });
   model.dispose();
 
@@ -82,6 +124,12 @@ for (const preset of presets) {
     backend: metrics.backend,
     trainSamplesPerSec: Math.round(metrics.samplesPerSec),
     secondsPerEpoch: +metrics.seconds.toFixed(1),
+    cpuSecondsPerEpoch: +(metrics.epochs[0]!.cpuSeconds ?? NaN).toFixed(1),
+    torchSecondsPerEpoch: torch ? +torch.seconds.toFixed(1) : 'no torch',
+    torchCpuSecondsPerEpoch: torch ? +torch.cpuSeconds.toFixed(1) : 'no torch',
+    vsTorch: torch ? +(metrics.seconds / torch.seconds).toFixed(2) : 'no torch',
+    torchThreads: torch ? Number(torchThreads) : 'no torch',
+    loadAvg: +load.toFixed(1),
     quantizeExportMs: Math.round(quantizeExportMs),
     tfliteBytes: bytes.length,
     macsPerImage: macs,
@@ -93,7 +141,7 @@ for (const preset of presets) {
 console.table(rows);
 
 const firmwareSamples = Number(process.env.BENCH_FIRMWARE_SAMPLES ?? 300);
-const firmwareHidden = (process.env.BENCH_FIRMWARE_HIDDEN ?? '20,128,512').split(',').map(Number);
+const firmwareHidden = (process.env.BENCH_FIRMWARE_HIDDEN ?? '20,128,512').split(',').filter(Boolean).map(Number);
 const firmware: Record<string, unknown>[] = [];
 for (const h of firmwareHidden) {
   process.stderr.write(`bench firmware 784-${h}-10: build, boot QEMU, validate ${firmwareSamples} images\n`);

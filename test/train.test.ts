@@ -12,6 +12,8 @@ import { initBackend } from '../src/train/backend.ts';
 import { buildModel, hiddenName, parseHidden, presetHidden } from '../src/train/model.ts';
 import { shuffleInPlace, trainModel } from '../src/train/train.ts';
 import { mulberry32 } from '../src/util/prng.ts';
+import { createDenseStepper, KERAS_ADAM, type DenseWeights } from '../src/train/dense-step.ts';
+import { simdAdam } from '../src/train/simd-adam.ts';
 import { loadModel, readModelCard, saveModel } from '../src/train/model-store.ts';
 import { loadFloatModel, predictFloat, toFloatModel } from '../src/train/float-model.ts';
 import { runTrain } from '../src/cli/commands/train.ts';
@@ -107,6 +109,130 @@ describe('model presets', () => {
   });
 });
 
+
+/**
+ * Float64 oracle for DenseStepper: Dense(relu)... -> Dense, loss = mean softmax
+ * cross-entropy from the logits, Keras's Adam. x is sample-major [n][in].
+ */
+function referenceSteps(sizes: number[], init: DenseWeights[], batches: { x: number[][]; y: number[] }[]): { w: number[][]; b: number[][]; losses: number[] } {
+  const w = init.map((l) => Array.from(l.kernel)); // [in][out]
+  const b = init.map((l) => Array.from(l.bias));
+  const m = w.map((l) => l.map(() => 0));
+  const v = w.map((l) => l.map(() => 0));
+  const mb = b.map((l) => l.map(() => 0));
+  const vb = b.map((l) => l.map(() => 0));
+  const { learningRate: lr, beta1, beta2, epsilon } = KERAS_ADAM;
+  const losses: number[] = [];
+  batches.forEach(({ x, y }, step) => {
+    const n = x.length;
+    const acts: number[][][] = [x];
+    for (let l = 0; l < w.length; l++) {
+      const [inS, outS] = [sizes[l]!, sizes[l + 1]!];
+      acts.push(acts[l]!.map((a) => Array.from({ length: outS }, (_, o) => {
+        let z = b[l]![o]!;
+        for (let i = 0; i < inS; i++) z += a[i]! * w[l]![i * outS + o]!;
+        return l < w.length - 1 ? Math.max(0, z) : z;
+      })));
+    }
+    let loss = 0;
+    let grad = acts[w.length]!.map((z, k) => {
+      const max = Math.max(...z);
+      const sum = z.reduce((s, zi) => s + Math.exp(zi - max), 0);
+      loss += Math.log(sum) + max - z[y[k]!]!;
+      return z.map((zi, c) => (Math.exp(zi - max) / sum - (c === y[k] ? 1 : 0)) / n);
+    });
+    losses.push(loss);
+    const t = step + 1;
+    const alpha = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+    const adam = (p: number[], g: number[], mm: number[], vv: number[]) => g.forEach((gi, i) => {
+      mm[i] = beta1 * mm[i]! + (1 - beta1) * gi;
+      vv[i] = beta2 * vv[i]! + (1 - beta2) * gi * gi;
+      p[i] = p[i]! - (alpha * mm[i]!) / (Math.sqrt(vv[i]!) + epsilon);
+    });
+    for (let l = w.length - 1; l >= 0; l--) {
+      const [inS, outS] = [sizes[l]!, sizes[l + 1]!];
+      const gw = Array.from({ length: inS * outS }, (_, j) => {
+        const [i, o] = [Math.floor(j / outS), j % outS];
+        return grad.reduce((s, g, k) => s + acts[l]![k]![i]! * g[o]!, 0);
+      });
+      const gb = Array.from({ length: outS }, (_, o) => grad.reduce((s, g) => s + g[o]!, 0));
+      const below = acts[l]!.map((a, k) => a.map((ai, i) => {
+        let s = 0;
+        for (let o = 0; o < outS; o++) s += w[l]![i * outS + o]! * grad[k]![o]!;
+        return ai > 0 ? s : 0;
+      }));
+      adam(w[l]!, gw, m[l]!, v[l]!);
+      adam(b[l]!, gb, mb[l]!, vb[l]!);
+      grad = below;
+    }
+  });
+  return { w, b, losses };
+}
+
+describe('dense training step', () => {
+  // 7 hidden units: the 7x10 output kernel leaves a tail after the 4-lane SIMD loop.
+  const sizes = [13, 9, 7, 10];
+  const rand = mulberry32(11);
+  const init: DenseWeights[] = sizes.slice(1).map((o, l) => ({
+    kernel: Float32Array.from({ length: sizes[l]! * o }, () => rand() - 0.5),
+    bias: Float32Array.from({ length: o }, () => 0.1 * (rand() - 0.5)),
+  }));
+  // Inputs up to 255 and 200: the logits are large, as on raw pixels.
+  const batches = Array.from({ length: 6 }, () => {
+    const n = 5;
+    return { x: Array.from({ length: n }, () => Array.from({ length: sizes[0]! }, () => Math.round(255 * rand()))), y: Array.from({ length: n }, () => Math.floor(10 * rand())) };
+  });
+  const expected = referenceSteps(sizes, init, batches);
+
+  for (const mode of ['auto', 'arrays'] as const) {
+    test(`${mode === 'auto' ? `the ${backend} backend's stepper` : 'the array stepper'} matches a float64 oracle over 6 steps on large inputs`, () => {
+      const before = tf.memory().numTensors;
+      const stepper = createDenseStepper(sizes, init, { mode });
+      try {
+        batches.forEach(({ x, y }, s) => {
+          const n = x.length;
+          const xT = new Float32Array(sizes[0]! * n);
+          x.forEach((row, k) => row.forEach((p, i) => { xT[i * n + k] = p; }));
+          const r = stepper.step(xT, y, n);
+          assert.ok(Math.abs(r.lossSum - expected.losses[s]!) <= 1e-3 * Math.max(1, expected.losses[s]!), `step ${s + 1} loss ${r.lossSum} vs ${expected.losses[s]}`);
+          assert.ok(Number.isFinite(r.lossSum) && r.lossSum > 0);
+        });
+        const got = stepper.weights();
+        got.forEach((l, i) => {
+          const close = (a: ArrayLike<number>, e: number[], what: string) => {
+            for (let j = 0; j < e.length; j++) assert.ok(Math.abs(a[j]! - e[j]!) <= 2e-5 + 1e-4 * Math.abs(e[j]!), `layer ${i + 1} ${what}[${j}]: ${a[j]} vs ${e[j]}`);
+          };
+          close(l.kernel, expected.w[i]!, 'kernel');
+          close(l.bias, expected.b[i]!, 'bias');
+        });
+      } finally {
+        stepper.dispose();
+      }
+      assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    });
+  }
+
+  test('the SIMD Adam module computes Keras\'s update in float32', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const adam = simdAdam(memory);
+    if (!adam) return; // an engine without wasm SIMD uses the array stepper, tested above
+    const n = 64;
+    const f = new Float32Array(memory.buffer);
+    const r = mulberry32(4);
+    for (let i = 0; i < 4 * n; i++) f[i] = i < 2 * n ? r() - 0.5 : i < 3 * n ? 0.01 * (r() - 0.5) : 1e-4 * r();
+    const before = f.slice(0, 4 * n);
+    adam(0, 4 * n, 8 * n, 12 * n, 4 * n, 0.01, 0.9, 0.999, 1e-7);
+    for (let i = 0; i < n; i++) {
+      const g = before[n + i]!;
+      const m = 0.9 * before[2 * n + i]! + 0.1 * g;
+      const v = 0.999 * before[3 * n + i]! + 0.001 * g * g;
+      const w = before[i]! - (0.01 * m) / (Math.sqrt(v) + 1e-7);
+      assert.ok(Math.abs(f[i]! - w) <= 1e-6 && Math.abs(f[2 * n + i]! - m) <= 1e-7 && Math.abs(f[3 * n + i]! - v) <= 1e-9, `element ${i}`);
+      assert.equal(f[n + i], g, 'the gradient is read, not written');
+    }
+  });
+});
+
 describe('training', { skip: noData }, () => {
   test('same seed -> same weights; no tensors leak', async () => {
     const before = tf.memory().numTensors;
@@ -191,6 +317,14 @@ describe('training', { skip: noData }, () => {
     } finally {
       model.dispose();
     }
+  });
+
+  test('raw 0..255 pixels train well above chance (the loss comes from the logits)', async () => {
+    // A log of a clipped softmax gives no gradient once the softmax saturates: chance, 10%.
+    const { model, metrics } = await trainModel({ train: train!, test: test_!, hidden: [128], epochs: 3, seed: 1, normalize: false });
+    model.dispose();
+    assert.ok(metrics.epochs[2]!.accuracy > 0.5, `train accuracy ${metrics.epochs[2]!.accuracy}`);
+    assert.ok(metrics.testAccuracy > 0.4, `test accuracy ${metrics.testAccuracy}`);
   });
 
   test('un-normalized training records normalized=false and predicts on raw pixels', async () => {

@@ -1,9 +1,12 @@
 /**
- * Trains the dense classifier with a trainOnBatch loop, so that shuffling is ours
- * and seeded (tfjs fit()'s shuffle is not), progress is reported per batch, and
- * early stopping follows the course exercise's callback
- * (`if logs['accuracy'] > 0.86: self.model.stop_training = True`), except that it
- * never stops before the end of epoch 2.
+ * Trains the dense classifier as Keras's fit() does: glorot-uniform kernels and zero
+ * biases (buildModel), a fresh shuffle each epoch (ours, seeded, so runs repeat),
+ * batches of 32, the loss taken from the logits, Keras's Adam (dense-step.ts), and
+ * the epoch's accuracy as Keras logs it: the running mean over the epoch's batches,
+ * each measured before its update. Early stopping follows the course exercise's
+ * callback (`on_epoch_end: if logs['accuracy'] > 0.86: self.model.stop_training = True`),
+ * except that it never stops before the end of epoch 2. The model that comes back
+ * ends in Dense(softmax), so what is saved, quantized and exported is unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
 import { randomInt } from 'node:crypto';
@@ -11,7 +14,8 @@ import { UsageError } from '../errors.ts';
 import { FASHION_MNIST_CLASSES } from '../model/types.ts';
 import type { Dataset } from '../data/fashion-mnist.ts';
 import { predictFloat } from './float-model.ts';
-import { buildModel } from './model.ts';
+import { buildModel, NUM_CLASSES } from './model.ts';
+import { createDenseStepper, type DenseStepper, type DenseWeights } from './dense-step.ts';
 import { mulberry32 } from '../util/prng.ts';
 
 export interface TrainOptions {
@@ -54,6 +58,8 @@ export interface EpochMetrics {
   readonly loss: number;
   readonly accuracy: number;
   readonly seconds: number;
+  /** CPU time of this process over the epoch (user + system, all threads): steadier than `seconds` on a busy machine. */
+  readonly cpuSeconds?: number;
 }
 
 export interface DatasetInfo {
@@ -90,6 +96,28 @@ export interface TrainResult {
 }
 
 
+function denseLayers(model: tf.Sequential): tf.layers.Layer[] {
+  return model.layers.filter((l) => l.getClassName() === 'Dense');
+}
+
+/** The Dense layers' kernels ([in][out]) and biases, copied out of the model. */
+function denseWeightsOf(model: tf.Sequential): DenseWeights[] {
+  return denseLayers(model).map((layer) => {
+    const [kernel, bias] = layer.getWeights();
+    return { kernel: Float32Array.from(kernel!.dataSync()), bias: Float32Array.from(bias!.dataSync()) };
+  });
+}
+
+function setDenseWeights(model: tf.Sequential, weights: readonly DenseWeights[]): void {
+  denseLayers(model).forEach((layer, l) => {
+    const [kernel, bias] = layer.getWeights();
+    const w = weights[l]!;
+    const tensors = [tf.tensor(w.kernel, kernel!.shape), tf.tensor(w.bias, bias!.shape)];
+    layer.setWeights(tensors);
+    tf.dispose(tensors);
+  });
+}
+
 /** Fisher-Yates shuffle in place. */
 export function shuffleInPlace(order: Uint32Array, random: () => number): void {
   for (let i = order.length - 1; i > 0; i--) {
@@ -123,14 +151,16 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const sample = train.rows * train.cols;
 
   const model = buildModel(hidden, seed);
+  let trainer: DenseStepper | undefined;
   try {
     const random = mulberry32(seed ^ 0x5eed5eed);
     const order = new Uint32Array(train.count);
     for (let i = 0; i < order.length; i++) order[i] = i;
     const batches = Math.ceil(train.count / batchSize);
     const totalSamples = epochs * train.count;
-    const xb = new Float32Array(batchSize * sample);
-    const yb = new Float32Array(batchSize);
+    const xT = new Float32Array(sample * batchSize);
+    const yb = new Uint8Array(batchSize);
+    trainer = createDenseStepper([sample, ...hidden, NUM_CLASSES], denseWeightsOf(model));
 
     const history: EpochMetrics[] = [];
     let stoppedEarly = false;
@@ -138,46 +168,44 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     const t0 = performance.now();
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const te = performance.now();
+      const ce = process.cpuUsage();
       shuffleInPlace(order, random);
       let lossSum = 0;
-      let accSum = 0;
+      let correct = 0;
       let done = 0;
       for (let b = 0; b < batches; b++) {
         const start = b * batchSize;
         const n = Math.min(batchSize, train.count - start);
+        // Feature-major batch [pixel][sample]; same arithmetic as pixelsToFloat32 (pixel/255 rounded to float32).
+        const x = n === batchSize ? xT : xT.subarray(0, sample * n);
         for (let k = 0; k < n; k++) {
           const idx = order[start + k]!;
-          const src = train.images.subarray(idx * sample, (idx + 1) * sample);
-          const off = k * sample;
-          // Same arithmetic as pixelsToFloat32 (pixel/255 rounded to float32).
-          if (normalize) for (let p = 0; p < sample; p++) xb[off + p] = src[p]! / 255;
-          else xb.set(src, off);
+          const base = idx * sample;
+          if (normalize) for (let p = 0; p < sample; p++) x[p * n + k] = train.images[base + p]! / 255;
+          else for (let p = 0; p < sample; p++) x[p * n + k] = train.images[base + p]!;
           yb[k] = train.labels[idx]!;
         }
-        const xs = tf.tensor3d(xb.subarray(0, n * sample), [n, train.rows, train.cols]);
-        const ys = tf.tensor2d(yb.subarray(0, n), [n, 1]);
-        let loss: number;
-        let acc: number;
-        try {
-          [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[] as [number, number];
-        } finally {
-          xs.dispose();
-          ys.dispose();
-        }
-        lossSum += loss * n;
-        accSum += acc * n;
+        const r = trainer.step(x, yb, n);
+        // Steps are synchronous: let timers, signals and I/O in now and then.
+        if (b % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
+        lossSum += r.lossSum;
+        correct += r.correct;
         done += n;
         seen += n;
         if (onProgress) {
           const rate = seen / ((performance.now() - t0) / 1000);
           onProgress({
             kind: 'batch', epoch, epochs, batch: b + 1, batches,
-            loss: lossSum / done, accuracy: accSum / done,
+            loss: lossSum / done, accuracy: correct / done,
             samplesPerSec: rate, etaSeconds: (totalSamples - seen) / rate,
           });
         }
       }
-      const m: EpochMetrics = { epoch, loss: lossSum / done, accuracy: accSum / done, seconds: (performance.now() - te) / 1000 };
+      const cpu = process.cpuUsage(ce);
+      const m: EpochMetrics = {
+        epoch, loss: lossSum / done, accuracy: correct / done,
+        seconds: (performance.now() - te) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      };
       history.push(m);
       const rate = seen / ((performance.now() - t0) / 1000);
       const stop = stopAt !== undefined && epoch >= 2 && m.accuracy > stopAt;
@@ -186,6 +214,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       if (stop) break;
     }
     const seconds = (performance.now() - t0) / 1000;
+    setDenseWeights(model, trainer.weights());
 
     onProgress?.({ kind: 'evaluate', count: test.count });
     const { top1 } = predictFloat(model, test.images, normalize, 1024);
@@ -217,5 +246,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   } catch (err) {
     model.dispose();
     throw err;
+  } finally {
+    trainer?.dispose();
   }
 }
