@@ -159,7 +159,7 @@ test('a missing toolchain gives the apt-get line', async () => {
   try {
     await assert.rejects(
       buildEmulatorFirmware({ tflite: writeTflite(randomInt8Model('t', [4, 2], 1)), outDir: await mkdtemp(join(tmpdir(), 'tinyml-emu-')), runtime: 'native' }),
-      /^ToolError: arm-none-eabi-(gcc|g\+\+) not found: install it with: sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi$/,
+      /^ToolError: arm-none-eabi-(gcc|g\+\+) not found: install it with: sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc\+\+-arm-none-eabi-newlib$/,
     );
   } finally {
     process.env.PATH = path;

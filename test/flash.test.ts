@@ -6,7 +6,6 @@
  * plugged in.
  */
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,14 +123,17 @@ describe('flashArduino follows the flashed board', () => {
   it('the board never comes back: the error names its serial number and what was seen', async () => {
     const root = sys([{ tty: 'ttyACM0', usb: 'usb1/1-2', serial: 'A1B2C3D4E5F60718' }]);
     // Only the bootloader shows up (pid 005a) after the upload.
-    await standIn.setState({ coreInstalled: true, ports: ['/dev/ttyACM0'], reportPort: 'none', reenumerate: { sysRoot: root, from: 'ttyACM0', to: 'ttyACM9' } });
+    await standIn.setState({
+      coreInstalled: true,
+      ports: ['/dev/ttyACM0'],
+      reportPort: 'none',
+      reenumerate: { sysRoot: root, from: 'ttyACM0', to: 'ttyACM9', productFile: 'devices/usb1/1-2/idProduct', product: '005a' },
+    });
     const { done } = flash(root, {
       openPort: async () => {
         throw new Error('not reached');
       },
     });
-    // Turn the renamed port into a bootloader port while flashArduino waits.
-    setTimeout(() => writeFileSync(join(root, 'devices/usb1/1-2/idProduct'), '005a\n'), 0);
     await assert.rejects(done, /Nano 33 BLE with serial number A1B2C3D4E5F60718 did not come back as a sketch port within 2000 ms .*\/dev\/ttyACM9 \(2341:005a/);
   });
 

@@ -47,6 +47,8 @@ export interface ExerciseOptions {
   readonly force: boolean;
   readonly dataDir?: string;
   readonly calibrationSamples?: number;
+  /** The memory budget; default planBudget. Tests pass a stricter one to see a stage that does not fit. */
+  readonly planBudget?: typeof planBudget;
 }
 
 export type ExerciseEvent =
@@ -191,7 +193,7 @@ async function runStage(plan: StagePlan, ctx: StageContext): Promise<StageRow> {
   await runEvaluate({ model: dir, limit: options.limitTest, json: true, 'data-dir': options.dataDir });
 
   const { model, bytes } = await readInt8Model(dir);
-  const budget = planBudget({ model, modelBytes: bytes.length, runtime: ctx.runtime, board: budgetBoard(ctx.board) });
+  const budget = (options.planBudget ?? planBudget)({ model, modelBytes: bytes.length, runtime: ctx.runtime, board: budgetBoard(ctx.board) });
   let build = null;
   if (budget.fits) {
     step(`${spec.name}: build, flash and validate ${settings.samples} samples on ${ctx.board}`);

@@ -114,6 +114,8 @@ if (eq(['core', 'list', '--format', 'json'])) {
   if (state.reenumerate) {
     const tty = path.join(state.reenumerate.sysRoot, 'class', 'tty');
     fs.renameSync(path.join(tty, state.reenumerate.from), path.join(tty, state.reenumerate.to));
+    // A board that comes back as its bootloader (another USB product id) instead of the sketch.
+    if (state.reenumerate.productFile) fs.writeFileSync(path.join(state.reenumerate.sysRoot, state.reenumerate.productFile), state.reenumerate.product + '\n');
   }
   const reported = state.reportPort === 'none' ? null : state.newPort || port;
   json({ stdout: 'Device       : nRF52840-QIAA\nVersion      : Arduino Bootloader (SAM-BA extended) 2.0 [Arduino:IKXYZ]\nWrite 198420 bytes to flash (49 pages)\n',
@@ -137,7 +139,7 @@ export interface StandInState {
   /** 'none': no updated_upload_port (arduino-cli did not see the port come back). */
   reportPort?: 'none';
   /** On upload, rename <sysRoot>/class/tty/<from> to <to>. */
-  reenumerate?: { sysRoot: string; from: string; to: string };
+  reenumerate?: { sysRoot: string; from: string; to: string; productFile?: string; product?: string };
 }
 
 
