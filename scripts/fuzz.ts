@@ -13,7 +13,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../src/firmware/paths.ts';
+import { REPO_ROOT } from '../src/firmware-build/paths.ts';
 import { buildModelRun, runDifferential, saveMismatches, type DifferentialReport } from './fuzz/differential.ts';
 import { buildFuzzTargets, findFuzzCompiler, FUZZ_TARGETS, runFuzzTarget, writeSeedCorpora, type FuzzRun } from './fuzz/libfuzzer.ts';
 import { readerTargets, runReaderMutations, type ReaderReport } from './fuzz/readers.ts';

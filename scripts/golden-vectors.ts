@@ -28,7 +28,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { fullyConnectedInt8, prepareFullyConnected } from '../src/reference/fully-connected.ts';
-import { Int8Interpreter } from '../src/reference/interpreter.ts';
+import { Int8Interpreter } from '../src/reference/int8-interpreter.ts';
 import { prepareSoftmaxInt8, softmaxInt8 } from '../src/reference/softmax.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 import type { DenseActivation, FloatModel, Int8Dense, Int8Model, QuantParams } from '../src/model/types.ts';
@@ -38,7 +38,7 @@ export const GOLDEN_SEED = 20240611;
 /** tml_status_t values (firmware/include/status.h) the model cases expect. */
 const STATUS = ErrorCode;
 
-import { HOST_TEST_ARENA_BYTES as TEST_ARENA_BYTES } from '../src/firmware/host-build.ts';
+import { HOST_TEST_ARENA_BYTES as TEST_ARENA_BYTES } from '../src/firmware-build/host-build.ts';
 import { mulberry32 } from '../src/util/prng.ts';
 import { ErrorCode } from '../src/protocol/status-codes.ts';
 

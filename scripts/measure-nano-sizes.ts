@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TinymlError, UsageError } from '../src/errors.ts';
 import { renderCArray } from '../src/export/c-array.ts';
-import { formatNanoSizes, measureNanoSizes } from '../src/firmware/nano-sizes.ts';
+import { formatNanoSizes, measureNanoSizes } from '../src/firmware-build/nano-sizes.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 import { randomInt8Model } from './golden-vectors.ts';
 

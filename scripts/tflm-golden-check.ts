@@ -4,7 +4,7 @@
  * through the golden runner's output (tflm-golden-runner.ts).
  */
 import { prepareFullyConnected } from '../src/reference/fully-connected.ts';
-import { Int8Interpreter } from '../src/reference/interpreter.ts';
+import { Int8Interpreter } from '../src/reference/int8-interpreter.ts';
 import { readTflite } from '../src/tflite/reader.ts';
 import type { Int8Model } from '../src/model/types.ts';
 import type { CaseResult } from './tflm-golden-runner.ts';

@@ -20,12 +20,12 @@ import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { DataFormatError, ToolError, UsageError } from '../src/errors.ts';
-import { CORTEX_M4F_FLAGS } from '../src/firmware/build-emulator.ts';
-import { dependencyFlags, isUpToDate, recordCommand } from '../src/firmware/compile-cache.ts';
-import { HOST_CFLAGS } from '../src/firmware/host-build.ts';
-import { FIRMWARE_DIR } from '../src/firmware/paths.ts';
-import { tflmBuildInputs } from '../src/firmware/tflm-tree.ts';
-import { mapLimit, missingToolError, runTool } from '../src/firmware/toolchain.ts';
+import { CORTEX_M4F_FLAGS } from '../src/firmware-build/build-emulator.ts';
+import { dependencyFlags, isUpToDate, recordCommand } from '../src/firmware-build/compile-cache.ts';
+import { HOST_CFLAGS } from '../src/firmware-build/host-build.ts';
+import { FIRMWARE_DIR } from '../src/firmware-build/paths.ts';
+import { tflmBuildInputs } from '../src/firmware-build/tflm-tree.ts';
+import { mapLimit, missingToolError, runTool } from '../src/firmware-build/toolchain.ts';
 
 const RUNNER_DIR = join(FIRMWARE_DIR, 'tests', 'tflm_golden');
 /** Both runtimes' static arena: room for the 784-1024-10 model's activations and TFLM's bookkeeping. */

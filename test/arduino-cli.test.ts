@@ -1,5 +1,5 @@
 /**
- * src/firmware/arduino-cli.ts against a stand-in `arduino-cli` put first on PATH:
+ * src/firmware-build/arduino-cli.ts against a stand-in `arduino-cli` put first on PATH:
  * a small Node script that accepts exactly the calls we mean to make (anything
  * else exits 99 naming the arguments), keeps state in state.json (core and library
  * installed or not), logs every call, and answers with the JSON shapes of the real
@@ -22,8 +22,8 @@ import {
   parseLibList,
   pinMismatchWarning,
   uploadSketch,
-} from '../src/firmware/arduino-cli.ts';
-import { pinnedGitUrl, TFLM_LIBRARY_PIN } from '../src/firmware/tflm-pin.ts';
+} from '../src/firmware-build/arduino-cli.ts';
+import { pinnedGitUrl, TFLM_LIBRARY_PIN } from '../src/firmware-build/tflm-pin.ts';
 import { installStandIn, type StandInState } from './helpers/arduino-cli-stand-in.ts';
 
 let tmp: string;

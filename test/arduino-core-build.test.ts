@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { UsageError } from '../src/errors.ts';
-import { buildWithArduinoCore, parseSizeA } from '../src/firmware/arduino-core-build.ts';
+import { buildWithArduinoCore, parseSizeA } from '../src/firmware-build/arduino-core-build.ts';
 
 const run = promisify(execFile);
 

@@ -1,7 +1,7 @@
 /**
  * Opt-in: the staged Nano 33 BLE sketch, for both runtimes, compiled with the real
  * ArduinoCore-mbed recipe and flags (compile + partial link, no libmbed.a; see
- * src/firmware/arduino-core-build.ts), with an empty arm_acle.h ahead on the
+ * src/firmware-build/arduino-core-build.ts), with an empty arm_acle.h ahead on the
  * include path as GCC 7-2017q4 (the core's pinned compiler) would have it.
  * Asserts: no compile error, no macro redefinition warning (the core defines
  * BOARD_NAME, for one), no warning at all from our sketch's own sources, no
@@ -25,10 +25,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { buildWithArduinoCore, builtinLookingSymbols } from '../src/firmware/arduino-core-build.ts';
-import { BOARDS, type RuntimeKind } from '../src/firmware/budget.ts';
-import { gcc7AcleDir, measureNanoSizes } from '../src/firmware/nano-sizes.ts';
-import { assembleSketch } from '../src/firmware/sketch.ts';
+import { buildWithArduinoCore, builtinLookingSymbols } from '../src/firmware-build/arduino-core-build.ts';
+import { BOARDS, type RuntimeKind } from '../src/firmware-build/budget.ts';
+import { gcc7AcleDir, measureNanoSizes } from '../src/firmware-build/nano-sizes.ts';
+import { assembleSketch } from '../src/firmware-build/sketch.ts';
 import { writeInt8ModelFolder } from './helpers/random-model.ts';
 
 const CORE_DIR = process.env.TINYML_ARDUINO_CORE_DIR;

@@ -16,10 +16,10 @@ import {
   NANO33BLE_MARGIN,
   NANO33BLE_MEASUREMENT,
   planBudget,
-} from '../src/firmware/budget.ts';
+} from '../src/firmware-build/budget.ts';
 import type { Int8Model } from '../src/model/types.ts';
 import { FASHION_MNIST_CLASSES } from '../src/model/types.ts';
-import { tflmArenaBytes } from '../src/firmware/tflm-arena.ts';
+import { tflmArenaBytes } from '../src/firmware-build/tflm-arena.ts';
 import { writeInt8ModelFolder } from './helpers/random-model.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 

@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { ARM_TARGET_FLAGS, builtinLookingSymbols, undefinedSymbols } from '../src/firmware/arduino-core-build.ts';
-import { assembleSketch } from '../src/firmware/sketch.ts';
+import { ARM_TARGET_FLAGS, builtinLookingSymbols, undefinedSymbols } from '../src/firmware-build/arduino-core-build.ts';
+import { assembleSketch } from '../src/firmware-build/sketch.ts';
 import { writeInt8ModelFolder } from './helpers/random-model.ts';
 
 const run = promisify(execFile);

@@ -13,7 +13,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, crc32Hex } from '../src/protocol/crc32.ts';
-import { buildEmulatorFirmware } from '../src/firmware/build-emulator.ts';
+import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
 import { writeInt8ModelFolder } from './helpers/random-model.ts';
 import { installStandIn } from './helpers/arduino-cli-stand-in.ts';
 import { assertOneLineError, tinyml as cli } from './helpers/cli.ts';

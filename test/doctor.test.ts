@@ -5,7 +5,7 @@
  * (dpkg-query, arm-none-eabi-gcc, qemu-system-arm, id, and the project's
  * arduino-cli stand-in); then the real command on this machine.
  */
-import { checkLibraryPin, TFLM_LIBRARY_PIN } from '../src/firmware/tflm-pin.ts';
+import { checkLibraryPin, TFLM_LIBRARY_PIN } from '../src/firmware-build/tflm-pin.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -173,7 +173,7 @@ describe('tinyml exercise', { skip }, () => {
     // Every stage fits the Nano 33 BLE at int8 (wide with TFLM by about 13 KB), so the budget here is the real one
     // with 100 KB less flash: wide is refused before anything would be built, and the run goes on.
     const { runExercise } = await import('../src/exercise/run.ts');
-    const { planBudget } = await import('../src/firmware/budget.ts');
+    const { planBudget } = await import('../src/firmware-build/budget.ts');
     const tighter: typeof planBudget = (o) => {
       const b = planBudget(o);
       const max = b.flash.max - 100_000;

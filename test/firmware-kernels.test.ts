@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
-import { buildHostTests } from '../src/firmware/host-build.ts';
+import { buildHostTests } from '../src/firmware-build/host-build.ts';
 import { kernelVectors, writeGoldenVectors } from '../scripts/golden-vectors.ts';
 
 test('golden vectors are deterministic and record their provenance', () => {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { buildHostTests } from '../src/firmware/host-build.ts';
+import { buildHostTests } from '../src/firmware-build/host-build.ts';
 import { cobsEncode, protocolVectors, writeGoldenVectors } from '../scripts/golden-vectors.ts';
 
 test('the TypeScript COBS encoder used for the vectors follows the canonical examples', () => {

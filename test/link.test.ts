@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { quantizeModel } from '../src/quantize/quantize.ts';
-import { Int8Interpreter, quantizeInput } from '../src/reference/interpreter.ts';
+import { Int8Interpreter, quantizeInput } from '../src/reference/int8-interpreter.ts';
 import { argmax } from '../src/evaluate/compare.ts';
 import { DeviceLink } from '../src/device/link.ts';
-import { MockDevice, randomFaults, type MockDeviceOptions } from '../src/device/mock-transport.ts';
+import { MockDevice, randomFaults, type MockDeviceOptions } from '../test/helpers/mock-device.ts';
 import {
   DeviceReportedError,
   DeviceTimeoutError,

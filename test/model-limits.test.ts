@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ByteBuffer } from 'flatbuffers';
 import { ModelLimitError, TfliteFormatError, TinymlError, UnsupportedModelError } from '../src/errors.ts';
 import type { Int8Dense, Int8Model } from '../src/model/types.ts';
-import { Int8Interpreter } from '../src/reference/interpreter.ts';
+import { Int8Interpreter } from '../src/reference/int8-interpreter.ts';
 import { checkLinkLimits, MAX_FC_SHIFT, MAX_SOFTMAX_DEPTH } from '../src/reference/limits.ts';
 import { readTflite } from '../src/tflite/reader.ts';
 import { writeTflite } from '../src/tflite/writer.ts';

@@ -36,7 +36,7 @@ import {
   dequantize,
   quantizeInput,
   validateInt8Model,
-} from '../src/reference/interpreter.ts';
+} from '../src/reference/int8-interpreter.ts';
 import type { Int8Dense, Int8Model, QuantParams } from '../src/model/types.ts';
 import { UnsupportedModelError } from '../src/errors.ts';
 import { mulberry32 } from '../src/util/prng.ts';

@@ -12,7 +12,7 @@ import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildEmulatorFirmware } from '../src/firmware/build-emulator.ts';
+import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
 import { startQemu } from '../src/device/qemu.ts';
 import { SerialTransport } from '../src/device/serial-transport.ts';
 import { DeviceLink } from '../src/device/link.ts';

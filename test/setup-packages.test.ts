@@ -15,11 +15,11 @@ import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
-import { buildEmulatorFirmware } from '../src/firmware/build-emulator.ts';
-import { REPO_ROOT } from '../src/firmware/paths.ts';
+import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
+import { REPO_ROOT } from '../src/firmware-build/paths.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 import { randomInt8Model } from '../scripts/golden-vectors.ts';
-import { parseDependencies } from '../src/firmware/compile-cache.ts';
+import { parseDependencies } from '../src/firmware-build/compile-cache.ts';
 
 /** Programs the build and the tests run by name (besides those the compiler drivers run, found below). */
 const PROGRAMS = [

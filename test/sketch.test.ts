@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { DataFormatError, UsageError } from '../src/errors.ts';
-import { arenaBytesFor } from '../src/firmware/budget.ts';
-import { assembleSketch } from '../src/firmware/sketch.ts';
+import { arenaBytesFor } from '../src/firmware-build/budget.ts';
+import { assembleSketch } from '../src/firmware-build/sketch.ts';
 import { readInt8Model } from '../src/model/int8-file.ts';
 import { writeInt8ModelFolder } from './helpers/random-model.ts';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ByteBuffer } from 'flatbuffers';
 import { writeTflite } from '../src/tflite/writer.ts';
 import { readTflite } from '../src/tflite/reader.ts';
-import { TfliteInterpreter, tfliteVersion } from '../src/tflite/interpreter.ts';
+import { TfliteInterpreter, tfliteVersion } from '../src/tflite/tflite-runtime.ts';
 import { InterpreterError, TfliteFormatError, UnsupportedModelError } from '../src/errors.ts';
 import { FASHION_MNIST_CLASSES, type FloatModel, type Int8Model, type QuantParams } from '../src/model/types.ts';
 import { BuiltinOperator, ModelField, OperatorCodeField, vtableOffset } from '../src/tflite/schema.ts';

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../src/firmware/paths.ts';
+import { REPO_ROOT } from '../src/firmware-build/paths.ts';
 import type { Int8Model } from '../src/model/types.ts';
 import { fullyConnectedInt8, prepareFullyConnected } from '../src/reference/fully-connected.ts';
 import { readTflite } from '../src/tflite/reader.ts';

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { checkLibraryPin, gitBlobId, gitTreeId, pinLabel, pinnedGitUrl, pinnedZipUrl, runtimeVersion, TFLM_LIBRARY_PIN } from '../src/firmware/tflm-pin.ts';
+import { checkLibraryPin, gitBlobId, gitTreeId, pinLabel, pinnedGitUrl, pinnedZipUrl, runtimeVersion, TFLM_LIBRARY_PIN } from '../src/firmware-build/tflm-pin.ts';
 
 test('gitTreeId and gitBlobId equal git write-tree and hash-object, git\'s name order included', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tinyml-pin-'));

@@ -20,13 +20,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { UsageError } from '../src/errors.ts';
-import { buildEmulatorFirmware } from '../src/firmware/build-emulator.ts';
-import { tflmArenaBytes, tflmArenaUsed } from '../src/firmware/tflm-arena.ts';
-import { TFLM_RUNTIME_SOURCE, tflmBuildInputs } from '../src/firmware/tflm-tree.ts';
+import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
+import { tflmArenaBytes, tflmArenaUsed } from '../src/firmware-build/tflm-arena.ts';
+import { TFLM_RUNTIME_SOURCE, tflmBuildInputs } from '../src/firmware-build/tflm-tree.ts';
 import { startQemu } from '../src/device/qemu.ts';
 import { SerialTransport } from '../src/device/serial-transport.ts';
 import { DeviceLink } from '../src/device/link.ts';
-import { Int8Interpreter } from '../src/reference/interpreter.ts';
+import { Int8Interpreter } from '../src/reference/int8-interpreter.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 import { randomInt8Model } from '../scripts/golden-vectors.ts';
 

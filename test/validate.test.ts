@@ -4,7 +4,7 @@ import { quantizeModel } from '../src/quantize/quantize.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 import { crc32 } from '../src/protocol/crc32.ts';
 import { DeviceLink } from '../src/device/link.ts';
-import { MockDevice, randomFaults, type MockDeviceOptions } from '../src/device/mock-transport.ts';
+import { MockDevice, randomFaults, type MockDeviceOptions } from '../test/helpers/mock-device.ts';
 import { ArenaTooSmallError, DeviceModelError } from '../src/device/errors.ts';
 import {
   assertValidationPassed,

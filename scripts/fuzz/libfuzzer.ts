@@ -11,8 +11,8 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { FIRMWARE_DIR } from '../../src/firmware/paths.ts';
-import { runTool } from '../../src/firmware/toolchain.ts';
+import { FIRMWARE_DIR } from '../../src/firmware-build/paths.ts';
+import { runTool } from '../../src/firmware-build/toolchain.ts';
 import { frameTargetModel, seedFrames, seedModels } from './seeds.ts';
 
 export const FUZZ_TARGETS = ['frame', 'cobs', 'model'] as const;

@@ -7,10 +7,10 @@
  */
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { arenaBytesFor, checkBudget, formatBudget, type Budget, type RuntimeKind } from '../firmware/budget.ts';
-import { buildEmulatorFirmware } from '../firmware/build-emulator.ts';
-import { tflmBuildInputs } from '../firmware/tflm-tree.ts';
-import { arduinoIdeSteps, assembleSketch, type AssembledSketch } from '../firmware/sketch.ts';
+import { arenaBytesFor, checkBudget, formatBudget, type Budget, type RuntimeKind } from '../firmware-build/budget.ts';
+import { buildEmulatorFirmware } from '../firmware-build/build-emulator.ts';
+import { tflmBuildInputs } from '../firmware-build/tflm-tree.ts';
+import { arduinoIdeSteps, assembleSketch, type AssembledSketch } from '../firmware-build/sketch.ts';
 import { readInt8Model } from '../model/int8-file.ts';
 import { checkLinkLimits } from '../reference/limits.ts';
 import { crc32, crc32Hex } from '../protocol/crc32.ts';
@@ -23,8 +23,8 @@ import {
   NANO33BLE_FQBN,
   pinMismatchWarning,
   type LibraryStatus,
-} from '../firmware/arduino-cli.ts';
-import { pinLabel, pinnedGitUrl, pinnedZipUrl, runtimeVersion, TFLM_LIBRARY_PIN } from '../firmware/tflm-pin.ts';
+} from '../firmware-build/arduino-cli.ts';
+import { pinLabel, pinnedGitUrl, pinnedZipUrl, runtimeVersion, TFLM_LIBRARY_PIN } from '../firmware-build/tflm-pin.ts';
 import { budgetBoard, buildDir, type BoardName } from './targets.ts';
 
 export interface BuildOptions {

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { findArduinoCli, uploadSketch, type UploadedPorts } from '../firmware/arduino-cli.ts';
+import { findArduinoCli, uploadSketch, type UploadedPorts } from '../firmware-build/arduino-cli.ts';
 import {
   boardMatcher,
   describePort,
@@ -23,8 +23,8 @@ import {
 } from '../device/ports.ts';
 import { startQemu, type QemuInstance } from '../device/qemu.ts';
 import { buildDir, type BoardName } from './targets.ts';
-import { sketchName } from '../firmware/sketch.ts';
-import type { RuntimeKind } from '../firmware/budget.ts';
+import { sketchName } from '../firmware-build/sketch.ts';
+import type { RuntimeKind } from '../firmware-build/budget.ts';
 
 /** Boots the emulator firmware; the caller owns the instance and must stop() it. */
 export function flashEmulator(elf: string): Promise<QemuInstance> {

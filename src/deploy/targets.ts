@@ -4,7 +4,7 @@
  */
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
-import type { BoardId, RuntimeKind } from '../firmware/budget.ts';
+import type { BoardId, RuntimeKind } from '../firmware-build/budget.ts';
 
 export type BoardName = 'emulator' | 'nano33ble';
 export const BOARD_NAMES: readonly BoardName[] = ['emulator', 'nano33ble'];

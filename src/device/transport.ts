@@ -1,7 +1,7 @@
 /**
  * The byte pipe between host and device. Types only: the real implementation is
  * serial-transport.ts (node-serialport), the in-memory device simulator is
- * mock-transport.ts; link.ts is written against this interface alone, so the
+ * test/helpers/mock-device.ts; link.ts is written against this interface alone, so the
  * link logic is tested without hardware and the same code drives a board.
  *
  * Contract:

@@ -1,7 +1,7 @@
 /**
  * arduino-cli, the mbed_nano core and the TFLM library: only `--board nano33ble`
  * needs them, so their absence is a warning. Parsed with the same functions the
- * build uses (src/firmware/arduino-cli.ts), so both 0.x and 1.x JSON shapes work.
+ * build uses (src/firmware-build/arduino-cli.ts), so both 0.x and 1.x JSON shapes work.
  */
 import { join } from 'node:path';
 import {
@@ -10,8 +10,8 @@ import {
   parseCoreList,
   parseLibList,
   TFLM_LIBRARY_MARKER,
-} from '../firmware/arduino-cli.ts';
-import { checkLibraryPin, pinLabel, pinnedGitUrl, TFLM_LIBRARY_PIN, type TflmLibraryPin } from '../firmware/tflm-pin.ts';
+} from '../firmware-build/arduino-cli.ts';
+import { checkLibraryPin, pinLabel, pinnedGitUrl, TFLM_LIBRARY_PIN, type TflmLibraryPin } from '../firmware-build/tflm-pin.ts';
 import { firstLine, ok, warn, type CheckResult, type DoctorProbes, type RunResult } from './types.ts';
 
 const QUIET = { ARDUINO_UPDATER_ENABLE_NOTIFICATION: 'false' };

@@ -3,7 +3,7 @@
  * for the flags the emulator build uses) and the emulator (QEMU with mps2-an386).
  */
 import { isAbsolute, normalize } from 'node:path';
-import { CORTEX_M4F_FLAGS } from '../firmware/build-emulator.ts';
+import { CORTEX_M4F_FLAGS } from '../firmware-build/build-emulator.ts';
 import { fail, firstLine, ok, type CheckResult, type DoctorProbes } from './types.ts';
 
 const GCC = 'arm-none-eabi-gcc';

@@ -14,9 +14,9 @@
  * we report how often and by how much, and the reference follows TFLM.
  */
 import type { Int8Model } from '../model/types.ts';
-import { Int8Interpreter, quantizeInput } from '../reference/interpreter.ts';
+import { Int8Interpreter, quantizeInput } from '../reference/int8-interpreter.ts';
 import type { TieRounding } from '../reference/fixed-point.ts';
-import { TfliteInterpreter, tfliteVersion } from '../tflite/interpreter.ts';
+import { TfliteInterpreter, tfliteVersion } from '../tflite/tflite-runtime.ts';
 import { writeTflite } from '../tflite/writer.ts';
 import { logitsOnly } from '../quantize/quantize.ts';
 import { accuracy, compareOutputs, top1All, type OutputComparison } from './compare.ts';

@@ -20,7 +20,7 @@ import { runExport } from '../export/export-folder.ts';
 import { runEvaluate } from '../evaluate/evaluate-folder.ts';
 import { runDeploy } from '../deploy/deploy.ts';
 import { budgetBoard, checkBoard, defaultRuntime, type BoardName } from '../deploy/targets.ts';
-import { planBudget, RUNTIME_KINDS, type RuntimeKind } from '../firmware/budget.ts';
+import { planBudget, RUNTIME_KINDS, type RuntimeKind } from '../firmware-build/budget.ts';
 import { readInt8Model } from '../model/int8-file.ts';
 import { modelPaths } from '../model/model-dir.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic-write.ts';

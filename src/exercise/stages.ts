@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import type { BoardName } from '../deploy/targets.ts';
-import type { RuntimeKind } from '../firmware/budget.ts';
+import type { RuntimeKind } from '../firmware-build/budget.ts';
 import type { NotebookFigures } from '../report/row.ts';
 
 export type StageName = 'base' | 'wide' | 'deep' | 'unnormalized' | 'early-stop';

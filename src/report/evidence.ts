@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { DataFormatError } from '../errors.ts';
 import { modelPaths } from '../model/model-dir.ts';
 import { crc32, crc32Hex } from '../protocol/crc32.ts';
-import { BOARDS, planBudget, type Budget, type RuntimeKind } from '../firmware/budget.ts';
+import { BOARDS, planBudget, type Budget, type RuntimeKind } from '../firmware-build/budget.ts';
 import { readInt8Model } from '../model/int8-file.ts';
 import type { TrainMetrics } from '../train/train.ts';
 import type { EvaluationReport } from '../evaluate/evaluate.ts';

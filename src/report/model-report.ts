@@ -7,7 +7,7 @@ import { UsageError } from '../errors.ts';
 import { existsSync } from 'node:fs';
 import { modelPaths } from '../model/model-dir.ts';
 import { readInt8Model } from '../model/int8-file.ts';
-import { planBudget } from '../firmware/budget.ts';
+import { planBudget } from '../firmware-build/budget.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { readModelEvidence } from './evidence.ts';
 import { provenance } from './provenance.ts';

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { tfliteVersion } from '../tflite/interpreter.ts';
+import { tfliteVersion } from '../tflite/tflite-runtime.ts';
 
 export interface Provenance {
   readonly tinyml: string;

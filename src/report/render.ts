@@ -4,7 +4,7 @@
  * first disagreeing test images, and provenance. One self-contained file.
  */
 import { FASHION_MNIST_CLASSES } from '../model/types.ts';
-import { BOARDS } from '../firmware/budget.ts';
+import { BOARDS } from '../firmware-build/budget.ts';
 import type { ValidationDetail, SampleExample } from '../validate/detail.ts';
 import type { ModelEvidence } from './evidence.ts';
 import type { Provenance } from './provenance.ts';

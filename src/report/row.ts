@@ -3,7 +3,7 @@
  * `stages`), from what the stage functions wrote into its folder. Pure.
  */
 import type { BuildResult } from '../deploy/build.ts';
-import type { Budget } from '../firmware/budget.ts';
+import type { Budget } from '../firmware-build/budget.ts';
 import type { Percentiles } from '../validate/validate.ts';
 import type { ModelEvidence } from './evidence.ts';
 

@@ -5,10 +5,10 @@
  * the host TFLite interpreter and the float model.
  */
 import type { Int8Model } from '../model/types.ts';
-import { Int8Interpreter, quantizeInput } from '../reference/interpreter.ts';
+import { Int8Interpreter, quantizeInput } from '../reference/int8-interpreter.ts';
 import { accuracy, argmax, compareOutputs, top1All, type OutputComparison } from '../evaluate/compare.ts';
 import { tfliteLimitation } from '../evaluate/evaluate.ts';
-import { TfliteInterpreter } from '../tflite/interpreter.ts';
+import { TfliteInterpreter } from '../tflite/tflite-runtime.ts';
 import { InterpreterError, TinymlError } from '../errors.ts';
 import { crc32, crc32Hex } from '../protocol/crc32.ts';
 import { describeErrorCode, ErrorCode, PROTOCOL_VERSION, type CycleUnit, type DeviceInfo, type Runtime } from '../protocol/frames.ts';

@@ -14,7 +14,7 @@
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pinnedGitUrl } from '../../src/firmware/tflm-pin.ts';
+import { pinnedGitUrl } from '../../src/firmware-build/tflm-pin.ts';
 
 export const STAND_IN = (gitUrl: string): string => String.raw`#!/usr/bin/env node
 'use strict';

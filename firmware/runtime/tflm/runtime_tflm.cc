@@ -13,7 +13,7 @@
 // TML_ARENA_BYTES comes from a generated tinyml_config.h when the build has
 // one on its include path, else from -DTML_ARENA_BYTES=..., else the default
 // below (enough for the default 784-128-10 model with room to spare; see
-// src/firmware/tflm-arena.ts for the measured formula).
+// src/firmware-build/tflm-arena.ts for the measured formula).
 
 #include <stddef.h>
 #include <stdint.h>

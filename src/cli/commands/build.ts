@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { modelDirOption } from '../options.ts';
-import { RUNTIME_KINDS } from '../../firmware/budget.ts';
+import { RUNTIME_KINDS } from '../../firmware-build/budget.ts';
 import { buildFirmware, buildJson, formatBuild } from '../../deploy/build.ts';
 import { BOARD_NAMES, checkBoard, resolveRuntime } from '../../deploy/targets.ts';
 

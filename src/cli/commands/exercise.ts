@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { dataOptions } from '../options.ts';
 import { BOARD_NAMES } from '../../deploy/targets.ts';
-import { RUNTIME_KINDS } from '../../firmware/budget.ts';
+import { RUNTIME_KINDS } from '../../firmware-build/budget.ts';
 import { STAGE_NAMES } from '../../exercise/stages.ts';
 import { formatExercise } from '../../exercise/format.ts';
 import { assertExercisePassed, runExercise } from '../../exercise/run.ts';

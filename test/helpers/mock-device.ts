@@ -13,9 +13,9 @@
  * Like the firmware it answers one request at a time: requests queue while it
  * "computes" (computeMs), which is how `maxQueued` shows the host's window.
  */
-import type { Int8Model } from '../model/types.ts';
-import { Int8Interpreter } from '../reference/interpreter.ts';
-import { argmax } from '../evaluate/compare.ts';
+import type { Int8Model } from '../../src/model/types.ts';
+import { Int8Interpreter } from '../../src/reference/int8-interpreter.ts';
+import { argmax } from '../../src/evaluate/compare.ts';
 import {
   ErrorCode,
   FrameError,
@@ -28,12 +28,12 @@ import {
   type DeviceInfo,
   type Message,
   type Runtime,
-} from '../protocol/frames.ts';
-import { FrameSplitter } from '../protocol/frame-parser.ts';
-import { TransportClosedError } from './errors.ts';
-import type { Transport } from './transport.ts';
-import { mulberry32 } from '../util/prng.ts';
-import { TransportEvents } from './transport-events.ts';
+} from '../../src/protocol/frames.ts';
+import { FrameSplitter } from '../../src/protocol/frame-parser.ts';
+import { TransportClosedError } from '../../src/device/errors.ts';
+import type { Transport } from '../../src/device/transport.ts';
+import { mulberry32 } from '../../src/util/prng.ts';
+import { TransportEvents } from '../../src/device/transport-events.ts';
 
 export type Direction = 'to-device' | 'to-host';
 

@@ -2,7 +2,7 @@
  * What it takes to compile TensorFlow Lite Micro from a user's copy of the
  * tflite-micro-arduino-examples library (`--tflm-dir`). We ship no TFLM code:
  * the user points us at their tree and we list its sources for the firmware
- * build (src/firmware/build-emulator.ts, `extra`).
+ * build (src/firmware-build/build-emulator.ts, `extra`).
  *
  * Layout expected (the library as Arduino installs it, or its `src` folder):
  *

@@ -60,7 +60,7 @@ export interface BoardLimits {
  * 784-128-10 models) with the mbed core's own recipe (platform.txt, the variant's
  * cflags/cxxflags/defines/includes/ldflags, core.a, the preprocessed
  * linker_script.ld, --gc-sections) and partial-links them without libmbed.a, which
- * the core's source repository does not carry (src/firmware/arduino-core-build.ts).
+ * the core's source repository does not carry (src/firmware-build/arduino-core-build.ts).
  * A runtime's cost is its sketch minus the empty sketch minus the model array
  * (flash) or the arena (RAM), counted as arduino-cli counts (flash .text + .rodata
  * + .data, RAM .data + .bss); it came out the same, to the byte, for both models:
