@@ -9,22 +9,8 @@
 
 #include "kernels/fully_connected_s8.h"
 #include "kernels/softmax_s8.h"
+#include "tflite_schema.h" /* slots and codes, generated from src/tflite/schema.ts */
 
-/* Field slots, as in src/tflite/schema.ts. */
-enum { MODEL_VERSION = 0, MODEL_OPERATOR_CODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4 };
-enum { SUBGRAPH_TENSORS = 0, SUBGRAPH_INPUTS = 1, SUBGRAPH_OUTPUTS = 2, SUBGRAPH_OPERATORS = 3 };
-enum { TENSOR_SHAPE = 0, TENSOR_TYPE = 1, TENSOR_BUFFER = 2, TENSOR_QUANTIZATION = 4 };
-enum { QUANT_SCALE = 2, QUANT_ZERO_POINT = 3, QUANT_DIMENSION = 6 };
-enum { BUFFER_DATA = 0, BUFFER_OFFSET = 1, BUFFER_SIZE = 2 };
-enum { OPCODE_DEPRECATED_BUILTIN = 0, OPCODE_BUILTIN = 3 };
-enum { OP_OPCODE_INDEX = 0, OP_INPUTS = 1, OP_OUTPUTS = 2, OP_OPTIONS_TYPE = 3, OP_OPTIONS = 4 };
-enum { FC_ACTIVATION = 0, FC_WEIGHTS_FORMAT = 1, FC_ASYMMETRIC_QUANTIZE_INPUTS = 3 };
-enum { SOFTMAX_BETA = 0 };
-
-enum { TYPE_FLOAT32 = 0, TYPE_INT32 = 2, TYPE_INT8 = 9 };
-enum { OP_FULLY_CONNECTED = 9, OP_SOFTMAX = 25 };
-enum { OPTIONS_NONE = 0, OPTIONS_FULLY_CONNECTED = 8, OPTIONS_SOFTMAX = 9 };
-enum { ACT_NONE = 0, ACT_RELU = 1 };
 
 typedef struct {
   const uint8_t *base;
@@ -178,11 +164,11 @@ static tml_status_t read_tensor(reader_t *r, int32_t index, tensor_t *t) {
   table_t tt;
   if (!fb_table_at(fb, r->tensors.start + 4u * (uint32_t)index, &tt)) return status_or(fb, TML_ERR_MODEL_BOUNDS);
   memset(t, 0, sizeof *t);
-  t->type = fb_field_i8(fb, &tt, TENSOR_TYPE, TYPE_FLOAT32);
-  t->buffer = (uint32_t)fb_field_i32(fb, &tt, TENSOR_BUFFER, 0);
+  t->type = fb_field_i8(fb, &tt, TFL_TENSOR_TYPE, TFL_TYPE_FLOAT32);
+  t->buffer = (uint32_t)fb_field_i32(fb, &tt, TFL_TENSOR_BUFFER, 0);
   vec_t shape;
   t->flat = 1;
-  if (fb_vector(fb, &tt, TENSOR_SHAPE, 4, &shape)) {
+  if (fb_vector(fb, &tt, TFL_TENSOR_SHAPE, 4, &shape)) {
     if (shape.count > 8) return TML_ERR_SHAPE;
     t->rank = shape.count;
     for (uint32_t i = 0; i < shape.count; ++i) {
@@ -195,11 +181,11 @@ static tml_status_t read_tensor(reader_t *r, int32_t index, tensor_t *t) {
     }
   }
   table_t q;
-  if (fb_field_table(fb, &tt, TENSOR_QUANTIZATION, &q)) {
+  if (fb_field_table(fb, &tt, TFL_TENSOR_QUANTIZATION, &q)) {
     t->has_quant = true;
-    t->has_scales = fb_vector(fb, &q, QUANT_SCALE, 4, &t->scales);
-    t->has_zero_points = fb_vector(fb, &q, QUANT_ZERO_POINT, 8, &t->zero_points);
-    t->quantized_dimension = fb_field_i32(fb, &q, QUANT_DIMENSION, 0);
+    t->has_scales = fb_vector(fb, &q, TFL_QUANT_SCALE, 4, &t->scales);
+    t->has_zero_points = fb_vector(fb, &q, TFL_QUANT_ZERO_POINT, 8, &t->zero_points);
+    t->quantized_dimension = fb_field_i32(fb, &q, TFL_QUANT_QUANTIZED_DIMENSION, 0);
   }
   return fb->err;
 }
@@ -213,14 +199,14 @@ static tml_status_t buffer_data(reader_t *r, uint32_t index, const uint8_t **dat
   table_t bt;
   if (!fb_table_at(fb, r->buffers.start + 4u * index, &bt)) return status_or(fb, TML_ERR_MODEL_BOUNDS);
   vec_t v;
-  if (fb_vector(fb, &bt, BUFFER_DATA, 1, &v)) {
+  if (fb_vector(fb, &bt, TFL_BUFFER_DATA, 1, &v)) {
     *data = fb->base + v.start;
     *len = v.count;
     return TML_OK;
   }
-  const uint64_t offset = fb_field_u64(fb, &bt, BUFFER_OFFSET);
+  const uint64_t offset = fb_field_u64(fb, &bt, TFL_BUFFER_OFFSET);
   if (offset > 1) {
-    const uint64_t size = fb_field_u64(fb, &bt, BUFFER_SIZE);
+    const uint64_t size = fb_field_u64(fb, &bt, TFL_BUFFER_SIZE);
     if (!fb_need(fb, offset, size)) return fb->err;
     *data = fb->base + offset;
     *len = (uint32_t)size;
@@ -246,22 +232,22 @@ static tml_status_t read_fully_connected(reader_t *r, const table_t *op, const v
   fb_t *fb = &r->fb;
   if (inputs->count < 2 || inputs->count > 3 || outputs->count != 1) return TML_ERR_MODEL_STRUCTURE;
 
-  const uint32_t options_type = fb_field_u8(fb, op, OP_OPTIONS_TYPE, OPTIONS_NONE);
-  int32_t activation = ACT_NONE;
-  if (options_type == OPTIONS_FULLY_CONNECTED) {
+  const uint32_t options_type = fb_field_u8(fb, op, TFL_OP_BUILTIN_OPTIONS_TYPE, TFL_OPTIONS_NONE);
+  int32_t activation = TFL_ACT_NONE;
+  if (options_type == TFL_OPTIONS_FULLY_CONNECTED_OPTIONS) {
     table_t o;
-    if (fb_field_table(fb, op, OP_OPTIONS, &o)) {
-      activation = fb_field_i8(fb, &o, FC_ACTIVATION, ACT_NONE);
-      if (fb_field_i8(fb, &o, FC_WEIGHTS_FORMAT, 0) != 0) return status_or(fb, TML_ERR_UNSUPPORTED_OP);
+    if (fb_field_table(fb, op, TFL_OP_BUILTIN_OPTIONS, &o)) {
+      activation = fb_field_i8(fb, &o, TFL_FC_FUSED_ACTIVATION_FUNCTION, TFL_ACT_NONE);
+      if (fb_field_i8(fb, &o, TFL_FC_WEIGHTS_FORMAT, 0) != 0) return status_or(fb, TML_ERR_UNSUPPORTED_OP);
       /* A hybrid (dynamic-range) op, refused as the TypeScript reader does. */
-      if (fb_field_u8(fb, &o, FC_ASYMMETRIC_QUANTIZE_INPUTS, 0) != 0) return status_or(fb, TML_ERR_UNSUPPORTED_OP);
+      if (fb_field_u8(fb, &o, TFL_FC_ASYMMETRIC_QUANTIZE_INPUTS, 0) != 0) return status_or(fb, TML_ERR_UNSUPPORTED_OP);
     }
-  } else if (options_type != OPTIONS_NONE) {
+  } else if (options_type != TFL_OPTIONS_NONE) {
     return status_or(fb, TML_ERR_MODEL_STRUCTURE);
   }
   if (fb->err != TML_OK) return fb->err;
-  if (activation != ACT_NONE && activation != ACT_RELU) return TML_ERR_UNSUPPORTED_OP;
-  fc->relu = activation == ACT_RELU;
+  if (activation != TFL_ACT_NONE && activation != TFL_ACT_RELU) return TML_ERR_UNSUPPORTED_OP;
+  fc->relu = activation == TFL_ACT_RELU;
 
   tensor_t in, w, b, out;
   tml_status_t st;
@@ -271,8 +257,8 @@ static tml_status_t read_fully_connected(reader_t *r, const table_t *op, const v
   const int32_t bias_index = inputs->count == 3 ? vec_i32(fb, inputs, 2) : -1;
   if (bias_index >= 0 && (st = read_tensor(r, bias_index, &b)) != TML_OK) return st;
 
-  if (in.type != TYPE_INT8 || w.type != TYPE_INT8 || out.type != TYPE_INT8) return TML_ERR_UNSUPPORTED_TYPE;
-  if (bias_index >= 0 && b.type != TYPE_INT32) return TML_ERR_UNSUPPORTED_TYPE;
+  if (in.type != TFL_TYPE_INT8 || w.type != TFL_TYPE_INT8 || out.type != TFL_TYPE_INT8) return TML_ERR_UNSUPPORTED_TYPE;
+  if (bias_index >= 0 && b.type != TFL_TYPE_INT32) return TML_ERR_UNSUPPORTED_TYPE;
 
   if (w.rank != 2) return TML_ERR_SHAPE;
   const uint32_t n_out = w.dims[0];
@@ -355,16 +341,16 @@ static tml_status_t read_softmax(reader_t *r, const table_t *op, const vec_t *in
   fb_t *fb = &r->fb;
   if (inputs->count != 1 || outputs->count != 1) return TML_ERR_MODEL_STRUCTURE;
   float beta = 0.0f; /* schema default */
-  if (fb_field_u8(fb, op, OP_OPTIONS_TYPE, OPTIONS_NONE) == OPTIONS_SOFTMAX) {
+  if (fb_field_u8(fb, op, TFL_OP_BUILTIN_OPTIONS_TYPE, TFL_OPTIONS_NONE) == TFL_OPTIONS_SOFTMAX_OPTIONS) {
     table_t o;
-    if (fb_field_table(fb, op, OP_OPTIONS, &o)) beta = fb_field_f32(fb, &o, SOFTMAX_BETA, 0.0f);
+    if (fb_field_table(fb, op, TFL_OP_BUILTIN_OPTIONS, &o)) beta = fb_field_f32(fb, &o, TFL_SOFTMAX_BETA, 0.0f);
   }
   if (fb->err != TML_OK) return fb->err;
   tensor_t in, out;
   tml_status_t st;
   if ((st = read_tensor(r, vec_i32(fb, inputs, 0), &in)) != TML_OK) return st;
   if ((st = read_tensor(r, vec_i32(fb, outputs, 0), &out)) != TML_OK) return st;
-  if (in.type != TYPE_INT8 || out.type != TYPE_INT8) return TML_ERR_UNSUPPORTED_TYPE;
+  if (in.type != TFL_TYPE_INT8 || out.type != TFL_TYPE_INT8) return TML_ERR_UNSUPPORTED_TYPE;
   if (in.rank == 0 || in.flat != out.flat) return TML_ERR_SHAPE;
   const uint32_t depth = in.dims[in.rank - 1];
   if (in.flat != depth) return TML_ERR_SHAPE; /* one row */
@@ -391,24 +377,24 @@ static tml_status_t read_softmax(reader_t *r, const table_t *op, const vec_t *in
 static tml_status_t read_model(reader_t *r, tml_model_t *m) {
   fb_t *fb = &r->fb;
   if (fb->len < 8) return TML_ERR_MODEL_BOUNDS;
-  if (memcmp(fb->base + 4, "TFL3", 4) != 0) return TML_ERR_MODEL_IDENTIFIER;
+  if (memcmp(fb->base + 4, TFL_FILE_IDENTIFIER, 4) != 0) return TML_ERR_MODEL_IDENTIFIER;
   table_t model;
   if (!fb_table_at(fb, 0, &model)) return status_or(fb, TML_ERR_MODEL_BOUNDS);
-  if (fb_field_i32(fb, &model, MODEL_VERSION, 0) != 3) return status_or(fb, TML_ERR_MODEL_VERSION);
+  if (fb_field_i32(fb, &model, TFL_MODEL_VERSION, 0) != TFL_SCHEMA_VERSION) return status_or(fb, TML_ERR_MODEL_VERSION);
 
   vec_t opcodes = {0, 0}, subgraphs = {0, 0};
-  fb_vector(fb, &model, MODEL_OPERATOR_CODES, 4, &opcodes);
-  fb_vector(fb, &model, MODEL_SUBGRAPHS, 4, &subgraphs);
-  r->has_buffers = fb_vector(fb, &model, MODEL_BUFFERS, 4, &r->buffers);
+  fb_vector(fb, &model, TFL_MODEL_OPERATOR_CODES, 4, &opcodes);
+  fb_vector(fb, &model, TFL_MODEL_SUBGRAPHS, 4, &subgraphs);
+  r->has_buffers = fb_vector(fb, &model, TFL_MODEL_BUFFERS, 4, &r->buffers);
   if (fb->err != TML_OK) return fb->err;
   if (subgraphs.count != 1) return TML_ERR_MODEL_STRUCTURE;
 
   table_t sg;
   if (!fb_table_at(fb, subgraphs.start, &sg)) return status_or(fb, TML_ERR_MODEL_BOUNDS);
   vec_t inputs, outputs, operators;
-  const bool ok = fb_vector(fb, &sg, SUBGRAPH_TENSORS, 4, &r->tensors) & fb_vector(fb, &sg, SUBGRAPH_INPUTS, 4, &inputs) &
-                  fb_vector(fb, &sg, SUBGRAPH_OUTPUTS, 4, &outputs) &
-                  fb_vector(fb, &sg, SUBGRAPH_OPERATORS, 4, &operators);
+  const bool ok = fb_vector(fb, &sg, TFL_SUBGRAPH_TENSORS, 4, &r->tensors) & fb_vector(fb, &sg, TFL_SUBGRAPH_INPUTS, 4, &inputs) &
+                  fb_vector(fb, &sg, TFL_SUBGRAPH_OUTPUTS, 4, &outputs) &
+                  fb_vector(fb, &sg, TFL_SUBGRAPH_OPERATORS, 4, &operators);
   if (fb->err != TML_OK) return fb->err;
   if (!ok || inputs.count != 1 || outputs.count != 1 || operators.count == 0) return TML_ERR_MODEL_STRUCTURE;
   if (operators.count > TML_MAX_LAYERS) return TML_ERR_TOO_MANY_LAYERS;
@@ -418,25 +404,25 @@ static tml_status_t read_model(reader_t *r, tml_model_t *m) {
   for (uint32_t i = 0; i < operators.count; ++i) {
     table_t op;
     if (!fb_table_at(fb, operators.start + 4u * i, &op)) return status_or(fb, TML_ERR_MODEL_BOUNDS);
-    const uint32_t opcode_index = (uint32_t)fb_field_i32(fb, &op, OP_OPCODE_INDEX, 0);
+    const uint32_t opcode_index = (uint32_t)fb_field_i32(fb, &op, TFL_OP_OPCODE_INDEX, 0);
     if (fb->err != TML_OK) return fb->err;
     if (opcode_index >= opcodes.count) return TML_ERR_MODEL_STRUCTURE;
     table_t oc;
     if (!fb_table_at(fb, opcodes.start + 4u * opcode_index, &oc)) return status_or(fb, TML_ERR_MODEL_BOUNDS);
     /* As tflite::GetBuiltinCode: the larger of deprecated_builtin_code and builtin_code. */
-    const int32_t deprecated = fb_field_i8(fb, &oc, OPCODE_DEPRECATED_BUILTIN, 0);
-    const int32_t builtin = fb_field_i32(fb, &oc, OPCODE_BUILTIN, 0);
+    const int32_t deprecated = fb_field_i8(fb, &oc, TFL_OPCODE_DEPRECATED_BUILTIN_CODE, 0);
+    const int32_t builtin = fb_field_i32(fb, &oc, TFL_OPCODE_BUILTIN_CODE, 0);
     const int32_t code = deprecated > builtin ? deprecated : builtin;
 
     vec_t op_in, op_out;
-    const bool io = fb_vector(fb, &op, OP_INPUTS, 4, &op_in) & fb_vector(fb, &op, OP_OUTPUTS, 4, &op_out);
+    const bool io = fb_vector(fb, &op, TFL_OP_INPUTS, 4, &op_in) & fb_vector(fb, &op, TFL_OP_OUTPUTS, 4, &op_out);
     if (fb->err != TML_OK) return fb->err;
-    if (code != OP_FULLY_CONNECTED && code != OP_SOFTMAX) return TML_ERR_UNSUPPORTED_OP;
+    if (code != TFL_BUILTIN_FULLY_CONNECTED && code != TFL_BUILTIN_SOFTMAX) return TML_ERR_UNSUPPORTED_OP;
     if (!io || op_in.count == 0 || op_out.count != 1) return TML_ERR_MODEL_STRUCTURE;
     if (vec_i32(fb, &op_in, 0) != current) return TML_ERR_MODEL_STRUCTURE; /* ops must chain, in order */
     if (m->has_softmax) return TML_ERR_UNSUPPORTED_OP;                     /* nothing after the softmax */
 
-    if (code == OP_FULLY_CONNECTED) {
+    if (code == TFL_BUILTIN_FULLY_CONNECTED) {
       tml_model_fc_t *fc = &m->fc[m->fc_count];
       if ((st = read_fully_connected(r, &op, &op_in, &op_out, fc)) != TML_OK) return st;
       if (m->fc_count > 0) {
