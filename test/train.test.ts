@@ -16,7 +16,7 @@ import { createDenseStepper, KERAS_ADAM, type DenseWeights } from '../src/train/
 import { simdAdam } from '../src/train/simd-adam.ts';
 import { loadModel, readModelCard, saveModel } from '../src/train/model-store.ts';
 import { loadFloatModel, predictFloat, toFloatModel } from '../src/train/float-model.ts';
-import { runTrain } from '../src/cli/commands/train.ts';
+import { runTrain } from '../src/train/train-folder.ts';
 import { runPredict } from '../src/cli/commands/predict.ts';
 
 // The real data: $TINYML_DATA_DIR, the cache or the Debian package; never a download.

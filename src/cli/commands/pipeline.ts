@@ -1,58 +1,9 @@
 import type { CommandModule } from 'yargs';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { dataOptions } from '../options.ts';
 import { PRESET_NAMES } from '../../train/model.ts';
-import { formatTrainSummary, runTrain } from './train.ts';
-import { runQuantize } from '../../quantize/quantize-folder.ts';
-import { runExport } from '../../export/export-folder.ts';
-import { formatReport, runEvaluate } from '../../evaluate/evaluate-folder.ts';
-
-export interface PipelineArgs {
-  preset: string;
-  model?: string;
-  retrain: boolean;
-  epochs: number;
-  seed: number;
-  'calibration-samples': number;
-  'per-channel': boolean;
-  limit?: number;
-  json: boolean;
-  'data-dir'?: string;
-}
-
-/**
- * train (when the folder has no model yet) -> quantize -> export -> evaluate.
- * Each step is the same function its own command runs.
- */
-export async function runPipeline(args: PipelineArgs, log: (line: string) => void) {
-  const dir = args.model ?? join('models', args.preset);
-  if (args.retrain || !existsSync(join(dir, 'model.json'))) {
-    const trained = await runTrain({
-      preset: args.preset,
-      epochs: args.epochs,
-      'batch-size': 32,
-      normalize: true,
-      seed: args.seed,
-      out: dir,
-      'data-dir': args['data-dir'],
-    });
-    log(formatTrainSummary(trained));
-  } else {
-    log(`using the trained model in ${dir} (--retrain trains it again)`);
-  }
-  const q = await runQuantize({
-    model: dir,
-    'calibration-samples': args['calibration-samples'],
-    'per-channel': args['per-channel'],
-    float: true,
-    'data-dir': args['data-dir'],
-  });
-  log(`wrote ${q.int8Path} (${q.int8Bytes} bytes) and ${q.floatPath} (${q.floatBytes} bytes)`);
-  const e = await runExport({ model: dir, symbol: 'g_model' });
-  log(`wrote ${e.header} and ${e.source}`);
-  return runEvaluate({ model: dir, limit: args.limit, json: args.json, 'data-dir': args['data-dir'] });
-}
+import { formatReport } from '../../evaluate/evaluate-folder.ts';
+import { runPipeline, type PipelineArgs } from '../../pipeline/run-pipeline.ts';
+import { progressPrinter } from '../progress.ts';
 
 export const pipelineCommand: CommandModule<object, PipelineArgs> = {
   command: 'pipeline',
@@ -73,7 +24,7 @@ export const pipelineCommand: CommandModule<object, PipelineArgs> = {
       .example('$0 pipeline --preset seed-base --retrain', 'the 20-unit exercise model, trained afresh') as never,
   handler: async (args) => {
     const log = (line: string) => process.stderr.write(`${line}\n`);
-    const report = await runPipeline(args, log);
+    const report = await runPipeline(args, log, progressPrinter());
     console.log(args.json ? JSON.stringify(report) : formatReport(report));
   },
 };
