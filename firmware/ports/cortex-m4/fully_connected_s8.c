@@ -103,60 +103,98 @@ __attribute__((naked)) void tml_fc_s8_dot4(const int8_t *x, const int8_t *w, uin
       "  pop {r4-r11, pc}\n");
 }
 
-/* SaturatingRoundingDoublingHighMul for multiplier >= 0 (prepare gives
- * [2^30, 2^31 - 1] or 0, so the INT32_MIN * INT32_MIN case cannot occur):
- * gemmlowp's nudge (2^30, or 1 - 2^30 below zero) followed by a division
- * truncating toward zero equals floor((a*b + 2^30) / 2^31) on both sides, so
- * one SMLAL-style 64-bit multiply-add and a shift do it. */
-static inline int32_t srdhm_nonneg(int32_t a, int32_t multiplier) {
-  return (int32_t)(((int64_t)a * multiplier + ((int64_t)1 << 30)) >> 31);
+/* MultiplyByQuantizedMultiplier of one channel, taken apart at prepare time
+ * of each pass so that the per-output work is a 64-bit multiply-add and a few
+ * single-cycle instructions. */
+typedef struct {
+  int32_t multiplier; /* [2^30, 2^31 - 1] or 0 */
+  int32_t left;       /* left shift before the high multiply, [0, 30] */
+  int32_t right;      /* rounding right shift after it, [0, 31] */
+  int32_t mask;       /* 2^right - 1 */
+  int32_t half;       /* mask >> 1: RoundingDivideByPOT rounds up above it (above half + 1 below zero) */
+} requant_t;
+
+static inline requant_t requant_of(int32_t multiplier, int32_t shift) {
+  requant_t q;
+  q.multiplier = multiplier;
+  q.left = shift > 0 ? shift : 0;
+  q.right = shift > 0 ? 0 : -shift;
+  q.mask = (int32_t)(((int64_t)1 << q.right) - 1);
+  q.half = q.mask >> 1;
+  return q;
 }
 
-static inline int8_t requantize(const tml_fc_params_t *params, int32_t acc, int32_t multiplier, int32_t shift) {
-  const int32_t left = shift > 0 ? shift : 0;
-  const int32_t right = shift > 0 ? 0 : -shift;
-  const int32_t x = srdhm_nonneg(tml_wrap_shl(acc, left), multiplier);
-  int32_t out = tml_rounding_divide_by_pot(x, right) + params->output_offset;
-  if (out < params->activation_min) out = params->activation_min;
-  if (out > params->activation_max) out = params->activation_max;
+static inline int32_t ssat8(int32_t x) {
+  int32_t r;
+  __asm("ssat %0, #8, %1" : "=r"(r) : "r"(x));
+  return r;
+}
+
+/* SaturatingRoundingDoublingHighMul with multiplier >= 0 (INT32_MIN * INT32_MIN
+ * cannot occur): gemmlowp's nudge (2^30, or 1 - 2^30 below zero) followed by
+ * a division truncating toward zero equals floor((a*b + 2^30) / 2^31) on both
+ * sides, i.e. one SMLAL and two shifts. RoundingDivideByPOT as gemmlowp:
+ * (x >> right) + ((x & mask) > half + (x < 0)); with right = 0 it adds 0. */
+static inline int8_t requantize(const requant_t *q, int32_t acc, int32_t output_offset, int32_t activation_min) {
+  const int32_t x = (int32_t)(((int64_t)tml_wrap_shl(acc, q->left) * q->multiplier + ((int64_t)1 << 30)) >> 31);
+  const int32_t rounded = (x >> q->right) + ((x & q->mask) > q->half - (x >> 31) ? 1 : 0);
+  int32_t out = ssat8(rounded + output_offset); /* activation_max is always 127 */
+  if (out < activation_min) out = activation_min;
   return (int8_t)out;
+}
+
+/* Outputs c .. c + live - 1 from their accumulators over the first 4*(n/4)
+ * inputs: the last n % 4 products, then requantization. */
+static inline void finish_rows(const tml_fc_params_t *params, const int8_t *input, const int8_t *weights, uint32_t c,
+                               uint32_t live, const int32_t *acc, requant_t *q, int8_t *output) {
+  const uint32_t n = params->input_size;
+  const uint32_t body = n & ~3u;
+  for (uint32_t r = 0; r < live; ++r) {
+    int32_t a = acc[r];
+    if (body != n) {
+      const int8_t *wr = weights + (c + r) * n;
+      for (uint32_t i = body; i < n; ++i) a += wr[i] * input[i];
+    }
+    if (params->per_channel) *q = requant_of(params->multipliers[c + r], params->shifts[c + r]);
+    output[c + r] = requantize(q, a, params->output_offset, params->activation_min);
+  }
 }
 
 void tml_fully_connected_s8(const tml_fc_params_t *params, const int8_t *input, const int8_t *weights,
                             const int32_t *folded_bias, int8_t *output) {
   const uint32_t n = params->input_size;
   const uint32_t rows = params->output_size;
-  const uint32_t step = params->per_channel ? 1u : 0u;
-  const uint32_t body = n & ~3u;
-  const int32_t *multiplier = params->multipliers;
-  const int32_t *shift = params->shifts;
+  const uint32_t full = rows & ~3u;
+  requant_t q = requant_of(params->multipliers[0], params->shifts[0]);
   int32_t acc[4];
+  uint32_t c = 0;
 
-  for (uint32_t c = 0; c < rows; c += 4u) {
-    const uint32_t live = rows - c < 4u ? rows - c : 4u;
-    if (rows >= 4u) {
-      /* A short last pass reruns the 4-row kernel on the last 4 rows (the
-       * first of them already done) and keeps the new ones: no 1- or 2-row
-       * variant to maintain, and never a read past the weights. */
-      const uint32_t base = live == 4u ? c : rows - 4u;
-      for (uint32_t r = 0; r < 4u; ++r) acc[r] = folded_bias[base + r];
-      tml_fc_s8_dot4(input, weights + base * n, n, acc);
-      for (uint32_t r = 0; r < live; ++r) acc[r] = acc[r + 4u - live];
-    } else {
-      for (uint32_t r = 0; r < live; ++r) {
-        const int8_t *wr = weights + (c + r) * n;
-        int32_t a = folded_bias[c + r];
-        for (uint32_t i = 0; i < body; ++i) a += wr[i] * input[i];
-        acc[r] = a;
-      }
-    }
+  for (; c < full; c += 4u) {
+    acc[0] = folded_bias[c];
+    acc[1] = folded_bias[c + 1u];
+    acc[2] = folded_bias[c + 2u];
+    acc[3] = folded_bias[c + 3u];
+    tml_fc_s8_dot4(input, weights + c * n, n, acc);
+    finish_rows(params, input, weights, c, 4u, acc, &q, output);
+  }
+  if (c == rows) return;
+
+  const uint32_t live = rows - c;
+  if (rows >= 4u) {
+    /* The short last pass reruns the 4-row kernel on the last 4 rows (the
+     * first of them already done) and keeps the new ones: no 1- to 3-row
+     * variant to maintain, and never a read past the weights. */
+    for (uint32_t r = 0; r < 4u; ++r) acc[r] = folded_bias[rows - 4u + r];
+    tml_fc_s8_dot4(input, weights + (rows - 4u) * n, n, acc);
+    for (uint32_t r = 0; r < live; ++r) acc[r] = acc[r + 4u - live];
+  } else {
+    const uint32_t body = n & ~3u;
     for (uint32_t r = 0; r < live; ++r) {
       const int8_t *wr = weights + (c + r) * n;
-      int32_t a = acc[r];
-      for (uint32_t i = body; i < n; ++i) a += wr[i] * input[i];
-      output[c + r] = requantize(params, a, *multiplier, *shift);
-      multiplier += step;
-      shift += step;
+      int32_t a = folded_bias[c + r];
+      for (uint32_t i = 0; i < body; ++i) a += wr[i] * input[i];
+      acc[r] = a;
     }
   }
+  finish_rows(params, input, weights, c, live, acc, &q, output);
 }
