@@ -8,7 +8,7 @@
  * set. BENCH_TRAIN_LIMIT (default 60000) and BENCH_PRESETS (comma list) shrink
  * the run.
  *
- * Then, for hidden sizes 1, 20, 128 and 512 (784-h-10 models, weights quantized
+ * Then, for hidden sizes 4, 20, 128 and 512 (784-h-10 models, weights quantized
  * from a random float model: the kernels' instruction counts do not depend on
  * the weights' values), the emulator firmware: emulated instructions per
  * inference (median; QEMU -icount shift=0, read from SysTick) and per
@@ -100,7 +100,7 @@ for (const preset of presets) {
 console.table(rows);
 
 const firmwareSamples = Number(process.env.BENCH_FIRMWARE_SAMPLES ?? 300);
-const firmwareHidden = (process.env.BENCH_FIRMWARE_HIDDEN ?? '1,20,128,512').split(',').map(Number);
+const firmwareHidden = (process.env.BENCH_FIRMWARE_HIDDEN ?? '4,20,128,512').split(',').map(Number);
 const tflmDir = tflmDirArg() ?? process.env.TINYML_TFLM_DIR;
 const firmwareModels = firmwareHidden.map((h) => {
   const int8 = quantizeModel(randomFloatModel([h], 1), { images: train.images, count: 500 });

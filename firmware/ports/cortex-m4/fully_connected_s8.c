@@ -25,6 +25,58 @@
 #include "kernels/fixed_point.h"
 #include "kernels/fully_connected_s8.h"
 
+/* One input word against the same word of 4 rows (16 MACs): r0 input,
+ * r1 row 0, r3 row 2 (rows 1 and 3 at [r1, r2] and [r3, r2]), r2 the row
+ * length n, r4-r7 the accumulators, r9/r10 the input's even/odd bytes,
+ * r11/r12 a weight word's. 23 instructions, ~28 cycles (see above). */
+#define DOT4_WORD                 \
+  "  ldr r10, [r0], #4\n"         \
+  "  sxtb16 r9, r10\n"            \
+  "  sxtb16 r10, r10, ror #8\n"   \
+  "  ldr r11, [r1, r2]\n"         \
+  "  sxtb16 r12, r11, ror #8\n"   \
+  "  sxtb16 r11, r11\n"           \
+  "  smlad r5, r11, r9, r5\n"     \
+  "  smlad r5, r12, r10, r5\n"    \
+  "  ldr r11, [r1], #4\n"         \
+  "  sxtb16 r12, r11, ror #8\n"   \
+  "  sxtb16 r11, r11\n"           \
+  "  smlad r4, r11, r9, r4\n"     \
+  "  smlad r4, r12, r10, r4\n"    \
+  "  ldr r11, [r3, r2]\n"         \
+  "  sxtb16 r12, r11, ror #8\n"   \
+  "  sxtb16 r11, r11\n"           \
+  "  smlad r7, r11, r9, r7\n"     \
+  "  smlad r7, r12, r10, r7\n"    \
+  "  ldr r11, [r3], #4\n"         \
+  "  sxtb16 r12, r11, ror #8\n"   \
+  "  sxtb16 r11, r11\n"           \
+  "  smlad r6, r11, r9, r6\n"     \
+  "  smlad r6, r12, r10, r6\n"
+#define DOT4_WORD_X4 DOT4_WORD DOT4_WORD DOT4_WORD DOT4_WORD
+
+/* r4-r7 += the 4 rows at r1 times the input at r0, over n/4 words (n in r2),
+ * unrolled 16 words; r3 = row 2. Leaves r1 at row 1 and r3 at row 3 when n is
+ * a multiple of 4. Uses r8-r12 and lr. Numeric labels 1-3 are its own. */
+#define DOT4_ROWS                 \
+  "  add r3, r1, r2, lsl #1\n"    \
+  "  lsr lr, r2, #2\n"            \
+  "  and r8, lr, #15\n"           \
+  "  lsrs lr, lr, #4\n"           \
+  "  beq 2f\n"                    \
+  "1:\n"                          \
+  DOT4_WORD_X4 DOT4_WORD_X4 DOT4_WORD_X4 DOT4_WORD_X4 \
+  "  subs lr, lr, #1\n"           \
+  "  bne 1b\n"                    \
+  "2:\n"                          \
+  "  cmp r8, #0\n"                \
+  "  beq 3f\n"                    \
+  "4:\n"                          \
+  DOT4_WORD                       \
+  "  subs r8, r8, #1\n"           \
+  "  bne 4b\n"                    \
+  "3:\n"
+
 /* acc[r] += sum_{i < 4*(n/4)} w[r*n + i] * x[i] for r = 0..3, where w is row 0
  * of four consecutive rows of n bytes. SMLAD wraps like the C sum (and sets
  * the sticky Q flag on overflow, which nothing reads). */
@@ -35,72 +87,117 @@ __attribute__((naked)) void tml_fc_s8_dot4(const int8_t *x, const int8_t *w, uin
   (void)w;
   (void)n;
   (void)acc;
+  /* Not unrolled: this path only serves per-channel layers, n % 4 != 0 and the
+   * short last pass, and the unrolled copy would cost 1.5 KB of flash. */
   __asm volatile(
       ".syntax unified\n"
-      /* r0 x, r1 row 0, r3 row 2 (rows 1, 3 at [r1, r2], [r3, r2]), r2 n,
-       * r4-r7 acc, r9/r10 input halves, r11/r12 weight halves,
-       * lr 8-word blocks left, r8 single words left. */
       "  push {r3-r11, lr}\n"
       "  ldr r4, [r3]\n"
       "  ldr r5, [r3, #4]\n"
       "  ldr r6, [r3, #8]\n"
       "  ldr r7, [r3, #12]\n"
       "  add r3, r1, r2, lsl #1\n"
-      "  lsr lr, r2, #2\n"
-      "  and r8, lr, #7\n"
-      "  lsrs lr, lr, #3\n"
-      "  beq 2f\n"
-      ".macro TML_DOT4_WORD\n"
-      "  ldr r10, [r0], #4\n"
-      "  sxtb16 r9, r10\n"
-      "  sxtb16 r10, r10, ror #8\n"
-      "  ldr r11, [r1, r2]\n"
-      "  sxtb16 r12, r11, ror #8\n"
-      "  sxtb16 r11, r11\n"
-      "  smlad r5, r11, r9, r5\n"
-      "  smlad r5, r12, r10, r5\n"
-      "  ldr r11, [r1], #4\n"
-      "  sxtb16 r12, r11, ror #8\n"
-      "  sxtb16 r11, r11\n"
-      "  smlad r4, r11, r9, r4\n"
-      "  smlad r4, r12, r10, r4\n"
-      "  ldr r11, [r3, r2]\n"
-      "  sxtb16 r12, r11, ror #8\n"
-      "  sxtb16 r11, r11\n"
-      "  smlad r7, r11, r9, r7\n"
-      "  smlad r7, r12, r10, r7\n"
-      "  ldr r11, [r3], #4\n"
-      "  sxtb16 r12, r11, ror #8\n"
-      "  sxtb16 r11, r11\n"
-      "  smlad r6, r11, r9, r6\n"
-      "  smlad r6, r12, r10, r6\n"
-      ".endm\n"
-      "1:\n"
-      "  TML_DOT4_WORD\n"
-      "  TML_DOT4_WORD\n"
-      "  TML_DOT4_WORD\n"
-      "  TML_DOT4_WORD\n"
-      "  TML_DOT4_WORD\n"
-      "  TML_DOT4_WORD\n"
-      "  TML_DOT4_WORD\n"
-      "  TML_DOT4_WORD\n"
-      "  subs lr, lr, #1\n"
-      "  bne 1b\n"
-      "2:\n"
-      "  cmp r8, #0\n"
-      "  beq 4f\n"
-      "3:\n"
-      "  TML_DOT4_WORD\n"
-      "  subs r8, r8, #1\n"
-      "  bne 3b\n"
+      "  lsrs r8, r2, #2\n"
+      "  beq 3f\n"
       "4:\n"
-      ".purgem TML_DOT4_WORD\n"
+      DOT4_WORD
+      "  subs r8, r8, #1\n"
+      "  bne 4b\n"
+      "3:\n"
       "  pop {r3}\n"
       "  str r4, [r3]\n"
       "  str r5, [r3, #4]\n"
       "  str r6, [r3, #8]\n"
       "  str r7, [r3, #12]\n"
       "  pop {r4-r11, pc}\n");
+}
+
+/* Everything tml_fc_s8_groups needs, read through one pointer (offsets are
+ * used by the asm: keep the order). */
+typedef struct {
+  const int8_t *input;    /*  0 */
+  const int8_t *weights;  /*  4: row 0 of the next group; advanced */
+  uint32_t n;             /*  8: a multiple of 4 */
+  uint32_t groups;        /* 12: >= 1; counted down */
+  const int32_t *bias;    /* 16: folded bias of the next group; advanced */
+  int8_t *output;         /* 20: advanced */
+  int32_t multiplier;     /* 24: per-tensor */
+  int32_t left;           /* 28 */
+  int32_t right;          /* 32 */
+  int32_t mask;           /* 36 */
+  int32_t half;           /* 40 */
+  int32_t output_offset;  /* 44 */
+  int32_t activation_min; /* 48 */
+} groups_job_t;
+
+/* Requantizes accumulator register A (see requantize() below for the
+ * arithmetic; r0 multiplier, r1 left, r2 right, r3 mask, r8 half, r9 output
+ * offset, r10 activation_min, r11 output pointer; r12/lr scratch). 17
+ * instructions: SMLAL 1 cycle, the rest single-cycle, IT folded. */
+#define REQUANT(A)                     \
+  "  lsl " A ", " A ", r1\n"           \
+  "  mov r12, #0x40000000\n"           \
+  "  mov lr, #0\n"                     \
+  "  smlal r12, lr, " A ", r0\n"       \
+  "  lsr r12, r12, #31\n"              \
+  "  orr " A ", r12, lr, lsl #1\n"     \
+  "  and r12, " A ", r3\n"             \
+  "  sub lr, r8, " A ", asr #31\n"     \
+  "  sub lr, lr, r12\n"                \
+  "  asr " A ", " A ", r2\n"           \
+  "  add " A ", " A ", lr, lsr #31\n"  \
+  "  add " A ", " A ", r9\n"           \
+  "  ssat " A ", #8, " A "\n"          \
+  "  cmp " A ", r10\n"                 \
+  "  it lt\n"                          \
+  "  movlt " A ", r10\n"               \
+  "  strb " A ", [r11], #1\n"
+
+/* All full 4-row groups of a per-tensor layer with n % 4 == 0, requantized
+ * in place: one call per layer, so the per-group cost is ~35 instructions
+ * (reloading the job's fields) beside the 4 * 17 of requantization. */
+static void tml_fc_s8_groups(groups_job_t *job);
+
+__attribute__((naked, noinline)) static void tml_fc_s8_groups(groups_job_t *job) {
+  (void)job;
+  __asm volatile(
+      ".syntax unified\n"
+      "  push {r0, r4-r11, lr}\n"
+      "5:\n"
+      "  ldr lr, [sp]\n"
+      "  ldr r0, [lr, #0]\n"
+      "  ldr r1, [lr, #4]\n"
+      "  ldr r2, [lr, #8]\n"
+      "  ldr r8, [lr, #16]\n"
+      "  ldr r4, [r8]\n"
+      "  ldr r5, [r8, #4]\n"
+      "  ldr r6, [r8, #8]\n"
+      "  ldr r7, [r8, #12]\n"
+      "  add r8, r8, #16\n"
+      "  str r8, [lr, #16]\n"
+      DOT4_ROWS
+      "  ldr lr, [sp]\n"
+      "  add r1, r3, r2\n"
+      "  str r1, [lr, #4]\n"
+      "  ldr r0, [lr, #24]\n"
+      "  ldr r1, [lr, #28]\n"
+      "  ldr r2, [lr, #32]\n"
+      "  ldr r3, [lr, #36]\n"
+      "  ldr r8, [lr, #40]\n"
+      "  ldr r9, [lr, #44]\n"
+      "  ldr r10, [lr, #48]\n"
+      "  ldr r11, [lr, #20]\n"
+      REQUANT("r4")
+      REQUANT("r5")
+      REQUANT("r6")
+      REQUANT("r7")
+      "  ldr lr, [sp]\n"
+      "  str r11, [lr, #20]\n"
+      "  ldr r12, [lr, #12]\n"
+      "  subs r12, r12, #1\n"
+      "  str r12, [lr, #12]\n"
+      "  bne 5b\n"
+      "  pop {r0, r4-r11, pc}\n");
 }
 
 /* MultiplyByQuantizedMultiplier of one channel, taken apart at prepare time
@@ -145,7 +242,7 @@ static inline int8_t requantize(const requant_t *q, int32_t acc, int32_t output_
 
 /* Outputs c .. c + live - 1 from their accumulators over the first 4*(n/4)
  * inputs: the last n % 4 products, then requantization. */
-static inline void finish_rows(const tml_fc_params_t *params, const int8_t *input, const int8_t *weights, uint32_t c,
+static __attribute__((noinline)) void finish_rows(const tml_fc_params_t *params, const int8_t *input, const int8_t *weights, uint32_t c,
                                uint32_t live, const int32_t *acc, requant_t *q, int8_t *output) {
   const uint32_t n = params->input_size;
   const uint32_t body = n & ~3u;
@@ -169,6 +266,25 @@ void tml_fully_connected_s8(const tml_fc_params_t *params, const int8_t *input, 
   int32_t acc[4];
   uint32_t c = 0;
 
+  if (full > 0u && !params->per_channel && (n & 3u) == 0u) {
+    groups_job_t job = {
+        .input = input,
+        .weights = weights,
+        .n = n,
+        .groups = full / 4u,
+        .bias = folded_bias,
+        .output = output,
+        .multiplier = q.multiplier,
+        .left = q.left,
+        .right = q.right,
+        .mask = q.mask,
+        .half = q.half,
+        .output_offset = params->output_offset,
+        .activation_min = params->activation_min,
+    };
+    tml_fc_s8_groups(&job);
+    c = full;
+  }
   for (; c < full; c += 4u) {
     acc[0] = folded_bias[c];
     acc[1] = folded_bias[c + 1u];
