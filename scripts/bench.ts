@@ -202,7 +202,9 @@ function nativeRuntimeCodeBytes(map: string): number {
   const ours = /^(runtime_native|model|fully_connected_s8[a-z_]*|softmax_s8[a-z_]*)\.c-[0-9a-f]{8}\.o$/;
   let total = 0;
   const re = /^ (\.(?:text|rodata)\S*)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$/gm;
-  const joined = map.replace(/^ (\.\S+)\n\s+(0x)/gm, ' $1 $2'); // long section names wrap onto the next line
+  // Only what was linked: the map lists discarded sections (--gc-sections) first.
+  const linked = map.slice(Math.max(0, map.indexOf('Linker script and memory map')));
+  const joined = linked.replace(/^ (\.\S+)\n\s+(0x)/gm, ' $1 $2'); // long section names wrap onto the next line
   for (const [, , size, file] of joined.matchAll(re)) {
     if (ours.test(basename(file!))) total += parseInt(size!, 16);
   }

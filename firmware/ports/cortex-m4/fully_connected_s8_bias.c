@@ -1,22 +1,26 @@
-/* Cortex-M4 (DSP extension) eval of int8 FULLY_CONNECTED: replaces
- * core/kernels/fully_connected_s8.c in the Cortex-M build (same header, same
- * results; the build picks the file). Weights stay in the layout TFLM reads
- * ([output_size][input_size] row-major, any alignment).
+/* Cortex-M4 (DSP extension) eval of int8 FULLY_CONNECTED with the model's
+ * bias: replaces core/kernels/fully_connected_s8_bias.c in the Cortex-M build
+ * (same header, same results; the build picks the file). Weights stay in the
+ * layout TFLM reads ([output_size][input_size] row-major, any alignment), the
+ * bias is read from the model: no folded copy in RAM.
  *
  * Four output rows per pass: each word of input is loaded and sign-extended
- * (SXTB16, plain and rotated by 8) once and shared by the four rows, so the
- * input costs 3 instructions per 16 MACs; each weight word costs LDR, two
- * SXTB16 and two SMLAD (5 instructions per 4 MACs). Rows 1 and 3 are read
- * through register offsets from rows 0 and 2 ([w, n]), which keeps the 4
- * accumulators, 3 pointers, the stride, the loop counters and 4 temporaries in
- * the 14 usable registers.
+ * with the input offset added (SXTAB16, plain and rotated by 8: x + offset is
+ * in [-255, 255], an int16) once and shared by the four rows, so the input
+ * costs 3 instructions per 16 MACs; each weight word costs LDR, two SXTB16 and
+ * two SMLAD (5 instructions per 4 MACs). Rows 1 and 3 are read through
+ * register offsets from rows 0 and 2 ([w, n]), which keeps the 4 accumulators,
+ * 3 pointers, the stride, the offset, a loop counter and 4 temporaries in the
+ * 14 usable registers. Per-tensor layers with n % 4 == 0 (every dense layer
+ * this project exports) run all their full 4-row groups, requantization
+ * included, in one asm call; the rest goes through a plainer path.
  *
  * Inner loop, per input word and 4 rows (16 MACs), 23 instructions; Cortex-M4
  * cycles from the TRM timing tables: 5 LDR x 2 (each is followed by a
- * dependent SXTB16, so none pipelines with the next load) + 10 SXTB16 x 1 +
- * 8 SMLAD x 1 = 28 cycles, i.e. 1.75 cycles/MAC; the loop is unrolled 8 words,
- * so SUBS + taken BNE (1 + 1..3 refill) add ~3 cycles per 128 MACs. Weights in
- * flash add wait states on the Nano (nRF52840: cache hit 0 wait states).
+ * dependent SXTB16, so none pipelines with the next load) + 2 SXTAB16 +
+ * 8 SXTB16 x 1 + 8 SMLAD x 1 = 28 cycles, i.e. 1.75 cycles/MAC; unrolled 16
+ * words, so SUBS + taken BNE (1 + 1..3 refill) add ~3 cycles per 256 MACs.
+ * Weights in flash add wait states on the Nano (nRF52840: 0 on a cache hit).
  *
  * Written as a naked function in basic inline assembly rather than with
  * <arm_acle.h> intrinsics: the Nano 33 BLE's core pins arm-none-eabi-gcc
@@ -25,14 +29,17 @@
 #include "kernels/fixed_point.h"
 #include "kernels/fully_connected_s8.h"
 
+#include <stddef.h>
+
 /* One input word against the same word of 4 rows (16 MACs): r0 input,
  * r1 row 0, r3 row 2 (rows 1 and 3 at [r1, r2] and [r3, r2]), r2 the row
- * length n, r4-r7 the accumulators, r9/r10 the input's even/odd bytes,
- * r11/r12 a weight word's. 23 instructions, ~28 cycles (see above). */
+ * length n, r4-r7 the accumulators, r8 the input offset in both halfwords,
+ * r9/r10 the input's even/odd bytes plus the offset (SXTAB16: in [-255, 255],
+ * an int16), r11/r12 a weight word's. 23 instructions, ~28 cycles (see above). */
 #define DOT4_WORD                 \
   "  ldr r10, [r0], #4\n"         \
-  "  sxtb16 r9, r10\n"            \
-  "  sxtb16 r10, r10, ror #8\n"   \
+  "  sxtab16 r9, r8, r10\n"       \
+  "  sxtab16 r10, r8, r10, ror #8\n" \
   "  ldr r11, [r1, r2]\n"         \
   "  sxtb16 r12, r11, ror #8\n"   \
   "  sxtb16 r11, r11\n"           \
@@ -55,40 +62,45 @@
   "  smlad r6, r12, r10, r6\n"
 #define DOT4_WORD_X4 DOT4_WORD DOT4_WORD DOT4_WORD DOT4_WORD
 
-/* r4-r7 += the 4 rows at r1 times the input at r0, over n/4 words (n in r2),
- * unrolled 16 words; r3 = row 2. Leaves r1 at row 1 and r3 at row 3 when n is
- * a multiple of 4. Uses r8-r12 and lr. Numeric labels 1-3 are its own. */
+/* r4-r7 += the 4 rows at r1 times the input at r0 (plus r8), over n/4 words
+ * (n in r2), unrolled 16 words; r3 = row 2. Leaves r1 at row 1 and r3 at row
+ * 3 when n is a multiple of 4. Uses r9-r12 and lr. Labels 1-4 are its own. */
 #define DOT4_ROWS                 \
   "  add r3, r1, r2, lsl #1\n"    \
-  "  lsr lr, r2, #2\n"            \
-  "  and r8, lr, #15\n"           \
-  "  lsrs lr, lr, #4\n"           \
+  "  lsrs lr, r2, #6\n"           \
   "  beq 2f\n"                    \
   "1:\n"                          \
   DOT4_WORD_X4 DOT4_WORD_X4 DOT4_WORD_X4 DOT4_WORD_X4 \
   "  subs lr, lr, #1\n"           \
   "  bne 1b\n"                    \
   "2:\n"                          \
-  "  cmp r8, #0\n"                \
+  "  ubfx lr, r2, #2, #4\n"       \
+  "  cmp lr, #0\n"                \
   "  beq 3f\n"                    \
   "4:\n"                          \
   DOT4_WORD                       \
-  "  subs r8, r8, #1\n"           \
+  "  subs lr, lr, #1\n"           \
   "  bne 4b\n"                    \
   "3:\n"
 
-/* acc[r] += sum_{i < 4*(n/4)} w[r*n + i] * x[i] for r = 0..3, where w is row 0
- * of four consecutive rows of n bytes. SMLAD wraps like the C sum (and sets
- * the sticky Q flag on overflow, which nothing reads). */
-void tml_fc_s8_dot4(const int8_t *x, const int8_t *w, uint32_t n, int32_t acc[4]);
+/* state->acc[r] += sum_{i < 4*(n/4)} w[r*n + i] * (x[i] + offset) for
+ * r = 0..3, where w is row 0 of four consecutive rows of n bytes and
+ * state->offset2 holds the offset in both halfwords. SMLAD wraps like the C
+ * sum (and sets the sticky Q flag on overflow, which nothing reads). */
+typedef struct {
+  int32_t acc[4];  /* 0 */
+  uint32_t offset2; /* 16 */
+} dot4_state_t;
 
-__attribute__((naked)) void tml_fc_s8_dot4(const int8_t *x, const int8_t *w, uint32_t n, int32_t acc[4]) {
+void tml_fc_s8_dot4(const int8_t *x, const int8_t *w, uint32_t n, dot4_state_t *state);
+
+__attribute__((naked)) void tml_fc_s8_dot4(const int8_t *x, const int8_t *w, uint32_t n, dot4_state_t *state) {
   (void)x;
   (void)w;
   (void)n;
-  (void)acc;
+  (void)state;
   /* Not unrolled: this path only serves per-channel layers, n % 4 != 0 and the
-   * short last pass, and the unrolled copy would cost 1.5 KB of flash. */
+   * short last pass, and an unrolled copy would cost 1.3 KB of flash. */
   __asm volatile(
       ".syntax unified\n"
       "  push {r3-r11, lr}\n"
@@ -96,12 +108,13 @@ __attribute__((naked)) void tml_fc_s8_dot4(const int8_t *x, const int8_t *w, uin
       "  ldr r5, [r3, #4]\n"
       "  ldr r6, [r3, #8]\n"
       "  ldr r7, [r3, #12]\n"
+      "  ldr r8, [r3, #16]\n"
       "  add r3, r1, r2, lsl #1\n"
-      "  lsrs r8, r2, #2\n"
+      "  lsrs lr, r2, #2\n"
       "  beq 3f\n"
       "4:\n"
       DOT4_WORD
-      "  subs r8, r8, #1\n"
+      "  subs lr, lr, #1\n"
       "  bne 4b\n"
       "3:\n"
       "  pop {r3}\n"
@@ -119,7 +132,7 @@ typedef struct {
   const int8_t *weights;  /*  4: row 0 of the next group; advanced */
   uint32_t n;             /*  8: a multiple of 4 */
   uint32_t groups;        /* 12: >= 1; counted down */
-  const int32_t *bias;    /* 16: folded bias of the next group; advanced */
+  const int32_t *bias;    /* 16: bias of the next group; advanced by bias_step */
   int8_t *output;         /* 20: advanced */
   int32_t multiplier;     /* 24: per-tensor */
   int32_t left;           /* 28 */
@@ -128,6 +141,8 @@ typedef struct {
   int32_t half;           /* 40 */
   int32_t output_offset;  /* 44 */
   int32_t activation_min; /* 48 */
+  uint32_t bias_step;     /* 52: 16, or 0 with no bias (bias points at 4 zeros) */
+  uint32_t offset2;       /* 56: the input offset in both halfwords */
 } groups_job_t;
 
 /* Requantizes accumulator register A (see requantize() below for the
@@ -168,13 +183,15 @@ __attribute__((naked, noinline)) static void tml_fc_s8_groups(groups_job_t *job)
       "  ldr r0, [lr, #0]\n"
       "  ldr r1, [lr, #4]\n"
       "  ldr r2, [lr, #8]\n"
-      "  ldr r8, [lr, #16]\n"
-      "  ldr r4, [r8]\n"
-      "  ldr r5, [r8, #4]\n"
-      "  ldr r6, [r8, #8]\n"
-      "  ldr r7, [r8, #12]\n"
-      "  add r8, r8, #16\n"
-      "  str r8, [lr, #16]\n"
+      "  ldr r9, [lr, #16]\n"
+      "  ldr r4, [r9]\n"
+      "  ldr r5, [r9, #4]\n"
+      "  ldr r6, [r9, #8]\n"
+      "  ldr r7, [r9, #12]\n"
+      "  ldr r10, [lr, #52]\n"
+      "  add r9, r9, r10\n"
+      "  str r9, [lr, #16]\n"
+      "  ldr r8, [lr, #56]\n"
       DOT4_ROWS
       "  ldr lr, [sp]\n"
       "  add r1, r3, r2\n"
@@ -242,28 +259,33 @@ static inline int8_t requantize(const requant_t *q, int32_t acc, int32_t output_
 
 /* Outputs c .. c + live - 1 from their accumulators over the first 4*(n/4)
  * inputs: the last n % 4 products, then requantization. */
-static __attribute__((noinline)) void finish_rows(const tml_fc_params_t *params, const int8_t *input, const int8_t *weights, uint32_t c,
-                               uint32_t live, const int32_t *acc, requant_t *q, int8_t *output) {
+static __attribute__((noinline)) void finish_rows(const tml_fc_params_t *params, const int8_t *input,
+                                                  const int8_t *weights, uint32_t c, uint32_t live, const int32_t *acc,
+                                                  requant_t *q, int8_t *output) {
   const uint32_t n = params->input_size;
   const uint32_t body = n & ~3u;
   for (uint32_t r = 0; r < live; ++r) {
-    int32_t a = acc[r];
+    uint32_t a = (uint32_t)acc[r];
     if (body != n) {
       const int8_t *wr = weights + (c + r) * n;
-      for (uint32_t i = body; i < n; ++i) a += wr[i] * input[i];
+      for (uint32_t i = body; i < n; ++i) a += (uint32_t)(wr[i] * (input[i] + params->input_offset));
     }
     if (params->per_channel) *q = requant_of(params->multipliers[c + r], params->shifts[c + r]);
-    output[c + r] = requantize(q, a, params->output_offset, params->activation_min);
+    output[c + r] = requantize(q, (int32_t)a, params->output_offset, params->activation_min);
   }
 }
 
-void tml_fully_connected_s8(const tml_fc_params_t *params, const int8_t *input, const int8_t *weights,
-                            const int32_t *folded_bias, int8_t *output) {
+static const int32_t k_no_bias[4];
+
+void tml_fully_connected_s8_bias(const tml_fc_params_t *params, const int8_t *input, const int8_t *weights,
+                                 const int32_t *bias, int8_t *output) {
   const uint32_t n = params->input_size;
   const uint32_t rows = params->output_size;
   const uint32_t full = rows & ~3u;
+  const uint32_t offset2 = ((uint32_t)params->input_offset & 0xFFFFu) * 0x10001u;
   requant_t q = requant_of(params->multipliers[0], params->shifts[0]);
-  int32_t acc[4];
+  dot4_state_t st;
+  st.offset2 = offset2;
   uint32_t c = 0;
 
   if (full > 0u && !params->per_channel && (n & 3u) == 0u) {
@@ -272,7 +294,7 @@ void tml_fully_connected_s8(const tml_fc_params_t *params, const int8_t *input, 
         .weights = weights,
         .n = n,
         .groups = full / 4u,
-        .bias = folded_bias,
+        .bias = bias != NULL ? bias : k_no_bias,
         .output = output,
         .multiplier = q.multiplier,
         .left = q.left,
@@ -281,17 +303,16 @@ void tml_fully_connected_s8(const tml_fc_params_t *params, const int8_t *input, 
         .half = q.half,
         .output_offset = params->output_offset,
         .activation_min = params->activation_min,
+        .bias_step = bias != NULL ? 16u : 0u,
+        .offset2 = offset2,
     };
     tml_fc_s8_groups(&job);
     c = full;
   }
   for (; c < full; c += 4u) {
-    acc[0] = folded_bias[c];
-    acc[1] = folded_bias[c + 1u];
-    acc[2] = folded_bias[c + 2u];
-    acc[3] = folded_bias[c + 3u];
-    tml_fc_s8_dot4(input, weights + c * n, n, acc);
-    finish_rows(params, input, weights, c, 4u, acc, &q, output);
+    for (uint32_t r = 0; r < 4u; ++r) st.acc[r] = bias != NULL ? bias[c + r] : 0;
+    tml_fc_s8_dot4(input, weights + c * n, n, &st);
+    finish_rows(params, input, weights, c, 4u, st.acc, &q, output);
   }
   if (c == rows) return;
 
@@ -300,17 +321,17 @@ void tml_fully_connected_s8(const tml_fc_params_t *params, const int8_t *input, 
     /* The short last pass reruns the 4-row kernel on the last 4 rows (the
      * first of them already done) and keeps the new ones: no 1- to 3-row
      * variant to maintain, and never a read past the weights. */
-    for (uint32_t r = 0; r < 4u; ++r) acc[r] = folded_bias[rows - 4u + r];
-    tml_fc_s8_dot4(input, weights + (rows - 4u) * n, n, acc);
-    for (uint32_t r = 0; r < live; ++r) acc[r] = acc[r + 4u - live];
+    for (uint32_t r = 0; r < 4u; ++r) st.acc[r] = bias != NULL ? bias[rows - 4u + r] : 0;
+    tml_fc_s8_dot4(input, weights + (rows - 4u) * n, n, &st);
+    for (uint32_t r = 0; r < live; ++r) st.acc[r] = st.acc[r + 4u - live];
   } else {
     const uint32_t body = n & ~3u;
     for (uint32_t r = 0; r < live; ++r) {
       const int8_t *wr = weights + (c + r) * n;
-      int32_t a = folded_bias[c + r];
-      for (uint32_t i = 0; i < body; ++i) a += wr[i] * input[i];
-      acc[r] = a;
+      uint32_t a = bias != NULL ? (uint32_t)bias[c + r] : 0u;
+      for (uint32_t i = 0; i < body; ++i) a += (uint32_t)(wr[i] * (input[i] + params->input_offset));
+      st.acc[r] = (int32_t)a;
     }
   }
-  finish_rows(params, input, weights, c, live, acc, &q, output);
+  finish_rows(params, input, weights, c, live, st.acc, &q, output);
 }
