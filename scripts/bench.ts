@@ -11,17 +11,23 @@
  * BENCH_PRESETS (comma list) shrink the run; BENCH_TORCH=0 skips PyTorch and
  * BENCH_TORCH_THREADS (default 2) sets its thread count.
  *
- * Then, for hidden sizes 20, 128 and 512 (784-h-10 models, weights quantized from
- * a random float model: the kernels' instruction counts do not depend on the
- * weights' values), the emulator firmware: flash and RAM, emulated instructions
- * per inference and per multiply-accumulate (QEMU -icount, read from SysTick),
- * and validation throughput over the pty. BENCH_FIRMWARE_SAMPLES (default 300)
- * test images each; BENCH_FIRMWARE_HIDDEN (comma list) changes the sizes, empty skips them.
+ * Then, for hidden sizes 4, 20, 128 and 512 (784-h-10 models, weights quantized
+ * from a random float model: the kernels' instruction counts do not depend on
+ * the weights' values), the emulator firmware: emulated instructions per
+ * inference (median; QEMU -icount shift=0, read from SysTick) and per
+ * multiply-accumulate, arena used, flash and RAM, the native runtime's code
+ * bytes (from the link map), whether every output equals the reference; then a
+ * least-squares fit instructions = a * MACs + b over the models (b: the fixed
+ * cost per inference). With --tflm-dir DIR (or TINYML_TFLM_DIR) set to a
+ * tflite-micro-arduino-examples tree, the same models on real TFLM (CMSIS-NN
+ * kernels) side by side, with the native/TFLM ratio. BENCH_FIRMWARE_SAMPLES
+ * (default 300) test images each; BENCH_FIRMWARE_HIDDEN (comma list) changes
+ * the sizes; empty skips them. BENCH_PRESETS= (empty) skips the training part.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { execa } from 'execa';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadFashionMnist } from '../src/data/fashion-mnist.ts';
 import { initBackend } from '../src/train/backend.ts';
 import { presetHidden, PRESET_NAMES } from '../src/train/model.ts';
@@ -37,6 +43,8 @@ import { writeJsonAtomic } from '../src/util/atomic-write.ts';
 import { randomFloatModel } from '../test/helpers/random-model.ts';
 import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
 import { arenaBytesFor } from '../src/firmware-build/budget.ts';
+import { tflmArenaBytes } from '../src/firmware-build/tflm-arena.ts';
+import { tflmBuildInputs } from '../src/firmware-build/tflm-tree.ts';
 import { startQemu } from '../src/device/qemu.ts';
 import { SerialTransport } from '../src/device/serial-transport.ts';
 import { DeviceLink } from '../src/device/link.ts';
@@ -141,55 +149,130 @@ for (const preset of presets) {
 console.table(rows);
 
 const firmwareSamples = Number(process.env.BENCH_FIRMWARE_SAMPLES ?? 300);
-const firmwareHidden = (process.env.BENCH_FIRMWARE_HIDDEN ?? '20,128,512').split(',').filter(Boolean).map(Number);
+const firmwareHidden = (process.env.BENCH_FIRMWARE_HIDDEN ?? '4,20,128,512').split(',').filter(Boolean).map(Number);
+const tflmDir = tflmDirArg() ?? process.env.TINYML_TFLM_DIR;
+const firmwareModels = firmwareHidden.map((h) => {
+  const int8 = quantizeModel(randomFloatModel([h], 1), { images: train.images, count: 500 });
+  return { name: `784-${h}-10`, int8, tflite: writeTflite(int8), macs: int8.layers.reduce((n, l) => n + l.inputSize * l.outputSize, 0) };
+});
+// One arena size for every TFLM model, so its objects (which see TML_ARENA_BYTES) compile once; the size does not change the counts.
+const tflmArena = Math.max(...firmwareModels.map((m) => tflmArenaBytes(m.int8)));
 const firmware: Record<string, unknown>[] = [];
-for (const h of firmwareHidden) {
-  process.stderr.write(`bench firmware 784-${h}-10: build, boot QEMU, validate ${firmwareSamples} images\n`);
-  const float = randomFloatModel([h], 1);
-  const int8 = quantizeModel(float, { images: train.images, count: 500 });
-  const bytes = writeTflite(int8);
-  const out = await mkdtemp(join(tmpdir(), 'tinyml-bench-fw-'));
-  try {
-    const fw = await buildEmulatorFirmware({ tflite: bytes, outDir: out, runtime: 'native', arenaBytes: arenaBytesFor(int8, 'native') });
-    const qemu = await startQemu({ elf: fw.elf });
-    const transport = new SerialTransport({ path: qemu.ptyPath });
-    const link = new DeviceLink(transport);
-    try {
-      await transport.open();
-      const info = await link.handshake({ timeoutMs: 15_000 });
-      const r = await validateOnDevice({
-        link,
-        info,
-        model: int8,
-        tfliteBytes: bytes,
-        images: test.images,
-        labels: test.labels,
-        count: firmwareSamples,
-        normalized: true,
-        board: 'emulator',
-      });
-      const macs = int8.layers.reduce((n, l) => n + l.inputSize * l.outputSize, 0);
-      firmware.push({
-        model: `784-${h}-10`,
-        flashBytes: fw.flash.used,
-        ramBytes: fw.ram.used,
-        arenaUsed: info.arenaUsed,
-        macs,
-        instructionsP50: r.latencyCycles.p50,
-        instructionsMax: r.latencyCycles.max,
-        instructionsPerMac: +(r.latencyCycles.p50 / macs).toFixed(2),
-        validateSamplesPerSec: +r.throughputSamplesPerSec.toFixed(1),
-        deviceEqualsReference: r.exactAgreement === 1,
-      });
-    } finally {
-      await link.close();
-      await qemu.stop();
-    }
-  } finally {
-    await rm(out, { recursive: true, force: true });
+for (const m of firmwareModels) {
+  const native = await runFirmware(m, 'native');
+  const row: Record<string, unknown> = {
+    model: m.name,
+    macs: m.macs,
+    nativeInstructions: native.instructions,
+    nativePerMac: +(native.instructions / m.macs).toFixed(3),
+    nativeArena: native.arenaUsed,
+    nativeFlash: native.flash,
+    nativeRam: native.ram,
+    runtimeCodeBytes: native.runtimeCodeBytes,
+    nativeEqualsReference: native.exact,
+  };
+  if (tflmDir !== undefined) {
+    const tflm = await runFirmware(m, 'tflm');
+    Object.assign(row, {
+      tflmInstructions: tflm.instructions,
+      tflmPerMac: +(tflm.instructions / m.macs).toFixed(3),
+      nativeOverTflm: +(native.instructions / tflm.instructions).toFixed(3),
+      tflmArena: tflm.arenaUsed,
+      tflmFlash: tflm.flash,
+      tflmEqualsReference: tflm.exact,
+    });
   }
+  firmware.push(row);
 }
 console.table(firmware);
+const fit = linearFit(firmware.map((r) => [r.macs as number, r.nativeInstructions as number]));
+const firmwareFit = { instructionsPerMac: +fit.slope.toFixed(3), fixedInstructions: Math.round(fit.intercept) };
+console.log(
+  `native: ${firmwareFit.instructionsPerMac} instructions per MAC at the margin, ${firmwareFit.fixedInstructions} fixed per inference (least-squares fit over ${firmwareHidden.map((h) => `784-${h}-10`).join(', ')})`,
+);
+
+interface FirmwareRun {
+  instructions: number;
+  arenaUsed: number;
+  flash: number;
+  ram: number;
+  runtimeCodeBytes: number;
+  exact: boolean;
+}
+
+/** Builds `m` for the emulator with `runtime`, validates firmwareSamples images and reads the counts (median). */
+async function runFirmware(m: (typeof firmwareModels)[number], runtime: 'native' | 'tflm'): Promise<FirmwareRun> {
+  process.stderr.write(`bench firmware ${m.name} (${runtime}): build, boot QEMU, validate ${firmwareSamples} images\n`);
+  // A fixed folder per runtime: the build reuses its objects (the TFLM sources take minutes to compile).
+  const out = join('build', 'bench-firmware', runtime);
+  await mkdir(out, { recursive: true });
+  const fw = await buildEmulatorFirmware(
+    runtime === 'native'
+      ? { tflite: m.tflite, outDir: out, runtime, arenaBytes: arenaBytesFor(m.int8, 'native') }
+      : { tflite: m.tflite, outDir: out, runtime, extra: tflmBuildInputs(tflmDir!), arenaBytes: tflmArena },
+  );
+  const qemu = await startQemu({ elf: fw.elf });
+  const transport = new SerialTransport({ path: qemu.ptyPath });
+  const link = new DeviceLink(transport);
+  try {
+    await transport.open();
+    const info = await link.handshake({ timeoutMs: 15_000 });
+    const r = await validateOnDevice({
+      link,
+      info,
+      model: m.int8,
+      tfliteBytes: m.tflite,
+      images: test.images,
+      labels: test.labels,
+      count: firmwareSamples,
+      normalized: true,
+      board: 'emulator',
+    });
+    return {
+      instructions: r.latencyCycles.p50,
+      arenaUsed: info.arenaUsed,
+      flash: fw.flash.used,
+      ram: fw.ram.used,
+      runtimeCodeBytes: runtime === 'native' ? nativeRuntimeCodeBytes(await readFile(join(out, 'firmware.map'), 'utf8')) : 0,
+      exact: r.exactAgreement === 1,
+    };
+  } finally {
+    await link.close();
+    await qemu.stop();
+  }
+}
+
+/**
+ * Flash bytes (code and constants: .text*, .rodata*) the linker kept from the
+ * native runtime's own objects (runtime_native.c, model.c, the kernels or their
+ * Cortex-M4 ports), read from the link map.
+ */
+function nativeRuntimeCodeBytes(map: string): number {
+  const ours = /^(runtime_native|model|fully_connected_s8[a-z_]*|softmax_s8[a-z_]*)\.c-[0-9a-f]{8}\.o$/;
+  let total = 0;
+  const re = /^ (\.(?:text|rodata)\S*)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$/gm;
+  // Only what was linked: the map lists discarded sections (--gc-sections) first.
+  const linked = map.slice(Math.max(0, map.indexOf('Linker script and memory map')));
+  const joined = linked.replace(/^ (\.\S+)\n\s+(0x)/gm, ' $1 $2'); // long section names wrap onto the next line
+  for (const [, , size, file] of joined.matchAll(re)) {
+    if (ours.test(basename(file!))) total += parseInt(size!, 16);
+  }
+  return total;
+}
+
+function linearFit(points: readonly (readonly [number, number])[]): { slope: number; intercept: number } {
+  const n = points.length;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  const slope = n > 1 && sxx > 0 ? points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx : 0;
+  return { slope, intercept: my - slope * mx };
+}
+
+function tflmDirArg(): string | undefined {
+  const i = process.argv.indexOf('--tflm-dir');
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 
 await mkdir('build', { recursive: true });
 await writeJsonAtomic('build/bench.json', {
@@ -199,5 +282,6 @@ await writeJsonAtomic('build/bench.json', {
   rows,
   firmwareSamples,
   firmware,
+  firmwareFit,
 });
 console.log('wrote build/bench.json');

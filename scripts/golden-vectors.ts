@@ -290,8 +290,9 @@ export function kernelVectors(): string {
   writeModel(w, 'nine_layers', writeTflite(randomInt8Model('deep', [8, 8, 8, 8, 8, 8, 8, 8, 8, 4], GOLDEN_SEED + 104, { softmax: false })), STATUS.TOO_MANY_LAYERS, null, next(), 0);
   const badSoftmax = randomInt8Model('sm', [6, 3], GOLDEN_SEED + 105);
   writeModel(w, 'softmax_output_quant', writeTflite({ ...badSoftmax, softmax: { output: { scale: 1 / 128, zeroPoint: -128 }, beta: 1 } }), STATUS.QUANTIZATION, null, next(), 0);
-  // A wide hidden layer, since inputs are limited to one frame body (1,024 bytes).
-  writeModel(w, 'arena_too_small', writeTflite(randomInt8Model('wide', [16, Math.ceil(TEST_ARENA_BYTES / 4.8), 2], GOLDEN_SEED + 106, { softmax: false })), STATUS.ARENA_TOO_SMALL, null, next(), 0);
+  // A wide per-channel hidden layer (its activations plus 8 bytes of multiplier and shift per
+  // output: 9 bytes an output), since inputs are limited to one frame body (1,024 bytes).
+  writeModel(w, 'arena_too_small', writeTflite(randomInt8Model('wide', [16, Math.ceil(TEST_ARENA_BYTES / 8.5), 2], GOLDEN_SEED + 106, { softmax: false, perChannel: true })), STATUS.ARENA_TOO_SMALL, null, next(), 0);
   return w.text();
 }
 

@@ -75,14 +75,14 @@ function zeroModel(hidden: number[], perChannel = false): { model: Int8Model; by
 }
 
 describe('arenaBytesFor', () => {
-  it('native: folded biases + multipliers/shifts + two ping-pong buffers, as runtime_native.c plans', () => {
-    // [128]: 4*128+8 + 4*10+8 = 568 persistent; A = 784 (input), B = 128 -> 1480 -> 1488
-    assert.equal(nativeArenaUsed(zeroModel([128]).model), 1480);
-    assert.equal(arenaBytesFor(zeroModel([128]).model, 'native'), 1488);
-    assert.equal(arenaBytesFor(zeroModel([20]).model, 'native'), 944);
-    assert.equal(arenaBytesFor(zeroModel([512, 512]).model, 'native'), 5456);
+  it('native: multipliers/shifts + two ping-pong buffers, as runtime_native.c plans', () => {
+    // [128]: 8 + 8 = 16 persistent (no folded bias); A = 784 (input), B = 128 -> 928
+    assert.equal(nativeArenaUsed(zeroModel([128]).model), 928);
+    assert.equal(arenaBytesFor(zeroModel([128]).model, 'native'), 928);
+    assert.equal(arenaBytesFor(zeroModel([20]).model, 'native'), 832);
+    assert.equal(arenaBytesFor(zeroModel([512, 512]).model, 'native'), 1328);
     // per-channel: 8 bytes per weight scale instead of 8 per layer
-    assert.equal(nativeArenaUsed(zeroModel([128], true).model), 4 * 128 + 8 * 128 + 4 * 10 + 8 * 10 + 784 + 128);
+    assert.equal(nativeArenaUsed(zeroModel([128], true).model), 8 * 128 + 8 * 10 + 784 + 128);
   });
 
   it('native: agrees with arena_used from the C runtime itself (host build of firmware/core)', async (t) => {
@@ -232,7 +232,7 @@ describe('planBudget / checkBudget', () => {
     const b = planBudget({ model, modelBytes: bytes, runtime: 'native', board: 'mps2-an386' });
     assert.equal(b.flash.max, 1048576);
     assert.equal(b.flash.used, bytes + 12 * 1024 + 4 * 1024);
-    assert.equal(b.ram.used, 1488 + 5 * 1024 + 8 * 1024);
+    assert.equal(b.ram.used, 928 + 5 * 1024 + 8 * 1024);
     // No margin line: the emulator's link checks the real sizes.
     assert.deepEqual(
       b.flash.lines.map((l) => l.label),

@@ -92,7 +92,9 @@ test('the portable C kernels (host gcc, native runtime) compute what TFLM comput
 test('the Cortex-M4 kernel ports (arm-none-eabi-gcc, QEMU mps2-an386) compute what TFLM computes', async () => {
   await withTemp(async (dir) => {
     const runner = await buildArmRunner({ runtime: 'native', outDir: dir });
-    assert.ok(runner.sources.some((s) => s.endsWith(join('ports', 'cortex-m4', 'fully_connected_s8.c'))), 'the port is built');
+    for (const port of ['fully_connected_s8_bias.c', 'softmax_s8.c']) {
+      assert.ok(runner.sources.some((s) => s.endsWith(join('ports', 'cortex-m4', port))), `the port ${port} is built`);
+    }
     const results = await runArmJob(runner.elf, await job(dir, cases), cases.length, 120_000);
     assertOnlyKnown(compareWithTflm(cases, results));
   });

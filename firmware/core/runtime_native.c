@@ -2,8 +2,9 @@
  * static arena planned once at init. No malloc.
  *
  * Arena layout (all offsets 4-byte aligned), planned by runtime_init:
- *   [persistent]  per FULLY_CONNECTED: folded bias (int32 x output_size), then
- *                 multipliers and shifts (int32 x weight_scale_count each)
+ *   [persistent]  per FULLY_CONNECTED: multipliers and shifts (int32 x
+ *                 weight_scale_count each); the kernel reads the bias from the
+ *                 model and adds the input offset itself, so no folded bias
  *   [activation A] input, then the outputs of ops 2, 4, ... (even positions)
  *   [activation B] outputs of ops 1, 3, ...            (odd positions)
  * Op k reads one of A/B and writes the other, so each buffer is as big as the
@@ -22,12 +23,16 @@
 
 static _Alignas(16) uint8_t s_arena[TML_ARENA_BYTES];
 
+/* Softmax exponentials, one per int8 difference from the row max (at most 256),
+ * filled at init: the same size for every model, so it is plain static RAM
+ * rather than arena the host-side planner would have to count. */
+static int32_t s_softmax_exp[256];
+
 /* Prepared model, stored statically. */
 static struct {
   bool ready;
   tml_model_t model;
   tml_fc_params_t fc[TML_MAX_LAYERS];
-  const int32_t *folded_bias[TML_MAX_LAYERS];
   tml_softmax_params_t softmax;
   int8_t *act[2];     /* ping-pong activation buffers in s_arena */
   int8_t *output;     /* where the model output ends up */
@@ -43,7 +48,7 @@ static tml_status_t init(const uint8_t *model, uint32_t model_len, runtime_info_
   /* Plan: sizes first, so a too-small arena is reported before anything is written. */
   uint32_t persistent = 0;
   for (uint32_t l = 0; l < m->fc_count; ++l) {
-    persistent += 4u * m->fc[l].output_size + 8u * m->fc[l].weight_scale_count;
+    persistent += 8u * m->fc[l].weight_scale_count;
   }
   uint32_t act_size[2] = {m->fc[0].input_size, 0};
   uint32_t op = 0;
@@ -64,8 +69,6 @@ static tml_status_t init(const uint8_t *model, uint32_t model_len, runtime_info_
   uint8_t *p = s_arena;
   for (uint32_t l = 0; l < m->fc_count; ++l) {
     const tml_model_fc_t *fc = &m->fc[l];
-    int32_t *folded = (int32_t *)(void *)p;
-    p += 4u * fc->output_size;
     int32_t *multipliers = (int32_t *)(void *)p;
     p += 4u * fc->weight_scale_count;
     int32_t *shifts = (int32_t *)(void *)p;
@@ -82,13 +85,11 @@ static tml_status_t init(const uint8_t *model, uint32_t model_len, runtime_info_
     if (!tml_fully_connected_s8_prepare(&quant, fc->input_size, fc->output_size, multipliers, shifts, &s_rt.fc[l])) {
       return TML_ERR_QUANTIZATION;
     }
-    tml_fully_connected_s8_fold_bias(fc->weights, fc->bias, fc->input_zero_point, fc->input_size, fc->output_size,
-                                     folded);
-    s_rt.folded_bias[l] = folded;
   }
   if (m->has_softmax) {
     const tml_model_fc_t *last = &m->fc[m->fc_count - 1];
     if (!tml_softmax_s8_prepare(last->output_scale, m->softmax_beta, &s_rt.softmax)) return TML_ERR_QUANTIZATION;
+    tml_softmax_s8_prepare_exp_table(&s_rt.softmax, s_softmax_exp);
   }
   s_rt.act[0] = (int8_t *)p;
   s_rt.act[1] = (int8_t *)p + align4(act_size[0]);
@@ -130,8 +131,8 @@ tml_status_t runtime_invoke(const int8_t *input, int8_t *output, uint32_t *cycle
   const uint32_t start = hal_cycles_now();
   uint32_t op = 0;
   for (uint32_t l = 0; l < m->fc_count; ++l, ++op) {
-    tml_fully_connected_s8(&s_rt.fc[l], s_rt.act[op & 1u], m->fc[l].weights, s_rt.folded_bias[l],
-                           s_rt.act[(op + 1u) & 1u]);
+    tml_fully_connected_s8_bias(&s_rt.fc[l], s_rt.act[op & 1u], m->fc[l].weights, m->fc[l].bias,
+                                s_rt.act[(op + 1u) & 1u]);
   }
   if (m->has_softmax) {
     tml_softmax_s8(&s_rt.softmax, s_rt.act[op & 1u], m->softmax_depth, s_rt.act[(op + 1u) & 1u]);

@@ -56,6 +56,10 @@ static void test_fc(FILE *f) {
     tml_fully_connected_s8(&p, x, weights, folded, got);
     const long d = vec_diff(got, want, out);
     CHECK(d < 0, "%s case %ld: output %ld is %d, want %d", label, c, d, d < 0 ? 0 : got[d], d < 0 ? 0 : want[d]);
+    tml_fully_connected_s8_bias(&p, x, weights, bias, got); /* the unfolded eval the runtime uses */
+    const long db = vec_diff(got, want, out);
+    CHECK(db < 0, "%s case %ld (bias eval): output %ld is %d, want %d", label, c, db, db < 0 ? 0 : got[db],
+          db < 0 ? 0 : want[db]);
     fc_cases++;
     free(x);
     free(want);
@@ -77,6 +81,8 @@ static void test_softmax(FILE *f) {
   const long cases = (long)vec_int(f);
   tml_softmax_params_t p;
   CHECK(tml_softmax_s8_prepare(scale, beta, &p), "%s: prepare failed", label);
+  static int32_t exp_table[256];
+  tml_softmax_s8_prepare_exp_table(&p, exp_table); /* ignored by the reference; a port reads it */
   CHECK(p.input_multiplier == want.input_multiplier && p.input_left_shift == want.input_left_shift &&
             p.diff_min == want.diff_min,
         "%s: prepared (%d, %d, %d), want (%d, %d, %d)", label, p.input_multiplier, p.input_left_shift, p.diff_min,

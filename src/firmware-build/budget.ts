@@ -158,13 +158,13 @@ const align4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 /**
  * Bytes the native runtime's planner asks for (runtime_info_t.arena_used), computed
- * as firmware/core/runtime_native.c does: per FULLY_CONNECTED a folded bias (4 bytes
- * per output) plus a multiplier and a shift per weight scale (8 bytes each), then two
+ * as firmware/core/runtime_native.c does: per FULLY_CONNECTED a multiplier and a
+ * shift per weight scale (8 bytes each; the kernel reads the bias from the model), then two
  * ping-pong activation buffers, A holding the input and the outputs of even ops, B
  * those of odd ops, each as big as its largest tensor, 4-byte aligned.
  */
 export function nativeArenaUsed(model: Int8Model): number {
-  const persistent = model.layers.reduce((s, l) => s + 4 * l.outputSize + 8 * l.weightScales.length, 0);
+  const persistent = model.layers.reduce((s, l) => s + 8 * l.weightScales.length, 0);
   const act = [model.layers[0]?.inputSize ?? 0, 0];
   let op = 0;
   for (const l of model.layers) {

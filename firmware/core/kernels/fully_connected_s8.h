@@ -39,6 +39,7 @@ typedef struct {
 typedef struct {
   uint16_t input_size;          /* 1..65535 */
   uint16_t output_size;         /* 1..65535 */
+  int32_t input_offset;         /* -input zero point, [-127, 128] */
   int32_t output_offset;        /* output zero point, [-128, 127] */
   int32_t activation_min;       /* [-128, 127], <= activation_max */
   int32_t activation_max;       /* [-128, 127] */
@@ -79,6 +80,15 @@ void tml_fully_connected_s8_fold_bias(const int8_t *weights, const int32_t *bias
  * tml_fully_connected_s8_fold_bias; output: output_size int8, must not overlap input. */
 void tml_fully_connected_s8(const tml_fc_params_t *params, const int8_t *input, const int8_t *weights,
                             const int32_t *folded_bias, int8_t *output);
+
+/* Eval without folded biases, as TFLM's reference computes it:
+ *   acc[c] = bias[c] + sum_i w[c][i] * (x[i] + input_offset)   (int32, wrapping)
+ * then the same requantization. Same results as tml_fully_connected_s8 with
+ * tml_fully_connected_s8_fold_bias's output, without its 4 bytes of RAM per
+ * output: `bias` is the model's (may be NULL: no bias tensor, may live in
+ * flash). Other arguments as tml_fully_connected_s8. */
+void tml_fully_connected_s8_bias(const tml_fc_params_t *params, const int8_t *input, const int8_t *weights,
+                                 const int32_t *bias, int8_t *output);
 
 #ifdef __cplusplus
 }

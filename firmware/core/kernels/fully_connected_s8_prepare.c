@@ -36,6 +36,7 @@ bool tml_fully_connected_s8_prepare(const tml_fc_quant_t *quant, uint16_t input_
   }
   params->input_size = input_size;
   params->output_size = output_size;
+  params->input_offset = -quant->input_zero_point;
   params->output_offset = quant->output_zero_point;
   /* CalculateActivationRangeQuantized: Quantize(0.0f) is the zero point. */
   params->activation_min = quant->relu ? (quant->output_zero_point > -128 ? quant->output_zero_point : -128) : -128;

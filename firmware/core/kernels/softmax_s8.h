@@ -17,6 +17,13 @@ typedef struct {
   int32_t input_multiplier;  /* Q0.31, [2^30, 2^31 - 1] */
   int32_t input_left_shift;  /* [0, 31] */
   int32_t diff_min;          /* <= 0: inputs further than this below the row max give -128 */
+  /* exp_table[k] = exp_on_negative_values(MultiplyByQuantizedMultiplierGreaterThanOne(-k)),
+   * Q0.31, for k = 0 .. exp_table_count - 1, exp_table_count = min(256, 1 - diff_min):
+   * every in-range int8 difference from the row max. Filled by
+   * tml_softmax_s8_prepare_exp_table; NULL until then. The reference eval
+   * ignores it; a port may require it (the native runtime always prepares it). */
+  const int32_t *exp_table;
+  uint32_t exp_table_count;
 } tml_softmax_params_t;
 
 /* Prepare (once per model), as softmax_common.cc CalculateSoftmaxParams:
@@ -25,6 +32,16 @@ typedef struct {
  * -CalculateInputRadius(5, left_shift). Returns false when beta * input_scale *
  * 2^26 is not > 1 (TFLM's prepare would fail too). */
 bool tml_softmax_s8_prepare(float input_scale, float beta, tml_softmax_params_t *params);
+
+/* Entries tml_softmax_s8_prepare_exp_table fills for `params`: min(256, 1 - diff_min). */
+uint32_t tml_softmax_s8_exp_table_count(const tml_softmax_params_t *params);
+
+/* Prepare (once per model, after tml_softmax_s8_prepare): fills `table`
+ * (tml_softmax_s8_exp_table_count entries, must outlive `params`) with the
+ * exponentials the kernel would compute, bit for bit, and points params at it.
+ * An int8 softmax input has at most 256 distinct differences from its row max,
+ * so eval then needs no fixed-point exp at all. */
+void tml_softmax_s8_prepare_exp_table(tml_softmax_params_t *params, int32_t *table);
 
 /* Eval: input and output hold `depth` (>= 1) int8 values and must not overlap
  * (the input is read twice). */

@@ -20,5 +20,7 @@ bool tml_softmax_s8_prepare(float input_scale, float beta, tml_softmax_params_t 
   params->input_multiplier = multiplier;
   params->input_left_shift = left_shift;
   params->diff_min = (int32_t)(-radius);
+  params->exp_table = 0;
+  params->exp_table_count = 0;
   return true;
 }
