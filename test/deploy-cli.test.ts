@@ -17,6 +17,7 @@ import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
 import { writeInt8ModelFolder } from './helpers/random-model.ts';
 import { installStandIn } from './helpers/arduino-cli-stand-in.ts';
 import { assertOneLineError, tinyml as cli } from './helpers/cli.ts';
+import { qemuUnder } from './helpers/processes.ts';
 
 const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
 const skip =
@@ -28,19 +29,6 @@ const skip =
 
 function tinyml(cwd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
   return cli(args, { cwd, env });
-}
-
-/** QEMU processes still running whose command line mentions `dir`. */
-function qemuUnder(dir: string): number[] {
-  const pids: number[] = [];
-  for (const pid of spawnSync('pgrep', ['-f', 'qemu-system-arm'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) pids.push(Number(pid));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
 }
 
 describe('tinyml build / deploy / validate', { skip }, () => {

@@ -7,7 +7,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { fingerprint, parseStages, planStages, STAGE_NAMES, type ExerciseSetting
 import { decodePng, pictureStats } from './helpers/png-decode.ts';
 import { CHROMIUM, screenshot } from './helpers/chromium.ts';
 import { assertOneLineError, tinyml } from './helpers/cli.ts';
+import { qemuUnder } from './helpers/processes.ts';
 
 const settings: ExerciseSettings = {
   epochs: 5,
@@ -68,18 +69,6 @@ const ROW_FIELDS = [
   'name', 'hidden', 'normalize', 'stopAtAccuracy', 'epochsRun', 'trainSeconds', 'trainAccuracy', 'floatAccuracy', 'int8Accuracy',
   'tfliteAccuracy', 'deviceAccuracy', 'samples', 'exactAgreement', 'tfliteBytes', 'flashBytes', 'ramBytes', 'fits', 'latencyCycles', 'latencyMicros',
 ];
-
-function qemuUnder(dir: string): number[] {
-  const pids: number[] = [];
-  for (const pid of spawnSync('pgrep', ['-f', 'qemu-system-arm'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) pids.push(Number(pid));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
-}
 
 describe('tinyml exercise', { skip }, () => {
   let work: string;

@@ -319,15 +319,7 @@ static tml_status_t read_fully_connected(reader_t *r, const table_t *op, const v
     if (!(fabs(product - bias_scale) / (double)fc->output_scale <= 0.02)) return TML_ERR_QUANTIZATION;
   }
 
-  const tml_fc_quant_t quant = {
-      .input_scale = fc->input_scale,
-      .input_zero_point = fc->input_zero_point,
-      .weight_scales = fc->weight_scales,
-      .weight_scale_count = fc->weight_scale_count,
-      .output_scale = fc->output_scale,
-      .output_zero_point = fc->output_zero_point,
-      .relu = fc->relu,
-  };
+  const tml_fc_quant_t quant = tml_model_fc_quant(fc);
   for (uint32_t c = 0; c < fc->weight_scale_count; ++c) {
     int32_t multiplier;
     int shift;

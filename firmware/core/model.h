@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kernels/fully_connected_s8.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -58,6 +59,20 @@ typedef struct {
   int32_t output_zero_point;   /* [-128, 127] */
   bool relu;
 } tml_model_fc_t;
+
+/* The quantization a FULLY_CONNECTED kernel prepares from (its multipliers and shifts). */
+static inline tml_fc_quant_t tml_model_fc_quant(const tml_model_fc_t *fc) {
+  const tml_fc_quant_t quant = {
+      .input_scale = fc->input_scale,
+      .input_zero_point = fc->input_zero_point,
+      .weight_scales = fc->weight_scales,
+      .weight_scale_count = fc->weight_scale_count,
+      .output_scale = fc->output_scale,
+      .output_zero_point = fc->output_zero_point,
+      .relu = fc->relu,
+  };
+  return quant;
+}
 
 typedef struct {
   uint8_t fc_count;                    /* 1..TML_MAX_LAYERS */

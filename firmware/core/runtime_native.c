@@ -73,15 +73,7 @@ static tml_status_t init(const uint8_t *model, uint32_t model_len, runtime_info_
     p += 4u * fc->weight_scale_count;
     int32_t *shifts = (int32_t *)(void *)p;
     p += 4u * fc->weight_scale_count;
-    const tml_fc_quant_t quant = {
-        .input_scale = fc->input_scale,
-        .input_zero_point = fc->input_zero_point,
-        .weight_scales = fc->weight_scales,
-        .weight_scale_count = fc->weight_scale_count,
-        .output_scale = fc->output_scale,
-        .output_zero_point = fc->output_zero_point,
-        .relu = fc->relu,
-    };
+    const tml_fc_quant_t quant = tml_model_fc_quant(fc);
     if (!tml_fully_connected_s8_prepare(&quant, fc->input_size, fc->output_size, multipliers, shifts, &s_rt.fc[l])) {
       return TML_ERR_QUANTIZATION;
     }
