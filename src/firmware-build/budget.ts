@@ -67,11 +67,13 @@ export interface BoardLimits {
  *
  *   sketch         flash     RAM   model  arena  runtime flash  runtime RAM
  *   empty sketch   22436    4600       0      0
- *   native, h20    50288    9368   17776    944          10076         3824
- *   native, h128  136480    9912  103968   1488          10076         3824
- *   tflm, h20      89312   11760   17776   2000          49100         5160
- *   tflm, h128    175504   11856  103968   2096          49100         5160
+ *   native, h20    54064   12088   17776    832          13852         6656
+ *   native, h128  140256   12184  103968    928          13852         6656
+ *   tflm, h20      90416   13552   17776   2000          50204         6952
+ *   tflm, h128    176608   13648  103968   2096          50204         6952
  *
+ * (Measured again after the protocol v2 device log (8 buffered lines), the
+ * four-row Cortex-M4 FULLY_CONNECTED and the per-model softmax table.)
  * (The empty sketch here lacks mbed OS; its real figure is platformFlash below.
  * TFLM also adds 28 bytes of .ARM.exidx, which arduino-cli does not count.)
  */
@@ -118,13 +120,13 @@ export const BOARDS: Readonly<Record<BoardId, BoardLimits>> = {
     platformNote: 'mbed_nano core, empty sketch (published arduino-cli output, 4.1.5)',
     runtimeCost: {
       native: {
-        flash: 10076,
-        ram: 3824,
+        flash: 13852,
+        ram: 6656,
         note: 'our C core: reader, FC/softmax kernels, protocol, app, HAL (measured, NANO33BLE_MEASUREMENT)',
       },
       tflm: {
-        flash: 49100,
-        ram: 5160,
+        flash: 50204,
+        ram: 6952,
         note: 'TFLM + CMSIS-NN + Wire + our protocol/app/adapter (measured, NANO33BLE_MEASUREMENT)',
       },
     },
