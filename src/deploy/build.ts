@@ -17,6 +17,7 @@ import { crc32, crc32Hex } from '../protocol/crc32.ts';
 import {
   ArduinoCliNotFoundError,
   compileSketch,
+  TFLM_DEBUGLOG_WRAP_PROPERTY,
   ensureCore,
   ensureTflmLibrary,
   findArduinoCli,
@@ -161,6 +162,7 @@ export async function buildFirmware(options: BuildOptions): Promise<BuildResult>
     sketchDir: sketch.sketchDir,
     buildPath: join(outDir, 'arduino-build'),
     outputDir: join(outDir, 'output'),
+    buildProperties: runtime === 'tflm' ? [TFLM_DEBUGLOG_WRAP_PROPERTY] : [],
   });
   return {
     ...base,

@@ -317,6 +317,15 @@ export function parseCompileSizes(stdout: string): SketchSizes | null {
   return { flash: Number(f[1]), flashMax: Number(f[2]), ram: r ? Number(r[1]) : 0, ramMax: r ? Number(r[2]) : 0 };
 }
 
+/**
+ * Linker flag for a TFLM sketch: the library defines DebugLog as Serial.print
+ * (system_setup.cpp, compiled as an object), which would put text on the framed
+ * link. Wrapping sends every call to our __wrap_DebugLog (runtime_tflm.cc), which
+ * turns it into LOG frames. The mbed core's link recipe reads
+ * compiler.c.elf.extra_flags; the Arduino IDE cannot pass it (see README).
+ */
+export const TFLM_DEBUGLOG_WRAP_PROPERTY = 'compiler.c.elf.extra_flags=-Wl,--wrap=DebugLog';
+
 export interface CompileSketchOptions {
   readonly cli: string;
   /** The sketch folder (its .ino has the folder's name). */

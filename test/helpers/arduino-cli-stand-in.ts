@@ -77,8 +77,14 @@ if (eq(['core', 'list', '--format', 'json'])) {
   fs.writeFileSync(path.join(state.libDir, 'src/tensorflow/lite/micro/micro_log.h'), '');
   state.libInstalled = true; save();
   process.stdout.write('Library installed\n');
-} else if (eq(['compile', '--fqbn', FQBN, '--build-path', ABS, '--output-dir', ABS, '--format', 'json', ABS])) {
-  const [buildPath, outputDir, sketch] = [args[4], args[6], args[9]];
+} else if (eq(['compile', '--fqbn', FQBN, '--build-path', ABS, '--output-dir', ABS, '--format', 'json', ABS]) ||
+           eq(['compile', '--fqbn', FQBN, '--build-path', ABS, '--output-dir', ABS, '--format', 'json', '--build-property', 'compiler.c.elf.extra_flags=-Wl,--wrap=DebugLog', ABS])) {
+  const [buildPath, outputDir, sketch] = [args[4], args[6], args[args.length - 1]];
+  // A TFLM sketch links only with DebugLog wrapped (the library's own would write text on the link).
+  if (fs.existsSync(path.join(sketch, 'src', 'runtime_tflm.cpp')) !== args.includes('--build-property')) {
+    process.stderr.write('stand-in arduino-cli: a TFLM sketch needs --build-property compiler.c.elf.extra_flags=-Wl,--wrap=DebugLog, and only it\n');
+    process.exit(98);
+  }
   const name = path.basename(sketch);
   if (!fs.existsSync(path.join(sketch, name + '.ino'))) {
     json({ compiler_out: '', compiler_err: '', builder_result: null, upload_result: {}, success: false,
