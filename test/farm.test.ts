@@ -313,6 +313,30 @@ describe('a farm of three emulator workers', { skip }, () => {
       assert.notEqual(c.exitCode, 0);
       assert.match(c.stderr, /is corrupt: its bytes hash to/);
 
+      // A job for a board kind this worker does not have is refused, not run.
+      const wrong = await shardQueue.add('shard', { v: 1, modelSha256: sha256Hex(bytes), board: 'nano33ble', first: 0, count: 1 }, { attempts: 5 });
+      for (let i = 0; !(await wrong.isFailed()); i++) {
+        assert.ok(i < 300, 'the wrong-board job was not refused');
+        await sleep(100);
+      }
+      const refused = await Job.fromId(shardQueue, wrong.id!);
+      assert.match(refused!.failedReason, /is for a nano33ble; this worker drives a emulator/);
+      assert.equal(refused!.attemptsMade, 1);
+
+      // A board that is gone fails the attempt (retried with backoff elsewhere) and stops its worker.
+      const nano = execa(process.execPath, [TINYML, 'worker', '--redis', url, '--board', 'nano33ble', '--port', join(dir, 'no-such-tty'), '--name', 'n1'], { cwd: dir, reject: false, stdin: 'ignore' });
+      const good = join(dir, 'good');
+      const { bytes: goodBytes } = await writeInt8ModelFolder(good, [16], 5);
+      const q = await tinyml(['submit', '--redis', url, '--model', good, '--board', 'nano33ble', '--samples', '4']);
+      assert.equal(q.exitCode, 0, q.stderr);
+      const gone = await nano;
+      assert.equal(gone.exitCode, 1);
+      assert.match(String(gone.stderr), /^error: the nano33ble on .*no-such-tty cannot be reached/m);
+      const nanoQueue = new Queue(shardQueueName('nano33ble'), { connection: redis });
+      const [retry] = await nanoQueue.getJobs(['delayed', 'wait']);
+      assert.equal(retry?.data.modelSha256, sha256Hex(goodBytes));
+      assert.equal(retry?.attemptsMade, 1);
+      await nanoQueue.close();
       t.diagnostic(`refusals took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       const bad = await tinyml(['submit', '--redis', 'http://127.0.0.1:1', '--model', small, '--board', 'emulator', '--samples', '4']);
       assert.equal(bad.exitCode, 2);

@@ -14,3 +14,6 @@ export class MergeError extends TinymlError {}
 
 /** A submission whose flow failed; the message is the failing shard's reason. */
 export class FarmJobFailedError extends TinymlError {}
+
+/** The board a worker drives stopped answering and cannot be reconnected. */
+export class BoardGoneError extends TinymlError {}

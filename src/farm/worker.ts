@@ -26,6 +26,7 @@ import { BoardDevice } from './device.ts';
 import { getArtifact } from './artifacts.ts';
 import { connect, parseRedisUrl, ping, type RedisTarget } from './redis.ts';
 import { FARM_BOARDS, heartbeatKey, MERGE_QUEUE, minuteKey, shardQueueName, type FarmBoard } from './queues.ts';
+import { BoardGoneError } from './errors.ts';
 import { parseMergeJobData, parseShardJobData, type ShardJobData } from './schema.ts';
 import { runShard, type ShardResult } from './shard.ts';
 import { mergeReport, type MergeResult } from './merge.ts';
@@ -130,6 +131,9 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
   const stats = { jobs: 0, samples: 0, busyMs: 0, current: '' as string, modelSha: '' };
   let stopping = false;
   let current: AbortController | null = null;
+  /** Set when the board is gone: the worker stops rather than fail every job it would take. */
+  let gone: BoardGoneError | null = null;
+  let stop = () => undefined as void;
 
   const beat = async () => {
     const key = heartbeatKey(id);
@@ -191,9 +195,11 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
     stats.current = `${job.id}`;
     stats.modelSha = data.modelSha256;
     let startedAt = Date.now();
+    let loading = true;
     try {
       if (stopping) throw new HandBack();
       const loaded = await device.load(data.modelSha256, bytes, model, abort.signal);
+      loading = false;
       // Time on the link only: building and booting are not the board's throughput.
       startedAt = Date.now();
       if (loaded.flashed) log(`${board} on ${device.where} runs model ${data.modelSha256.slice(0, 12)} (CRC-32 ${crc32Hex(loaded.info.modelCrc32)})`);
@@ -248,6 +254,10 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
       // next job reboots or reconnects; this attempt fails and BullMQ retries it with backoff.
       log(`job ${job.id} failed on ${device.where}: ${(err as Error).message}`);
       await device.reset();
+      if (loading && board === 'nano33ble') {
+        gone = new BoardGoneError(`the nano33ble on ${device.where} cannot be reached (${(err as Error).message}): reconnect it and start the worker again`, { cause: err });
+        stop();
+      }
       throw err;
     } finally {
       current = null;
@@ -306,8 +316,13 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
   log(`worker ${id}: ${board} (${runtime} runtime) on ${s.target.display}, taking ${shardQueueName(board)} and ${MERGE_QUEUE}`);
 
   await new Promise<void>((resolveStop) => {
+    stop = () => {
+      stopping = true;
+      resolveStop();
+    };
     const onSignal = () => {
-      if (stopping) return;
+      // A second Ctrl-C does not wait for the hand-back.
+      if (stopping) process.exit(130);
       stopping = true;
       log(`worker ${id}: stopping (handing back the job in hand)`);
       current?.abort();
@@ -322,6 +337,7 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
   });
   await shardWorker.close();
   await mergeWorker.close();
+  if (gone) throw gone;
   return { worker: id, jobs: stats.jobs, samples: stats.samples };
 }
 
