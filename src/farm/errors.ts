@@ -17,3 +17,6 @@ export class FarmJobFailedError extends TinymlError {}
 
 /** The board a worker drives stopped answering and cannot be reconnected. */
 export class BoardGoneError extends TinymlError {}
+
+/** Redis did not answer, or refused the password. */
+export class RedisUnreachableError extends TinymlError {}

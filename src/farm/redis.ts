@@ -3,7 +3,7 @@
  * a password in the URL is used and never printed (redactUrl).
  */
 import { Redis } from 'ioredis';
-import { RedisUrlError } from './errors.ts';
+import { RedisUnreachableError, RedisUrlError } from './errors.ts';
 
 export interface RedisTarget {
   readonly url: string;
@@ -49,19 +49,37 @@ export function connect(target: RedisTarget, options: { lazy?: boolean } = {}): 
   return redis;
 }
 
-/** Fails fast with one line when Redis cannot be reached or refuses the password. */
+/** Fails fast with one line (RedisUnreachableError) when Redis cannot be reached or refuses the password. */
 export async function ping(redis: Redis, target: RedisTarget, timeoutMs = 5000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  let last: Error | null = null;
+  const onError = (err: Error) => {
+    last = err;
+  };
+  redis.on('error', onError);
   try {
     await Promise.race([
       redis.ping(),
       new Promise((_r, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => reject(last ?? new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
   } catch (err) {
-    throw new RedisUrlError(`cannot reach Redis at ${target.display}: ${(err as Error).message}`, { cause: err });
+    throw new RedisUnreachableError(`cannot reach Redis at ${target.display}: ${(err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);
+    redis.off('error', onError);
+  }
+}
+
+/** connect + ping: a client that answered, or RedisUrlError with the client closed (nothing left retrying). */
+export async function connectChecked(target: RedisTarget): Promise<Redis> {
+  const redis = connect(target);
+  try {
+    await ping(redis, target);
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    throw err;
   }
 }

@@ -4,7 +4,7 @@
  * the last minutes.
  */
 import { Queue } from 'bullmq';
-import { connect, parseRedisUrl, ping } from './redis.ts';
+import { connectChecked, parseRedisUrl } from './redis.ts';
 import { FARM_BOARDS, HEARTBEAT_PATTERN, MERGE_QUEUE, minuteKey, shardQueueName } from './queues.ts';
 
 export interface WorkerStatus {
@@ -42,11 +42,11 @@ export interface FarmStatus {
 
 export async function farmStatus(args: { redis?: string }): Promise<FarmStatus> {
   const target = parseRedisUrl(args.redis);
-  const redis = connect(target);
+  const redis = await connectChecked(target);
   const names = [...FARM_BOARDS.map(shardQueueName), MERGE_QUEUE];
   const queues = names.map((n) => new Queue(n, { connection: redis }));
+  for (const q of queues) q.on('error', () => undefined);
   try {
-    await ping(redis, target);
     const keys: string[] = [];
     let cursor = '0';
     do {

@@ -14,7 +14,7 @@ import { InterruptedError } from '../device/errors.ts';
 import { putArtifact } from './artifacts.ts';
 import { FarmJobFailedError } from './errors.ts';
 import type { MergeResult } from './merge.ts';
-import { connect, parseRedisUrl, ping } from './redis.ts';
+import { connectChecked, parseRedisUrl } from './redis.ts';
 import { FARM_BOARDS, MERGE_QUEUE, mergeJobId, shardJobId, shardQueueName, shardRanges, TEST_SET_SIZE, type FarmBoard } from './queues.ts';
 import type { MergeJobData, ShardJobData } from './schema.ts';
 
@@ -65,12 +65,14 @@ export async function runSubmit(args: SubmitArgs, options: SubmitOptions = {}): 
   const { model, bytes } = await readInt8Model(args.model);
   checkLinkLimits(model);
 
-  const redis = connect(target);
+  const redis = await connectChecked(target);
   const mergeQueue = new Queue(MERGE_QUEUE, { connection: redis });
   const shardQueue = new Queue(shardQueueName(board), { connection: redis });
   const flows = new FlowProducer({ connection: redis });
+  // Failures surface through the calls that fail; without listeners BullMQ prints each reconnect.
+  for (const q of [mergeQueue, shardQueue]) q.on('error', () => undefined);
+  flows.on('error', () => undefined);
   try {
-    await ping(redis, target);
     const sha = await putArtifact(redis, bytes);
     const ranges = shardRanges(samples, shards);
     const jobId = mergeJobId(sha, board, samples, shards);

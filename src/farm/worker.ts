@@ -24,7 +24,7 @@ import { crc32Hex } from '../protocol/crc32.ts';
 import type { Int8Model } from '../model/types.ts';
 import { BoardDevice } from './device.ts';
 import { getArtifact } from './artifacts.ts';
-import { connect, parseRedisUrl, ping, type RedisTarget } from './redis.ts';
+import { connectChecked, parseRedisUrl, type RedisTarget } from './redis.ts';
 import { FARM_BOARDS, heartbeatKey, MERGE_QUEUE, minuteKey, shardQueueName, type FarmBoard } from './queues.ts';
 import { BoardGoneError } from './errors.ts';
 import { parseMergeJobData, parseShardJobData, type ShardJobData } from './schema.ts';
@@ -95,13 +95,12 @@ export async function runWorker(args: WorkerArgs, log: (line: string) => void = 
   const { target, board, runtime } = checkArgs(args);
   const lockMs = args['lock-ms'] ?? 30_000;
   const id = args.name ?? `${hostname()}-${board}-${process.pid}`;
-  const redis = connect(target);
+  const redis = await connectChecked(target);
   const closers: (() => Promise<unknown>)[] = [async () => redis.quit().catch(() => redis.disconnect())];
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
-    await ping(redis, target);
     const test = await loadFashionMnist({ dataDir: args['data-dir'], split: 'test' });
     const device = new BoardDevice({ board, runtime, port: args.port, cacheDir: args['cache-dir'], tflmDir: args['tflm-dir'], log });
     closers.push(() => device.close());
