@@ -172,7 +172,7 @@ describe('a farm of three emulator workers', { skip }, () => {
   const startWorker = (name: string) => {
     const child = execa(
       process.execPath,
-      [TINYML, 'worker', '--redis', url, '--board', 'emulator', '--name', name, '--cache-dir', join(dir, 'cache'), '--lock-ms', '3000'],
+      [TINYML, 'worker', '--redis', url, '--board', 'emulator', '--name', name, '--cache-dir', join(dir, 'cache'), '--lock-ms', '8000'],
       { cwd: dir, reject: false, all: true, stdin: 'ignore' },
     );
     workers.set(name, child);
@@ -225,11 +225,15 @@ describe('a farm of three emulator workers', { skip }, () => {
 
       // Kill the worker of the first shard that is well under way, mid-shard.
       let victim = '';
+      let victimFirst = -1;
       for (let i = 0; !victim; i++) {
         assert.ok(i < 1200, 'no shard got under way within 2 minutes');
         for (const job of await shardQueue.getJobs(['active'])) {
           const p = job.progress as { done?: number; total?: number; worker?: string };
-          if (p && typeof p === 'object' && p.worker && (p.done ?? 0) >= 10 && (p.done ?? 0) <= (p.total ?? 0) - 10) victim = p.worker;
+          if (p && typeof p === 'object' && p.worker && (p.done ?? 0) >= 10 && (p.done ?? 0) <= (p.total ?? 0) - 10) {
+            victim = p.worker;
+            victimFirst = job.data.first;
+          }
         }
         await sleep(100);
       }
@@ -246,9 +250,11 @@ describe('a farm of three emulator workers', { skip }, () => {
       assert.equal(report.samples, SAMPLES);
       assert.equal(report.passed, true);
       assert.equal(report.shards.length, SHARDS);
-      const rerun = report.shards.filter((s: { attempt: number; stalls: number }) => s.attempt > 1 || s.stalls > 0);
-      assert.equal(rerun.length, 1, 'the killed shard ran again');
-      assert.notEqual(rerun[0].worker, victim, 'elsewhere');
+      // The killed shard ran again, elsewhere. (On a loaded machine a live worker's lock may lapse too:
+      // BullMQ then reruns that shard and refuses the first run's late result, so each is still counted once.)
+      const killed = report.shards.find((s: { first: number }) => s.first === victimFirst);
+      assert.ok(killed.attempt > 1 || killed.stalls > 0, 'the killed shard ran again');
+      assert.notEqual(killed.worker, victim, 'elsewhere');
 
       // The single-board run: one QEMU on the same ELF, the existing validate flow.
       const single = await singleBoardRun(join(dir, 'cache', 'emulator', `${sha}-native`, 'firmware.elf'), modelDir);
