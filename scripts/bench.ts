@@ -285,3 +285,6 @@ await writeJsonAtomic('build/bench.json', {
   firmwareFit,
 });
 console.log('wrote build/bench.json');
+
+// Farm scaling with 1, 2 and 3 emulator workers (BENCH_FARM=0 skips it).
+if (process.env.BENCH_FARM !== '0') await (await import('./bench-farm.ts')).benchFarm();

@@ -33,6 +33,7 @@ const PROGRAMS = [
   'g++',
   'git',
   'chromium',
+  'redis-server',
 ];
 const DATASET_DIR = '/usr/share/datasets/fashion-mnist';
 

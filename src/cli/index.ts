@@ -14,6 +14,9 @@ import { deployCommand } from './commands/deploy.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { exerciseCommand } from './commands/exercise.ts';
 import { reportCommand } from './commands/report.ts';
+import { workerCommand } from './commands/worker.ts';
+import { submitCommand } from './commands/submit.ts';
+import { farmCommand } from './commands/farm.ts';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('tinyml')
@@ -31,6 +34,9 @@ const cli = yargs(hideBin(process.argv))
   .command(doctorCommand)
   .command(exerciseCommand)
   .command(reportCommand)
+  .command(workerCommand)
+  .command(submitCommand)
+  .command(farmCommand)
   .demandCommand(1, 'name a command: tinyml --help lists them')
   .strict()
   .recommendCommands()
