@@ -4,7 +4,7 @@
  * and the raw answers encoded for Redis. The report is computed once, when the
  * shards are merged (merge.ts), from these answers.
  */
-import { quantizeInput } from '../reference/interpreter.ts';
+import { quantizeInput } from '../reference/int8-interpreter.ts';
 import { checkDeviceInfo } from '../validate/validate.ts';
 import type { DeviceLink } from '../device/link.ts';
 import type { Int8Model } from '../model/types.ts';

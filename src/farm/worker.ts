@@ -18,7 +18,7 @@ import { TinymlError, UsageError } from '../errors.ts';
 import { loadFashionMnist, type Dataset } from '../data/fashion-mnist.ts';
 import { readTflite } from '../tflite/reader.ts';
 import { checkLinkLimits } from '../reference/limits.ts';
-import { checkBudget, RUNTIME_KINDS, type RuntimeKind } from '../firmware/budget.ts';
+import { checkBudget, RUNTIME_KINDS, type RuntimeKind } from '../firmware-build/budget.ts';
 import { budgetBoard } from '../deploy/targets.ts';
 import { crc32Hex } from '../protocol/crc32.ts';
 import type { Int8Model } from '../model/types.ts';
