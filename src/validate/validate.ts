@@ -98,9 +98,13 @@ export interface ValidationReport {
   readonly link: {
     readonly window: number;
     readonly resends: number;
+    /** Of the resends, those for a damaged request or answer that named it (NAKs). */
+    readonly nakResends: number;
     readonly staleAnswers: number;
     readonly badFrames: number;
     readonly deviceBadFrames: number;
+    /** Of the BAD_FRAME reports, those naming no request (the header was damaged). */
+    readonly deviceBadFramesUnnamed: number;
     /** Bytes the device's serial write dropped since its boot (INFO after the run; a host that stopped reading). */
     readonly deviceTxDroppedBytes: number;
     /** Device log lines that never arrived (gaps in their line numbers). */
@@ -277,9 +281,11 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
     link: {
       window: input.window ?? 4,
       resends: result.resends,
+      nakResends: result.nakResends,
       staleAnswers: result.staleAnswers,
       badFrames: stats.badFrames,
       deviceBadFrames: stats.deviceBadFrames,
+      deviceBadFramesUnnamed: stats.deviceBadFramesUnnamed,
       deviceTxDroppedBytes: (finalInfo ?? info).txDroppedBytes,
       deviceLogLinesLost: stats.logLinesLost,
     },
@@ -326,7 +332,7 @@ export function formatValidationReport(r: ValidationReport): string {
   }
   lines.push(
     `throughput                     ${r.throughputSamplesPerSec.toFixed(1)} samples/s over the link (window ${r.link.window}, ${r.wallSeconds.toFixed(2)} s)`,
-    `link                           ${r.link.resends} resends, ${r.link.staleAnswers} stale answers dropped, ${r.link.badFrames} bad frames received, ${r.link.deviceBadFrames} BAD_FRAME reports`,
+    `link                           ${r.link.resends} resends (${r.link.nakResends} for damage), ${r.link.staleAnswers} stale answers dropped, ${r.link.badFrames} bad frames received, ${r.link.deviceBadFrames} BAD_FRAME reports (${r.link.deviceBadFramesUnnamed} naming no request)`,
     `device serial                  ${num(r.link.deviceTxDroppedBytes)} bytes dropped by the device (host not reading)`,
     `device log                     ${r.deviceLog.length} lines${r.link.deviceLogLinesLost ? `, ${r.link.deviceLogLinesLost} lost` : ''}`,
     `result                         ${r.passed ? 'PASS: the device computes exactly what the reference computes' : 'FAIL: the device differs from the reference'}`,
