@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
 import { startQemu, type QemuInstance } from '../src/device/qemu.ts';
 import { SerialTransport } from '../src/device/serial-transport.ts';
@@ -50,10 +51,10 @@ test.after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function boot(): Promise<FaultRelay> {
+async function boot(extraArgs: string[] = []): Promise<FaultRelay> {
   await relay?.close();
   await qemu?.stop();
-  qemu = await startQemu({ elf });
+  qemu = await startQemu({ elf, extraArgs });
   relay = await startFaultRelay({ devicePath: qemu.ptyPath, linkPath: join(dir, 'ttyRELAY') });
   return relay;
 }
@@ -72,6 +73,92 @@ test('byte faults at 1e-3 (flips, losses, insertions, both ways): exact, every s
     const faults = s.reduce((n, x) => n + x.corrupted + x.dropped + x.inserted, 0);
     t.diagnostic(`${faults} byte faults, ${result.resends} resends (${result.nakResends} NAKed), ${link.stats.deviceBadFramesUnnamed} unnamed BAD_FRAMEs, ${result.wallMs.toFixed(0)} ms`);
     assert.ok(faults > 50 && result.nakResends > 0, `${faults} byte faults, ${result.nakResends} NAK resends`);
+  } finally {
+    await link.close();
+  }
+});
+
+function reopenVia(path: string) {
+  return async () => {
+    const t = new SerialTransport({ path });
+    await t.open();
+    return t;
+  };
+}
+
+test('the port unplugged for 1 s mid-run, then plugged back: the link reconnects and every sample comes once', { skip, timeout: 120_000 }, async (t) => {
+  const r = await boot();
+  const link = new DeviceLink(new SerialTransport({ path: r.linkPath }));
+  const answers = new Array<number>(COUNT).fill(0);
+  try {
+    await link.transport.open();
+    await link.handshake({ timeoutMs: 10_000 });
+    let pulled = false;
+    const result = await link.inferReconnecting(inputs, {
+      timeoutMs: 500,
+      onAnswer: (i) => {
+        answers[i]!++;
+        if (answers.reduce((a, b) => a + b, 0) === 40 && !pulled) {
+          pulled = true;
+          void r.unplug().then(() => new Promise((res) => setTimeout(res, 1000))).then(() => r.replug());
+        }
+      },
+      reconnect: { timeoutMs: 10_000, reopen: reopenVia(r.linkPath) },
+    });
+    assert.deepEqual(result.outputs, expected);
+    assert.equal(result.reconnects, 1);
+    assert.deepEqual(answers, new Array<number>(COUNT).fill(1), 'every sample answered once');
+    t.diagnostic(`${result.reconnects} reconnect, ${result.resends} resends, ${result.wallMs.toFixed(0)} ms`);
+  } finally {
+    await link.close();
+  }
+});
+
+/** Sends one QMP command to QEMU's monitor socket. */
+async function qmp(socketPath: string, command: string): Promise<void> {
+  const sock = connect(socketPath);
+  let text = '';
+  sock.on('data', (d) => (text += d.toString()));
+  const waitFor = async (re: RegExp) => {
+    const until = Date.now() + 5000;
+    while (!re.test(text)) {
+      if (Date.now() > until) throw new Error(`QMP: no ${re} in ${text}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await waitFor(/"QMP"/);
+  sock.write('{"execute":"qmp_capabilities"}\n');
+  await waitFor(/"return"/);
+  text = '';
+  sock.write(`{"execute":"${command}"}\n`);
+  await waitFor(/"return"/);
+  sock.end();
+}
+
+test('the device reset mid-run (QEMU system_reset): requests it lost are sent again, every sample comes once', { skip, timeout: 120_000 }, async (t) => {
+  const socket = join(dir, 'qmp.sock');
+  const r = await boot(['-qmp', `unix:${socket},server=on,wait=off`]);
+  const link = new DeviceLink(new SerialTransport({ path: r.linkPath }));
+  const answers = new Array<number>(COUNT).fill(0);
+  try {
+    await link.transport.open();
+    await link.handshake({ timeoutMs: 10_000 });
+    let reset = false;
+    const result = await link.inferReconnecting(inputs, {
+      timeoutMs: 500,
+      onAnswer: (i) => {
+        answers[i]!++;
+        if (!reset && answers.reduce((a, b) => a + b, 0) === 40) {
+          reset = true;
+          void qmp(socket, 'system_reset');
+        }
+      },
+      reconnect: { timeoutMs: 10_000, reopen: reopenVia(r.linkPath) },
+    });
+    assert.ok(reset);
+    assert.deepEqual(result.outputs, expected);
+    assert.deepEqual(answers, new Array<number>(COUNT).fill(1), 'every sample answered once');
+    t.diagnostic(`${result.resends} resends after the reset, ${result.wallMs.toFixed(0)} ms`);
   } finally {
     await link.close();
   }

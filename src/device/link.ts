@@ -19,6 +19,12 @@
  *
  * Sequence numbers run 0..0xFFFE and wrap; 0xFFFF is reserved for BAD_FRAME.
  *
+ * inferReconnecting(): infer() that survives a port that errors or disappears
+ * (a pulled cable, a board that resets its USB): it keeps reopening the same
+ * path until `timeoutMs`, says HELLO again, checks that INFO names the same
+ * model CRC, and runs the samples not answered yet. Each sample is still
+ * counted once: answers are kept as they arrive (onAnswer), not at the end.
+ *
  * LOG frames (the device log) may arrive at any time, in any exchange or none:
  * they never answer a request. Each line is kept once in `deviceLog` and passed
  * to `onLog`: the device replays the lines it kept after every HELLO, and its
@@ -39,10 +45,12 @@ import {
 } from '../protocol/frames.ts';
 import { FrameSplitter } from '../protocol/frame-parser.ts';
 import {
+  DeviceModelError,
   DeviceReportedError,
   DeviceTimeoutError,
   HandshakeTimeoutError,
   InterruptedError,
+  SerialPortError,
   TransportClosedError,
 } from './errors.ts';
 import type { Transport } from './transport.ts';
@@ -70,7 +78,25 @@ export interface InferOptions {
   readonly nakRetries?: number;
   /** Called after each sample is answered, with (answered, total). */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Called with each sample's answer as it arrives (index into `inputs`), before onProgress. */
+  readonly onAnswer?: (index: number, answer: ResultMessage) => void;
   readonly signal?: AbortSignal;
+}
+
+export interface ReconnectOptions {
+  /** Opens the same port again and returns it open (throws while it cannot). */
+  readonly reopen: () => Promise<Transport>;
+  /** Give up reopening after this long; default 15 s. */
+  readonly timeoutMs?: number;
+  /** Pause between attempts; default 250 ms. */
+  readonly intervalMs?: number;
+  /** Told after each successful reconnect, with why the link was lost. */
+  readonly onReconnect?: (count: number, why: string) => void;
+}
+
+export interface ReconnectingInferOptions extends InferOptions {
+  /** Without it, a lost port ends the run (as infer()). */
+  readonly reconnect?: ReconnectOptions;
 }
 
 export interface InferResult {
@@ -91,6 +117,8 @@ export interface InferResult {
   readonly nakResends: number;
   /** Answers dropped because their sequence number was not outstanding. */
   readonly staleAnswers: number;
+  /** Times the port was lost and opened again (inferReconnecting). */
+  readonly reconnects?: number;
 }
 
 /** Counters over the link's lifetime. */
@@ -127,12 +155,22 @@ export class DeviceLink {
   private problemHandler: ((err: FrameError) => void) | null = null;
   private closeHandler: ((err: Error) => void) | null = null;
   private closedError: Error | null = null;
-  private readonly unsubscribe: (() => void)[];
+  private unsubscribe: (() => void)[] = [];
+  private transport_: Transport;
 
   constructor(
-    readonly transport: Transport,
+    transport: Transport,
     private readonly options: DeviceLinkOptions = {},
   ) {
+    this.transport_ = transport;
+    this.subscribe(transport);
+  }
+
+  get transport(): Transport {
+    return this.transport_;
+  }
+
+  private subscribe(transport: Transport): void {
     this.unsubscribe = [
       transport.onData((chunk) => this.onData(chunk)),
       transport.onClose((err) => {
@@ -142,6 +180,17 @@ export class DeviceLink {
         this.closeHandler?.(this.closedError);
       }),
     ];
+  }
+
+  /** Carries on over another transport (the same port opened again); the old one is closed. */
+  async attach(transport: Transport): Promise<void> {
+    if (this.handler) throw new Error('DeviceLink.attach: an exchange is running');
+    for (const u of this.unsubscribe) u();
+    await this.transport_.close().catch(() => undefined);
+    this.transport_ = transport;
+    this.closedError = null;
+    this.splitter.reset();
+    this.subscribe(transport);
   }
 
   /** The next request sequence number: 0..0xFFFE, wrapping, never 0xFFFF. */
@@ -407,6 +456,7 @@ export class DeviceLink {
         top1[p.index] = msg.top1;
         cycles[p.index] = msg.cycles;
         done++;
+        options.onAnswer?.(p.index, msg);
         options.onProgress?.(done, count);
       };
 
@@ -459,9 +509,103 @@ export class DeviceLink {
     });
   }
 
+  /**
+   * infer(), reopening the port when it is lost (see the file comment).
+   * @throws what infer() throws; TransportClosedError when the port stays away
+   *         past the reconnect timeout; DeviceModelError when the device that
+   *         comes back runs another model
+   */
+  async inferReconnecting(inputs: readonly Int8Array[], options: ReconnectingInferOptions = {}): Promise<InferResult> {
+    const rc = options.reconnect;
+    if (!rc) return this.infer(inputs, options);
+    const info = this.info;
+    if (!info) throw new Error('DeviceLink.inferReconnecting: call handshake() first');
+    const count = inputs.length;
+    const width = info.outputCount;
+    const outputs = new Int8Array(count * width);
+    const top1 = new Uint8Array(count);
+    const cycles = new Uint32Array(count);
+    const answered = new Uint8Array(count);
+    let done = 0;
+    let resends = 0;
+    let nakResends = 0;
+    let stale = 0;
+    let reconnects = 0;
+    const started = performance.now();
+    for (;;) {
+      const todo: number[] = [];
+      for (let i = 0; i < count; i++) if (!answered[i]) todo.push(i);
+      if (todo.length === 0) break;
+      try {
+        const r = await this.infer(
+          todo.map((i) => inputs[i]!),
+          {
+            ...options,
+            onAnswer: (k, msg) => {
+              const i = todo[k]!;
+              outputs.set(msg.outputs, i * width);
+              top1[i] = msg.top1;
+              cycles[i] = msg.cycles;
+              answered[i] = 1;
+              done++;
+              options.onAnswer?.(i, msg);
+              options.onProgress?.(done, count);
+            },
+            onProgress: undefined,
+          },
+        );
+        resends += r.resends;
+        nakResends += r.nakResends;
+        stale += r.staleAnswers;
+        break;
+      } catch (err) {
+        if (!(err instanceof TransportClosedError || err instanceof SerialPortError)) throw err;
+        await this.reconnect(rc, info.modelCrc32, err, options.signal);
+        reconnects++;
+        rc.onReconnect?.(reconnects, err.message);
+      }
+    }
+    return { count, width, outputs, top1, cycles, wallMs: performance.now() - started, resends, nakResends, staleAnswers: stale, reconnects };
+  }
+
+  private async reconnect(rc: ReconnectOptions, modelCrc32: number, lost: Error, signal: AbortSignal | undefined): Promise<void> {
+    const timeoutMs = rc.timeoutMs ?? 15_000;
+    const deadline = performance.now() + timeoutMs;
+    let last: unknown = lost;
+    const where = this.transport_.description;
+    await this.transport_.close().catch(() => undefined);
+    while (performance.now() < deadline) {
+      if (signal?.aborted) throw new InterruptedError('interrupted');
+      try {
+        const t = await rc.reopen();
+        await this.attach(t);
+        const info = await this.handshake({ timeoutMs: Math.max(500, Math.min(3000, deadline - performance.now())), signal });
+        if (info.modelCrc32 !== modelCrc32) {
+          throw new DeviceModelError(
+            `the device that came back on ${where} runs another model (CRC-32 ${info.modelCrc32.toString(16).padStart(8, '0')}, ` +
+              `was ${modelCrc32.toString(16).padStart(8, '0')}): flash it again with tinyml flash`,
+          );
+        }
+        return;
+      } catch (err) {
+        // Only "not there (yet)" is worth another try; anything else (another model, Ctrl-C, the emulator gone) ends it.
+        if (!(err instanceof TransportClosedError || err instanceof SerialPortError || err instanceof HandshakeTimeoutError)) throw err;
+        last = err;
+        await this.transport_.close().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, rc.intervalMs ?? 250));
+      }
+    }
+    const why = last instanceof Error ? last.message : String(last);
+    throw new TransportClosedError(
+      `lost the device on ${where} and could not reconnect within ${timeoutMs} ms (last: ${why}): check the cable, ` +
+        'or raise --reconnect-timeout',
+      { cause: last },
+    );
+  }
+
   /** Stops listening and closes the transport. */
   async close(): Promise<void> {
     for (const u of this.unsubscribe) u();
-    await this.transport.close();
+    await this.transport_.close();
   }
 }

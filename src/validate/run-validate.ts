@@ -31,6 +31,8 @@ export interface ValidateArgs {
   timeout?: number;
   /** How long to wait for the device to answer HELLO, ms. */
   'handshake-timeout'?: number;
+  /** How long to keep reopening a lost port before giving up, seconds (0: never reconnect). */
+  'reconnect-timeout'?: number;
   json?: boolean;
   'data-dir'?: string;
 }
@@ -70,6 +72,8 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
   const window = positive('window', args.window, 4);
   const timeoutMs = positive('timeout', args.timeout, 2000);
   const handshakeMs = positive('handshake-timeout', args['handshake-timeout'], 15_000);
+  const reconnectS = args['reconnect-timeout'] ?? 15;
+  if (!(reconnectS >= 0 && reconnectS <= 3600)) throw new UsageError(`--reconnect-timeout ${args['reconnect-timeout']} is not a number of seconds in 0..3600`);
   const log = options.log ?? (() => undefined);
 
   const { model, bytes: tfliteBytes } = await readInt8Model(args.model);
@@ -121,6 +125,19 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
       board: elf ? 'emulator' : path,
       window,
       timeoutMs,
+      reconnect:
+        reconnectS > 0
+          ? {
+              timeoutMs: reconnectS * 1000,
+              reopen: async () => {
+                if (qemu && !qemu.running) throw new ToolError('QEMU exited during validation', 'qemu-system-arm', qemu.output());
+                const t = new SerialTransport({ path });
+                await t.open();
+                return t;
+              },
+              onReconnect: (n, why) => log(`reconnected to ${path} (${n}; ${why})`),
+            }
+          : undefined,
       onProgress: options.onProgress,
       signal: abort.signal,
       onOutputs: (outputs) => {

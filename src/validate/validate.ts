@@ -13,7 +13,7 @@ import { InterpreterError, TinymlError } from '../errors.ts';
 import { crc32, crc32Hex } from '../protocol/crc32.ts';
 import { describeErrorCode, ErrorCode, PROTOCOL_VERSION, type CycleUnit, type DeviceInfo, type Runtime } from '../protocol/frames.ts';
 import { ArenaTooSmallError, DeviceModelError, HandshakeTimeoutError } from '../device/errors.ts';
-import type { DeviceLink } from '../device/link.ts';
+import type { DeviceLink, ReconnectOptions } from '../device/link.ts';
 
 export interface ValidateOnDeviceInput {
   /** A link whose handshake has been done. */
@@ -36,6 +36,8 @@ export interface ValidateOnDeviceInput {
   readonly window?: number;
   readonly timeoutMs?: number;
   readonly retries?: number;
+  /** Reopen the port when it is lost mid-run (a pulled cable); without it a lost port ends the run. */
+  readonly reconnect?: ReconnectOptions;
   readonly onProgress?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
   /** Receives every sample's outputs once all are in (reports draw confusion matrices from them). */
@@ -105,6 +107,8 @@ export interface ValidationReport {
     readonly deviceBadFrames: number;
     /** Of the BAD_FRAME reports, those naming no request (the header was damaged). */
     readonly deviceBadFramesUnnamed: number;
+    /** Times the port was lost and opened again mid-run. */
+    readonly reconnects: number;
     /** Bytes the device's serial write dropped since its boot (INFO after the run; a host that stopped reading). */
     readonly deviceTxDroppedBytes: number;
     /** Device log lines that never arrived (gaps in their line numbers). */
@@ -223,10 +227,11 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
     samples.push(view);
   }
 
-  const result = await input.link.infer(samples, {
+  const result = await input.link.inferReconnecting(samples, {
     window: input.window,
     timeoutMs: input.timeoutMs,
     retries: input.retries,
+    reconnect: input.reconnect,
     onProgress: input.onProgress,
     signal: input.signal,
   });
@@ -286,6 +291,7 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
       badFrames: stats.badFrames,
       deviceBadFrames: stats.deviceBadFrames,
       deviceBadFramesUnnamed: stats.deviceBadFramesUnnamed,
+      reconnects: result.reconnects ?? 0,
       deviceTxDroppedBytes: (finalInfo ?? info).txDroppedBytes,
       deviceLogLinesLost: stats.logLinesLost,
     },
@@ -332,7 +338,7 @@ export function formatValidationReport(r: ValidationReport): string {
   }
   lines.push(
     `throughput                     ${r.throughputSamplesPerSec.toFixed(1)} samples/s over the link (window ${r.link.window}, ${r.wallSeconds.toFixed(2)} s)`,
-    `link                           ${r.link.resends} resends (${r.link.nakResends} for damage), ${r.link.staleAnswers} stale answers dropped, ${r.link.badFrames} bad frames received, ${r.link.deviceBadFrames} BAD_FRAME reports (${r.link.deviceBadFramesUnnamed} naming no request)`,
+    `link                           ${r.link.resends} resends (${r.link.nakResends} for damage), ${r.link.staleAnswers} stale answers dropped, ${r.link.badFrames} bad frames received, ${r.link.deviceBadFrames} BAD_FRAME reports (${r.link.deviceBadFramesUnnamed} naming no request), ${r.link.reconnects} reconnects`,
     `device serial                  ${num(r.link.deviceTxDroppedBytes)} bytes dropped by the device (host not reading)`,
     `device log                     ${r.deviceLog.length} lines${r.link.deviceLogLinesLost ? `, ${r.link.deviceLogLinesLost} lost` : ''}`,
     `result                         ${r.passed ? 'PASS: the device computes exactly what the reference computes' : 'FAIL: the device differs from the reference'}`,

@@ -17,6 +17,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .option('window', { type: 'number', default: 4, describe: 'Requests kept in flight' })
       .option('timeout', { type: 'number', default: 2000, describe: 'Milliseconds to wait for an answer before sending a request again' })
       .option('handshake-timeout', { type: 'number', default: 15000, describe: 'Milliseconds to wait for the device to answer HELLO' })
+      .option('reconnect-timeout', { type: 'number', default: 15, describe: 'Seconds to keep reopening the port when it is lost mid-run (0: do not reconnect)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object instead of a table' })
       .option('data-dir', dataOptions['data-dir'])
       .conflicts('board', 'port')
