@@ -18,6 +18,8 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .option('timeout', { type: 'number', default: 2000, describe: 'Milliseconds to wait for an answer before sending a request again' })
       .option('handshake-timeout', { type: 'number', default: 15000, describe: 'Milliseconds to wait for the device to answer HELLO' })
       .option('reconnect-timeout', { type: 'number', default: 15, describe: 'Seconds to keep reopening the port when it is lost mid-run (0: do not reconnect)' })
+      .option('results', { type: 'string', describe: 'Results file, one JSON line per answered sample (default <model dir>/validation-results.jsonl)' })
+      .option('resume', { type: 'boolean', default: false, describe: 'Continue the run in the results file: send only the samples not answered yet' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object instead of a table' })
       .option('data-dir', dataOptions['data-dir'])
       .conflicts('board', 'port')
