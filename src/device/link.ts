@@ -125,6 +125,8 @@ export interface InferResult {
 export interface LinkStats {
   framesSent: number;
   framesReceived: number;
+  /** Bytes received, frames or not. */
+  bytesReceived: number;
   /** Received blocks that failed COBS, CRC or a length check. */
   badFrames: number;
   /** ERROR BAD_FRAME answers (the device could not read a request). */
@@ -143,7 +145,7 @@ export interface DeviceLinkOptions {
 const DEFAULTS = { window: 4, timeoutMs: 2000, retries: 5, nakRetries: 50, handshakeMs: 10_000, helloMs: 200 } as const;
 
 export class DeviceLink {
-  readonly stats: LinkStats = { framesSent: 0, framesReceived: 0, badFrames: 0, deviceBadFrames: 0, deviceBadFramesUnnamed: 0, logLinesLost: 0 };
+  readonly stats: LinkStats = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badFrames: 0, deviceBadFrames: 0, deviceBadFramesUnnamed: 0, logLinesLost: 0 };
   /** INFO from the last handshake. */
   info: DeviceInfo | null = null;
   /** The device log lines received over this link, each once, in order. */
@@ -207,6 +209,7 @@ export class DeviceLink {
   }
 
   private onData(chunk: Uint8Array): void {
+    this.stats.bytesReceived += chunk.length;
     for (const block of this.splitter.push(chunk)) {
       let msg: Message;
       try {
@@ -286,6 +289,7 @@ export class DeviceLink {
       const sent = new Set<number>();
       let hellos = 0;
       let heard = '';
+      const bytesBefore = this.stats.bytesReceived;
       const hello = () => {
         const seq = this.nextSeq();
         sent.add(seq);
@@ -313,6 +317,13 @@ export class DeviceLink {
         heard = `; it sent frames the host cannot read (${err.message})`;
       };
       const deadline = setTimeout(() => {
+        const bytes = this.stats.bytesReceived - bytesBefore;
+        if (!heard) {
+          heard =
+            bytes === 0
+              ? '; the device sent nothing'
+              : `; it sent ${bytes} bytes but no frame (a serial console or other firmware, or the wrong baud rate)`;
+        }
         fail(
           new HandshakeTimeoutError(
             `no INFO from the device on ${where} after ${hellos} HELLOs in ${timeoutMs} ms${heard}: ` +
