@@ -261,6 +261,7 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
   const already = count - todo.length;
   let linkResult = { resends: 0, nakResends: 0, staleAnswers: 0, reconnects: 0, wallMs: 0 };
   let interrupted: InterruptedError | null = null;
+  const started = performance.now();
   if (todo.length > 0) {
     try {
       const r = await input.link.inferReconnecting(
@@ -283,6 +284,7 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
     } catch (err) {
       if (!(err instanceof InterruptedError)) throw err;
       interrupted = err;
+      linkResult = { ...linkResult, wallMs: performance.now() - started };
     }
   }
   // The report covers the answered samples: all of them, or those in by an interruption (partial).
