@@ -25,7 +25,7 @@ const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).
 const skip = !has('arm-none-eabi-gcc') || !has('qemu-system-arm') ? 'needs arm-none-eabi-gcc and qemu-system-arm' : !hasSocat() ? 'needs socat' : false;
 
 const model = randomInt8Model('relay', [784, 16, 10], 11, { inputShape: [28, 28] });
-const COUNT = 150;
+const COUNT = 100;
 const rand = mulberry32(12);
 const inputs = Array.from({ length: COUNT }, () => Int8Array.from({ length: 784 }, () => Math.floor(rand() * 256) - 128));
 const expected = (() => {
