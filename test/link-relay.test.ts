@@ -20,6 +20,9 @@ import { Int8Interpreter } from '../src/reference/int8-interpreter.ts';
 import { randomInt8Model } from '../scripts/golden-vectors.ts';
 import { mulberry32 } from '../src/util/prng.ts';
 import { hasSocat, startFaultRelay, type FaultRelay } from './helpers/fault-relay.ts';
+import { validateOnDevice } from '../src/validate/validate.ts';
+import { openResultsFile } from '../src/validate/results-file.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
 const skip = !has('arm-none-eabi-gcc') || !has('qemu-system-arm') ? 'needs arm-none-eabi-gcc and qemu-system-arm' : !hasSocat() ? 'needs socat' : false;
@@ -162,4 +165,56 @@ test('the device reset mid-run (QEMU system_reset): requests it lost are sent ag
   } finally {
     await link.close();
   }
+});
+
+test('killed at half way with byte faults on, then resumed from the results file on a new emulator: every sample once, exact', { skip, timeout: 120_000 }, async () => {
+  const images = Uint8Array.from({ length: COUNT * 784 }, () => Math.floor(rand() * 256));
+  const labels = Uint8Array.from({ length: COUNT }, (_, i) => i % 10);
+  const tfliteBytes = writeTflite(model);
+  const path = join(dir, 'results.jsonl');
+  const header = { modelCrc32: 'relay', samples: COUNT, testDataSha256: 'random', settings: {} };
+  const common = { model, tfliteBytes, images, labels, count: COUNT, normalized: false, board: 'emulator', timeoutMs: 500 };
+  const connectVia = async (r: FaultRelay) => {
+    const link = new DeviceLink(new SerialTransport({ path: r.linkPath }));
+    await link.transport.open();
+    return { link, info: await link.handshake({ timeoutMs: 10_000 }) };
+  };
+
+  let r = await boot();
+  r.setFaults({ seed: 3, rate: 1e-3 });
+  const first = openResultsFile(path, header, false);
+  const abort = new AbortController();
+  let n = 0;
+  const a = await connectVia(r);
+  const partial = await validateOnDevice({
+    ...common,
+    ...a,
+    signal: abort.signal,
+    onAnswer: (i, ans) => {
+      first.append(i, ans);
+      if (++n === COUNT / 2) abort.abort();
+    },
+  });
+  first.close();
+  await a.link.close();
+  assert.equal(partial.partial, true);
+  // The kill also cut the last line short.
+  const text = readFileSync(path, 'utf8');
+  writeFileSync(path, text.slice(0, text.length - 20));
+
+  r = await boot();
+  const second = openResultsFile(path, header, true);
+  assert.equal(second.previous.size, COUNT / 2 - 1);
+  const sent = new Set<number>();
+  const b = await connectVia(r);
+  const report = await validateOnDevice({ ...common, ...b, previous: second.previous, onAnswer: (i, ans) => (second.append(i, ans), sent.add(i)) });
+  second.close();
+  await b.link.close();
+  assert.equal(report.partial, false);
+  assert.equal(report.passed, true, 'the device computes what the reference computes');
+  assert.equal(report.samples, COUNT);
+  assert.equal(sent.size, COUNT / 2 + 1, 'only what the file lacked was sent');
+  for (const i of sent) assert.ok(!second.previous.has(i));
+  const lines = readFileSync(path, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l).i as number);
+  assert.deepEqual([...lines].sort((x, y) => x - y), Array.from({ length: COUNT }, (_, i) => i), 'the file holds every sample once');
 });
