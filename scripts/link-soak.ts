@@ -5,6 +5,7 @@
  * reference. Needs arm-none-eabi-gcc, qemu-system-arm and socat.
  *
  *   node --import tsx scripts/link-soak.ts [samples=1000] [rate=1e-3] [modes=clean,faults,unplug]
+ * (TIMEOUT_MS=2000: validate's --timeout, how long without progress before a request is sent again)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -52,7 +53,7 @@ try {
       }
       const answered = new Uint16Array(count);
       const r = await link.inferReconnecting(inputs, {
-        timeoutMs: 500,
+        timeoutMs: Number(process.env.TIMEOUT_MS ?? 2000),
         onAnswer: (i) => answered[i]!++,
         reconnect: { timeoutMs: 15_000, reopen: async () => { const t = new SerialTransport({ path: relay.linkPath }); await t.open(); return t; } },
       });
