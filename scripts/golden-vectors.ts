@@ -322,14 +322,29 @@ export function cobsEncode(src: Uint8Array): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** CRC-16/CCITT-FALSE, bit by bit (independent of the firmware's and src/protocol's). */
+export function crc16Ccitt(bytes: Uint8Array): number {
+  let crc = 0xffff;
+  for (const b of bytes) {
+    for (let bit = 7; bit >= 0; bit--) {
+      const top = ((crc >> 15) ^ (b >> bit)) & 1;
+      crc = ((crc << 1) & 0xffff) ^ (top ? 0x1021 : 0);
+    }
+  }
+  return crc;
+}
+
+/** Protocol v3: version, type, seq u16, body length u16, CRC-16 of those, body, CRC-32 of all before it. */
 export function frameWire(type: number, seq: number, body: Uint8Array): Uint8Array {
-  const payload = new Uint8Array(8 + body.length);
+  const payload = new Uint8Array(12 + body.length);
   const v = new DataView(payload.buffer);
-  payload[0] = 2; // protocol version
+  payload[0] = 3; // protocol version
   payload[1] = type;
   v.setUint16(2, seq, true);
-  payload.set(body, 4);
-  v.setUint32(4 + body.length, crc32(payload.subarray(0, 4 + body.length)), true);
+  v.setUint16(4, body.length, true);
+  v.setUint16(6, crc16Ccitt(payload.subarray(0, 6)), true);
+  payload.set(body, 8);
+  v.setUint32(8 + body.length, crc32(payload.subarray(0, 8 + body.length)), true);
   const enc = cobsEncode(payload);
   const wire = new Uint8Array(enc.length + 1);
   wire.set(enc);
@@ -338,7 +353,7 @@ export function frameWire(type: number, seq: number, body: Uint8Array): Uint8Arr
 
 export function protocolVectors(): string {
   const w = new Writer();
-  header(w, 'CRC-32, COBS and frames of protocol v2 (firmware/tests/protocol_test.c)');
+  header(w, 'CRC-32, COBS and frames of protocol v3 (firmware/tests/protocol_test.c)');
   const rand = mulberry32(GOLDEN_SEED + 7);
   const bytes = (n: number, zeros = 0.2) => Uint8Array.from({ length: n }, () => (rand() < zeros ? 0 : 1 + Math.floor(rand() * 255)));
   const crcCases = [new TextEncoder().encode('123456789'), new Uint8Array(0), new Uint8Array([0]), bytes(1000), bytes(7, 0)];
@@ -350,7 +365,7 @@ export function protocolVectors(): string {
   const cobsCases = [
     new Uint8Array(0), new Uint8Array([0]), new Uint8Array([0, 0]), new Uint8Array([0x11, 0x22, 0, 0x33]),
     bytes(253, 0), bytes(254, 0), bytes(255, 0), bytes(508, 0), Uint8Array.from([...bytes(254, 0), 0]),
-    Uint8Array.from([0, ...bytes(254, 0)]), bytes(1032), bytes(600, 0.001),
+    Uint8Array.from([0, ...bytes(254, 0)]), bytes(1036), bytes(600, 0.001),
   ];
   for (const b of cobsCases) {
     const e = cobsEncode(b);

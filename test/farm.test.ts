@@ -85,6 +85,7 @@ function shard(first: number, count: number, width = 2, extra: Partial<ShardResu
     cycles: Buffer.from(cycles).toString('base64'),
     wallMs: 10,
     resends: 1,
+    nakResends: 0,
     staleAnswers: 0,
     badFrames: 0,
     deviceBadFrames: 0,

@@ -1,5 +1,5 @@
 /**
- * The C side of protocol v2 (firmware/core/protocol.c and app.c) against
+ * The C side of protocol v3 (firmware/core/protocol.c and app.c) against
  * vectors from an independent TypeScript CRC-32 (node:zlib) and COBS encoder,
  * then the request loop end to end over the host board's in-memory link.
  */
@@ -7,7 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { buildHostTests } from '../src/firmware-build/host-build.ts';
-import { cobsEncode, protocolVectors, writeGoldenVectors } from '../scripts/golden-vectors.ts';
+import { cobsEncode, crc16Ccitt, protocolVectors, writeGoldenVectors } from '../scripts/golden-vectors.ts';
+
+test('the CRC-16 of the vectors gives the CCITT-FALSE check value', () => {
+  assert.equal(crc16Ccitt(new TextEncoder().encode('123456789')), 0x29b1);
+});
 
 test('the TypeScript COBS encoder used for the vectors follows the canonical examples', () => {
   const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { crc32, crc32Hex } from '../src/protocol/crc32.ts';
+import { crc16 } from '../src/protocol/crc16.ts';
 import { cobsDecode, cobsEncode, cobsMaxEncodedLength } from '../src/protocol/cobs.ts';
 import {
   decodeFrame,
@@ -11,6 +12,7 @@ import {
   encodePayload,
   FrameError,
   framePayload,
+  HEADER_BYTES,
   MAX_BODY,
   MAX_LOG_TEXT,
   MAX_ENCODED,
@@ -72,7 +74,7 @@ test('COBS: malformed blocks are rejected', () => {
 });
 
 const info: DeviceInfo = {
-  protocolVersion: 2,
+  protocolVersion: 3,
   runtime: 'tflm',
   cycleUnit: 'emulated-instructions',
   modelCrc32: 0xdeadbeef,
@@ -123,14 +125,17 @@ test('every message round-trips through the wire form', () => {
 
 test('payload layout matches docs/protocol.md', () => {
   const p = encodePayload({ type: 'error', seq: 0x1234, code: 4, detail: 9 });
-  assert.deepEqual([...p.subarray(0, 6)], [2, 0x7f, 0x34, 0x12, 4, 9]);
-  assert.equal(Buffer.from(p).readUInt32LE(6), crc32(p.subarray(0, 6)));
+  assert.deepEqual([...p.subarray(0, 6)], [3, 0x7f, 0x34, 0x12, 2, 0]);
+  assert.equal(Buffer.from(p).readUInt16LE(6), crc16(p, 0, 6));
+  assert.deepEqual([...p.subarray(8, 10)], [4, 9]);
+  assert.equal(Buffer.from(p).readUInt32LE(10), crc32(p.subarray(0, 10)));
+  assert.equal(p.length, 14);
   const r = encodePayload({ type: 'result', seq: 1, top1: 2, cycles: 0x01020304, outputs: Int8Array.of(-1, 5) });
-  assert.deepEqual([...r.subarray(4, 14)], [2, 0, 2, 0, 4, 3, 2, 1, 0xff, 5]);
+  assert.deepEqual([...r.subarray(8, 18)], [2, 0, 2, 0, 4, 3, 2, 1, 0xff, 5]);
   const i = encodePayload({ type: 'info', seq: 1, info });
-  const b = Buffer.from(i.subarray(4, i.length - 4));
+  const b = Buffer.from(i.subarray(8, i.length - 4));
   assert.equal(b.length, 60 + 1 + 'mps2-an386'.length + 1 + info.runtimeVersion.length);
-  assert.equal(b[0], 2);
+  assert.equal(b[0], 3);
   assert.equal(b[1], 1);
   assert.equal(b[2], 1);
   assert.equal(b[3], 3);
@@ -145,31 +150,21 @@ test('payload layout matches docs/protocol.md', () => {
   assert.equal(b[71], info.runtimeVersion.length);
   assert.equal(b.subarray(72).toString('latin1'), info.runtimeVersion);
   const l = encodePayload({ type: 'log', seq: 0x0102, text: 'arena' });
-  assert.deepEqual([...l.subarray(0, l.length - 4)], [2, 0x83, 0x02, 0x01, ...Buffer.from('arena')]);
+  assert.deepEqual([...l.subarray(0, 6)], [3, 0x83, 0x02, 0x01, 5, 0]);
+  assert.deepEqual([...l.subarray(8, l.length - 4)], [...Buffer.from('arena')]);
+  assert.equal(crc16(new TextEncoder().encode('123456789')), 0x29b1, 'CRC-16/CCITT-FALSE check value');
 });
 
 test('LOG: bounded printable text; INFO strings must fill the body exactly', () => {
-  const log = (body: Uint8Array) => {
-    const p = new Uint8Array(4 + body.length + 4);
-    p.set([2, 0x83, 5, 0]);
-    p.set(body, 4);
-    Buffer.from(p.buffer).writeUInt32LE(crc32(p.subarray(0, 4 + body.length)), 4 + body.length);
-    return p;
-  };
+  const log = (body: Uint8Array) => rawPayload(3, 0x83, 5, body);
   assert.deepEqual(decodePayload(log(Uint8Array.of(0x41, 0x07, 0xff, 0x42))), { type: 'log', seq: 5, text: 'A??B' });
   assert.equal(problemOf(() => decodePayload(log(new Uint8Array(0)))), 'length');
   assert.equal(problemOf(() => decodePayload(log(new Uint8Array(MAX_LOG_TEXT + 1).fill(0x41)))), 'length');
   assert.throws(() => encodeFrame({ type: 'log', seq: 1, text: '' }), RangeError);
   assert.throws(() => encodeFrame({ type: 'log', seq: 1, text: 'y'.repeat(MAX_LOG_TEXT + 1) }), RangeError);
   const good = encodePayload({ type: 'info', seq: 1, info });
-  const body = good.subarray(4, good.length - 4);
-  const reInfo = (b: Uint8Array) => {
-    const p = new Uint8Array(4 + b.length + 4);
-    p.set(good.subarray(0, 4));
-    p.set(b, 4);
-    Buffer.from(p.buffer).writeUInt32LE(crc32(p.subarray(0, 4 + b.length)), 4 + b.length);
-    return p;
-  };
+  const body = good.subarray(8, good.length - 4);
+  const reInfo = (b: Uint8Array) => rawPayload(3, 0x81, 1, b);
   assert.equal(problemOf(() => decodePayload(reInfo(body.subarray(0, body.length - 1)))), 'length', 'runtime version cut short');
   assert.equal(problemOf(() => decodePayload(reInfo(Uint8Array.from([...body, 0])))), 'length', 'a byte too many');
   assert.equal(problemOf(() => decodePayload(reInfo(body.subarray(0, 61)))), 'length', 'no runtime version');
@@ -179,6 +174,19 @@ test('LOG: bounded printable text; INFO strings must fill the body exactly', () 
   rank0[46] = 24;
   assert.deepEqual((decodePayload(reInfo(rank0)) as { info: DeviceInfo }).info.inputDims, [], 'rank 0 when the load failed');
 });
+
+/** A payload built by hand (any version, type and body), with a right header CRC-16 and CRC-32. */
+function rawPayload(version: number, type: number, seq: number, body: Uint8Array): Uint8Array {
+  const p = new Uint8Array(8 + body.length + 4);
+  const v = Buffer.from(p.buffer);
+  p.set([version, type]);
+  v.writeUInt16LE(seq, 2);
+  v.writeUInt16LE(body.length, 4);
+  v.writeUInt16LE(crc16(p, 0, 6), 6);
+  p.set(body, 8);
+  v.writeUInt32LE(crc32(p.subarray(0, 8 + body.length)), 8 + body.length);
+  return p;
+}
 
 function problemOf(fn: () => unknown): string {
   try {
@@ -190,39 +198,58 @@ function problemOf(fn: () => unknown): string {
   assert.fail('expected a FrameError');
 }
 
-test('corrupt frames are rejected with a typed error', () => {
+test('corrupt frames are rejected with a typed error; an intact header still names the request', () => {
   const wire = encodeFrame(messages[6]!);
   const block = wire.slice(0, -1);
   for (let i = 0; i < block.length; i++) {
     const bad = block.slice();
     bad[i] ^= 0x01;
     if (bad[i] === 0) continue;
-    assert.ok(['crc', 'cobs', 'short', 'length'].includes(problemOf(() => decodeFrame(bad))), `flip at ${i}`);
+    let err: FrameError | null = null;
+    try {
+      decodeFrame(bad);
+    } catch (e) {
+      err = e as FrameError;
+    }
+    assert.ok(err instanceof FrameError && ['crc', 'cobs', 'header', 'size'].includes(err.problem), `flip at ${i}`);
+    // Past the header (and the COBS code byte that covers it), the damage is in the body: the request is named.
+    if (i > HEADER_BYTES) assert.equal(err.seq, messages[6]!.seq, `flip at ${i} names the sequence number`);
+    if (err.problem === 'header') assert.equal(err.seq, null);
   }
+  // A lost byte in the body, and a lost delimiter (two frames in one block): still named.
+  const infer = encodeFrame({ type: 'infer', seq: 77, input: new Int8Array(784).fill(3) }).slice(0, -1);
+  const lost = Uint8Array.from([...infer.subarray(0, 400), ...infer.subarray(401)]);
+  assert.equal(errorOf(() => decodeFrame(lost)).seq, 77);
+  const merged = Uint8Array.from([...infer, ...encodeFrame({ type: 'hello', seq: 78 })]).subarray(0, -1);
+  assert.deepEqual([errorOf(() => decodeFrame(merged)).problem, errorOf(() => decodeFrame(merged)).seq], ['size', 77]);
   const ok = encodePayload({ type: 'hello', seq: 3 });
-  const reCrc = (p: Uint8Array) => {
-    Buffer.from(p.buffer, p.byteOffset).writeUInt32LE(crc32(p.subarray(0, p.length - 4)), p.length - 4);
-    return p;
-  };
-  for (const version of [1, 3]) {
-    const other = ok.slice();
-    other[0] = version;
-    assert.equal(problemOf(() => decodePayload(reCrc(other))), 'version', `version ${version}`);
+  for (const version of [2, 4]) {
+    assert.equal(problemOf(() => decodePayload(rawPayload(version, 0x01, 3, new Uint8Array(0)))), 'version', `version ${version}`);
   }
-  const t = ok.slice();
-  t[1] = 0x55;
-  assert.equal(problemOf(() => decodePayload(reCrc(t))), 'type');
-  const long = new Uint8Array(ok.length + 1);
-  long.set(ok.subarray(0, 4));
-  assert.equal(problemOf(() => decodePayload(reCrc(long))), 'length');
+  const v2 = ok.slice();
+  v2[0] = 2; // a version-2 device's frame: its header does not check here, and the message says why
+  assert.match(errorOf(() => decodePayload(v2)).message, /version byte 2, this host speaks 3/);
+  assert.equal(problemOf(() => decodePayload(rawPayload(3, 0x55, 3, new Uint8Array(0)))), 'type');
+  assert.equal(problemOf(() => decodePayload(rawPayload(3, 0x01, 3, new Uint8Array(1)))), 'length');
   assert.equal(problemOf(() => decodePayload(ok.subarray(0, 6))), 'short');
-  assert.equal(problemOf(() => decodeFrame(new Uint8Array(MAX_ENCODED).fill(1))), 'long');
-  const bigPayload = new Uint8Array(4 + MAX_BODY + 1 + 4);
-  assert.equal(problemOf(() => decodeFrame(framePayload(bigPayload).subarray(0, -1))), 'long');
+  assert.equal(problemOf(() => decodePayload(ok.subarray(0, 10))), 'size');
+  assert.equal(problemOf(() => decodeFrame(new Uint8Array(MAX_ENCODED).fill(1))), 'header');
+  const bigPayload = rawPayload(3, 0x02, 9, new Uint8Array(MAX_BODY + 1));
+  assert.deepEqual([problemOf(() => decodeFrame(framePayload(bigPayload).subarray(0, -1)))], ['long']);
   assert.throws(() => encodeFrame({ type: 'infer', seq: 1, input: new Int8Array(MAX_BODY + 1) }), RangeError);
   assert.throws(() => encodeFrame({ type: 'hello', seq: 0x10000 }), RangeError);
   assert.match(describeErrorCode(24), /ARENA_TOO_SMALL/);
 });
+
+function errorOf(fn: () => unknown): FrameError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof FrameError, String(err));
+    return err;
+  }
+  assert.fail('expected a FrameError');
+}
 
 test('splitter: frames across chunks, several per chunk, empty blocks skipped', () => {
   const wires = messages.map(encodeFrame);

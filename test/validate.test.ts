@@ -5,13 +5,19 @@ import { writeTflite } from '../src/tflite/writer.ts';
 import { crc32 } from '../src/protocol/crc32.ts';
 import { DeviceLink } from '../src/device/link.ts';
 import { MockDevice, randomFaults, type MockDeviceOptions } from '../test/helpers/mock-device.ts';
-import { ArenaTooSmallError, DeviceModelError } from '../src/device/errors.ts';
+import { ArenaTooSmallError, DeviceModelError, InterruptedError } from '../src/device/errors.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openResultsFile } from '../src/validate/results-file.ts';
 import {
   assertValidationPassed,
   formatValidationReport,
   percentiles,
   validateOnDevice,
   ValidationFailedError,
+  type SampleAnswer,
 } from '../src/validate/validate.ts';
 import { randomFloatModel, randomImages } from './helpers/random-model.ts';
 import type { Int8Model } from '../src/model/types.ts';
@@ -120,7 +126,7 @@ test('INFO checks: another model CRC, a failed load, wrong sizes', async () => {
   await assert.rejects(run(model, bytes, { runtime: 'tflm', infoOverrides: { modelStatus: 24, arenaUsed: 2336, arenaSize: 2016 } }), /tflm runtime needs at least 2,336 bytes/);
   await assert.rejects(run(model, bytes, { infoOverrides: { modelStatus: 20 } }), /could not load the model: 20 UNSUPPORTED_OP/);
   await assert.rejects(run(model, bytes, { infoOverrides: { inputBytes: 100, outputCount: 3 } }), /input of 100 bytes.*3 outputs/);
-  await assert.rejects(run(model, bytes, { infoOverrides: { protocolVersion: 3 } }), /protocol version 3, this host 2/);
+  await assert.rejects(run(model, bytes, { infoOverrides: { protocolVersion: 4 } }), /protocol version 4, this host 3/);
 });
 
 test('the device\'s dropped serial bytes, as INFO reports them after the run', async () => {
@@ -128,4 +134,82 @@ test('the device\'s dropped serial bytes, as INFO reports them after the run', a
   const r = await run(model, bytes, { infoOverrides: { txDroppedBytes: 4096 } });
   assert.equal(r.link.deviceTxDroppedBytes, 4096);
   assert.match(formatValidationReport(r), /device serial +4,096 bytes dropped/);
+});
+
+/** The parts of a report that depend on the answers, not on the run's timing or link history. */
+function answersOf(r: Awaited<ReturnType<typeof validateOnDevice>>) {
+  const { wallSeconds: _w, throughputSamplesPerSec: _t, link: _l, deviceLog: _d, info: _i, ...rest } = r;
+  return rest;
+}
+
+test('interrupted, then resumed from the answers kept as they arrived: the same report as one whole run', async () => {
+  const { model, bytes } = setup();
+  const whole = await run(model, bytes);
+  const mk = async () => {
+    const mock = new MockDevice({ model, modelCrc32: crc32(bytes), modelBytes: bytes.length, board: 'mock-board', cpuHz: 64_000_000 });
+    await mock.open();
+    const link = new DeviceLink(mock);
+    return { link, info: await link.handshake({ intervalMs: 5 }) };
+  };
+  const kept = new Map<number, SampleAnswer>();
+  const abort = new AbortController();
+  const first = await mk();
+  const partial = await validateOnDevice({
+    ...{ model, tfliteBytes: bytes, images, labels, count: COUNT, normalized: true, board: 'mock', timeoutMs: 50 },
+    ...first,
+    signal: abort.signal,
+    onAnswer: (i, a) => {
+      kept.set(i, { ...a, outputs: a.outputs.slice() });
+      if (kept.size === 50) abort.abort();
+    },
+  });
+  await first.link.close();
+  assert.equal(partial.partial, true);
+  assert.equal(partial.passed, false);
+  assert.equal(partial.samples, kept.size);
+  assert.equal(partial.samplesRequested, COUNT);
+  assert.match(formatValidationReport(partial), /PARTIAL: \d+ of 120/);
+  assert.throws(() => assertValidationPassed(partial), (e: unknown) => e instanceof InterruptedError && /--resume/.test(e.message));
+
+  const second = await mk();
+  const sent: number[] = [];
+  const resumed = await validateOnDevice({
+    ...{ model, tfliteBytes: bytes, images, labels, count: COUNT, normalized: true, board: 'mock', timeoutMs: 50 },
+    ...second,
+    previous: kept,
+    onAnswer: (i) => sent.push(i),
+  });
+  await second.link.close();
+  assert.equal(sent.length, COUNT - kept.size, 'only the samples not answered before were sent');
+  assert.ok(sent.every((i) => !kept.has(i)));
+  assert.equal(resumed.partial, false);
+  assert.deepEqual(answersOf(resumed), answersOf(whole));
+});
+
+test('results file: a header with the settings, a line per answer; resume drops a line cut short and refuses another run', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tinyml-results-'));
+  try {
+    const path = join(dir, 'r.jsonl');
+    const header = { modelCrc32: '12345678', samples: 10, testDataSha256: 'ab', settings: { window: 4 } };
+    const f = openResultsFile(path, header, false);
+    for (let i = 0; i < 4; i++) f.append(i, { top1: i, cycles: 1000 + i, outputs: Int8Array.of(i, -i) });
+    f.close();
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    assert.equal(lines.length, 5);
+    assert.deepEqual(JSON.parse(lines[0]!), { kind: 'tinyml-validation-results', version: 1, modelCrc32: '12345678', samples: 10, testDataSha256: 'ab', window: 4 });
+    // A kill mid-write leaves half a line.
+    writeFileSync(path, `${lines.slice(0, 4).join('\n')}\n${lines[4]!.slice(0, 10)}`);
+    const g = openResultsFile(path, header, true);
+    assert.deepEqual([...g.previous.keys()], [0, 1, 2]);
+    assert.deepEqual(g.previous.get(2), { top1: 2, cycles: 1002, outputs: Int8Array.of(2, -2) });
+    g.append(3, { top1: 3, cycles: 1003, outputs: Int8Array.of(3, -3) });
+    g.close();
+    const h = openResultsFile(path, header, true);
+    assert.deepEqual([...h.previous.keys()], [0, 1, 2, 3]);
+    h.close();
+    assert.throws(() => openResultsFile(path, { ...header, modelCrc32: '87654321' }, true), /written for modelCrc32 12345678, this run has 87654321/);
+    assert.throws(() => openResultsFile(join(dir, 'none.jsonl'), header, true), /no results file/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

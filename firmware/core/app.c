@@ -1,4 +1,4 @@
-/* The request loop (app.h) for protocol version 2 (docs/protocol.md), and the
+/* The request loop (app.h) for protocol version 3 (docs/protocol.md), and the
  * device log (log.h) it sends as LOG frames. */
 #include "app.h"
 
@@ -116,7 +116,7 @@ static struct {
   runtime_info_t info;
   uint8_t rx[RX_MAX];
   size_t rx_len;
-  bool rx_overflow; /* the current block outgrew rx: answer BAD_FRAME at its delimiter */
+  bool rx_overflow; /* the current block outgrew rx: NAK it (BAD_FRAME) at its delimiter */
   uint8_t tx_payload[PROTO_MAX_PAYLOAD];
   uint8_t tx_wire[PROTO_MAX_ENCODED];
 } s_app;
@@ -213,9 +213,12 @@ static void handle_infer(const proto_frame_t *f) {
   send(PROTO_MSG_RESULT, f->seq, 8u + n);
 }
 
-static void handle_block(void) {
+static void handle_block(bool overflow) {
   proto_frame_t f;
-  const tml_status_t st = proto_frame_parse(s_app.rx, s_app.rx_len, &f);
+  /* An overlong block (two frames whose delimiter was lost) still names the
+   * first one's sequence number when its header is intact. */
+  tml_status_t st = proto_frame_parse(s_app.rx, s_app.rx_len, &f);
+  if (overflow && st == TML_OK) st = TML_ERR_BAD_FRAME;
   if (st != TML_OK) {
     send_error(f.seq, st, 0);
     return;
@@ -291,11 +294,7 @@ void app_poll(void) {
     const int c = hal_serial_read_byte();
     if (c < 0) return;
     if (c == 0x00) {
-      if (s_app.rx_overflow) {
-        send_error(PROTO_SEQ_UNKNOWN, TML_ERR_BAD_FRAME, 0);
-      } else if (s_app.rx_len > 0) {
-        handle_block();
-      } /* an empty block (0x00 0x00) is only a resync: ignored */
+      if (s_app.rx_len > 0) handle_block(s_app.rx_overflow); /* an empty block (0x00 0x00) is only a resync: ignored */
       s_app.rx_len = 0;
       s_app.rx_overflow = false;
     } else if (s_app.rx_len < RX_MAX) {

@@ -1,4 +1,4 @@
-/* Frame building and parsing of protocol version 2 (docs/protocol.md), on top
+/* Frame building and parsing of protocol version 3 (docs/protocol.md), on top
  * of protocol.h's CRC-32 and COBS. Core-internal; implemented in protocol.c.
  * Pure functions: tested on the host (firmware/tests/protocol_test.c). */
 #ifndef TINYML_FRAME_H
@@ -23,16 +23,21 @@ typedef struct {
 } proto_frame_t;
 
 /* Seals a payload whose body (body_len <= PROTO_MAX_BODY bytes) the caller has
- * already written at payload + PROTO_HEADER_BYTES: writes version, type and
- * seq, appends the CRC-32 (payload needs PROTO_MAX_PAYLOAD bytes of room), then
+ * already written at payload + PROTO_HEADER_BYTES: writes version, type, seq,
+ * body length and the header's CRC-16, appends the CRC-32 (payload needs PROTO_MAX_PAYLOAD bytes of room), then
  * COBS-encodes it into `wire` (PROTO_MAX_ENCODED bytes of room) followed by the
  * 0x00 delimiter. Returns the number of wire bytes, or 0 if body_len is too big. */
 size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t body_len, uint8_t *wire);
 
-/* Parses one received block (the bytes between two 0x00 delimiters), decoding
- * the COBS in place. Returns TML_OK with *frame filled, or
- *  - TML_ERR_BAD_FRAME: COBS or CRC failure, too short or too long (frame->seq = PROTO_SEQ_UNKNOWN)
- *  - TML_ERR_BAD_VERSION: version byte is not PROTO_VERSION (frame->seq and type are valid).
+/* Parses one received block (the bytes between two 0x00 delimiters, or the
+ * first of them when the block outgrew the receive buffer), decoding the COBS
+ * in place. Returns TML_OK with
+ * *frame filled, or
+ *  - TML_ERR_BAD_FRAME: COBS, length or CRC failure, or too long. frame->seq and
+ *    type are the header's when its CRC-16 held (the body was damaged: NAK that
+ *    request), else frame->seq = PROTO_SEQ_UNKNOWN.
+ *  - TML_ERR_BAD_VERSION: the frame checks, but its version byte is not
+ *    PROTO_VERSION (frame->seq and type are valid).
  * Message types and body lengths are the caller's to check. */
 tml_status_t proto_frame_parse(uint8_t *block, size_t n, proto_frame_t *frame);
 

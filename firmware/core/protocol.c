@@ -1,4 +1,5 @@
 /* CRC-32, COBS and frames of the protocol (docs/protocol.md). */
+#include <stdbool.h>
 #include <string.h>
 
 #include "frame.h"
@@ -45,19 +46,38 @@ size_t proto_cobs_encode(const uint8_t *src, size_t n, uint8_t *dst) {
   return out;
 }
 
-long proto_cobs_decode(const uint8_t *src, size_t n, uint8_t *dst) {
+uint16_t proto_crc16(const uint8_t *data, size_t n) {
+  uint16_t crc = 0xFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    crc ^= (uint16_t)(data[i] << 8);
+    for (int k = 0; k < 8; ++k) crc = (crc & 0x8000u) ? (uint16_t)((crc << 1) ^ 0x1021u) : (uint16_t)(crc << 1);
+  }
+  return crc;
+}
+
+/* Decodes as far as the block is well-formed; *complete says whether all of it
+ * was. What comes before a damaged byte is decoded right, which is how a frame
+ * whose body was hit still gives its header (and so its sequence number). */
+static size_t cobs_decode_prefix(const uint8_t *src, size_t n, uint8_t *dst, bool *complete) {
   size_t in = 0, out = 0;
+  *complete = false;
   while (in < n) {
     const uint8_t code = src[in++];
-    if (code == 0 || in + (size_t)(code - 1) > n) return -1;
+    if (code == 0) return out;
     for (uint8_t k = 1; k < code; ++k) {
-      const uint8_t b = src[in++];
-      if (b == 0) return -1;
-      dst[out++] = b;
+      if (in >= n || src[in] == 0) return out;
+      dst[out++] = src[in++];
     }
     if (code != 0xFF && in < n) dst[out++] = 0;
   }
-  return (long)out;
+  *complete = n > 0;
+  return out;
+}
+
+long proto_cobs_decode(const uint8_t *src, size_t n, uint8_t *dst) {
+  bool complete;
+  const size_t out = cobs_decode_prefix(src, n, dst, &complete);
+  return complete || n == 0 ? (long)out : -1;
 }
 
 size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t body_len, uint8_t *wire) {
@@ -65,6 +85,8 @@ size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t bod
   payload[0] = (uint8_t)PROTO_VERSION;
   payload[1] = type;
   proto_put_u16(payload + 2, seq);
+  proto_put_u16(payload + 4, (uint16_t)body_len);
+  proto_put_u16(payload + 6, proto_crc16(payload, 6));
   const size_t crc_at = PROTO_HEADER_BYTES + body_len;
   proto_put_u32(payload + crc_at, proto_crc32(0, payload, crc_at));
   const size_t n = proto_cobs_encode(payload, crc_at + PROTO_CRC_BYTES, wire);
@@ -75,16 +97,24 @@ size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t bod
 tml_status_t proto_frame_parse(uint8_t *block, size_t n, proto_frame_t *frame) {
   memset(frame, 0, sizeof *frame);
   frame->seq = PROTO_SEQ_UNKNOWN;
-  if (n > PROTO_MAX_ENCODED) return TML_ERR_BAD_FRAME;
-  const long len = proto_cobs_decode(block, n, block);
-  if (len < (long)(PROTO_HEADER_BYTES + PROTO_CRC_BYTES) || len > (long)PROTO_MAX_PAYLOAD) return TML_ERR_BAD_FRAME;
-  const size_t crc_at = (size_t)len - PROTO_CRC_BYTES;
+  bool complete;
+  /* Decoding never grows a block, so it is done in place. */
+  const size_t len = cobs_decode_prefix(block, n, block, &complete);
+  if (len < PROTO_HEADER_BYTES) return TML_ERR_BAD_FRAME;
+  if (proto_crc16(block, 6) != (uint16_t)(block[6] | block[7] << 8)) return TML_ERR_BAD_FRAME;
+  /* From here the header is trusted: a damaged body is NAKed with its sequence number. */
+  frame->type = block[1];
+  frame->seq = (uint16_t)(block[2] | block[3] << 8);
+  const size_t body_len = (size_t)(block[4] | block[5] << 8);
+  if (!complete || n > PROTO_MAX_ENCODED || body_len > PROTO_MAX_BODY ||
+      len != PROTO_HEADER_BYTES + body_len + PROTO_CRC_BYTES) {
+    return TML_ERR_BAD_FRAME;
+  }
+  const size_t crc_at = PROTO_HEADER_BYTES + body_len;
   const uint32_t crc = (uint32_t)block[crc_at] | (uint32_t)block[crc_at + 1] << 8 |
                        (uint32_t)block[crc_at + 2] << 16 | (uint32_t)block[crc_at + 3] << 24;
   if (proto_crc32(0, block, crc_at) != crc) return TML_ERR_BAD_FRAME;
-  frame->type = block[1];
-  frame->seq = (uint16_t)(block[2] | block[3] << 8);
   frame->body = block + PROTO_HEADER_BYTES;
-  frame->body_len = crc_at - PROTO_HEADER_BYTES;
+  frame->body_len = body_len;
   return block[0] == PROTO_VERSION ? TML_OK : TML_ERR_BAD_VERSION;
 }

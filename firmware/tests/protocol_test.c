@@ -29,6 +29,12 @@ static void test_crc(FILE *f) {
   free(b);
 }
 
+/* CRC-16/CCITT-FALSE's check value, and that it is not CRC-32's low half. */
+static void test_crc16(void) {
+  CHECK(proto_crc16((const uint8_t *)"123456789", 9) == 0x29B1u, "crc16 check value: %04x", proto_crc16((const uint8_t *)"123456789", 9));
+  CHECK(proto_crc16(NULL, 0) == 0xFFFFu, "crc16 of nothing");
+}
+
 static void test_cobs(FILE *f) {
   const size_t n = (size_t)vec_int(f);
   uint8_t *raw = vec_u8s(f, n);
@@ -181,7 +187,7 @@ static void test_app(FILE *f) {
   CHECK(fr.body_len == 60 + 1 + 4 + 1 + 6 && b[60] == 4 && memcmp(b + 61, "host", 4) == 0, "INFO board name");
   CHECK(b[65] == 6 && memcmp(b + 66, "native", 6) == 0, "INFO runtime version (no TML_RUNTIME_VERSION: the runtime's name)");
   CHECK(get_u32(b + 56) == 0, "INFO dropped bytes");
-  CHECK(b[0] == 2 && b[1] == 0 && b[2] == HAL_CYCLES_CPU && b[3] == 2, "INFO version/runtime/unit/rank");
+  CHECK(b[0] == PROTO_VERSION && b[1] == 0 && b[2] == HAL_CYCLES_CPU && b[3] == 2, "INFO version/runtime/unit/rank");
   CHECK(get_u32(b + 4) == proto_crc32(0, model, nbytes) && get_u32(b + 8) == nbytes, "INFO model CRC and size");
   CHECK(get_u32(b + 12) > 0 && get_u32(b + 12) <= get_u32(b + 16), "INFO arena");
   CHECK(get_u16(b + 24) == 1 && get_u16(b + 26) == input_bytes && get_u16(b + 28) == 0, "INFO input dims");
@@ -218,17 +224,40 @@ static void test_app(FILE *f) {
   {
     static uint8_t payload[16], out[32];
     const size_t m = proto_frame_seal(payload, PROTO_MSG_HELLO, 10, 0, out);
-    out[3] ^= 0x80; /* breaks the CRC (seq 10: 0x0a becomes 0x8a, no new 0x00) */
+    out[3] ^= 0x80; /* breaks the header's CRC-16 (seq 10: 0x0a becomes 0x8a, no new 0x00) */
     host_link_feed(out, m);
-    expect_error(PROTO_SEQ_UNKNOWN, TML_ERR_BAD_FRAME, "bad CRC");
+    expect_error(PROTO_SEQ_UNKNOWN, TML_ERR_BAD_FRAME, "bad header CRC: the sequence number cannot be trusted");
   }
   {
+    /* A damaged body, a lost byte and a lost delimiter leave the header whole:
+     * the NAK names the request, so the host resends that one alone. */
+    static uint8_t payload[PROTO_MAX_PAYLOAD], out[2 * PROTO_MAX_ENCODED];
+    for (size_t i = 0; i < input_bytes; ++i) payload[PROTO_HEADER_BYTES + i] = (uint8_t)(1 + i % 200);
+    size_t m = proto_frame_seal(payload, PROTO_MSG_INFER, 60, input_bytes, out);
+    out[m / 2] = out[m / 2] == 0x77 ? 0x78 : 0x77;
+    host_link_feed(out, m);
+    expect_error(60, TML_ERR_BAD_FRAME, "INFER with a damaged body");
+    m = proto_frame_seal(payload, PROTO_MSG_INFER, 61, input_bytes, out);
+    memmove(out + 300, out + 301, m - 301);
+    host_link_feed(out, m - 1);
+    expect_error(61, TML_ERR_BAD_FRAME, "INFER with a byte lost");
+    m = proto_frame_seal(payload, PROTO_MSG_INFER, 62, input_bytes, out);
+    const size_t m2 = proto_frame_seal(payload, PROTO_MSG_INFER, 63, input_bytes, out + m - 1);
+    host_link_feed(out, m - 1 + m2);
+    expect_error(62, TML_ERR_BAD_FRAME, "two INFERs whose delimiter was lost (an overlong block)");
+    m = proto_frame_seal(payload, PROTO_MSG_INFER, 64, input_bytes, out);
+    host_link_feed(out, m);
+    CHECK(answer(&fr) && fr.type == PROTO_MSG_RESULT && fr.seq == 64, "the next INFER is answered");
+    app_checks++;
+  }
+  {
+    /* The frame checks but speaks another version: BAD_VERSION, with its sequence number. */
     static uint8_t payload[16], out[32];
-    const uint8_t raw[8] = {PROTO_VERSION + 1, PROTO_MSG_HELLO, 11, 0, 0, 0, 0, 0};
-    memcpy(payload, raw, 4);
-    const uint32_t crc = proto_crc32(0, payload, 4);
-    for (int i = 0; i < 4; ++i) payload[4 + i] = (uint8_t)(crc >> (8 * i));
-    const size_t m = proto_cobs_encode(payload, 8, out);
+    const uint8_t raw[6] = {PROTO_VERSION + 1, PROTO_MSG_HELLO, 11, 0, 0, 0};
+    memcpy(payload, raw, 6);
+    proto_put_u16(payload + 6, proto_crc16(payload, 6));
+    proto_put_u32(payload + 8, proto_crc32(0, payload, 8));
+    const size_t m = proto_cobs_encode(payload, 12, out);
     out[m] = 0;
     host_link_feed(out, m + 1);
     expect_error(11, TML_ERR_BAD_VERSION, "the next protocol version");
@@ -325,6 +354,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   static const vec_record_t records[] = {{"crc", test_crc}, {"cobs", test_cobs}, {"frame", test_frame}, {"model", test_app}};
+  test_crc16();
   const int status = vec_read_all(argv[1], records, sizeof records / sizeof records[0]);
   if (status != 0) return status;
   CHECK(crc_cases > 0 && cobs_cases > 0 && frame_cases > 0 && app_checks > 0, "vectors: a section is missing");

@@ -18,6 +18,10 @@ export interface DeployArgs {
   samples: number;
   json: boolean;
   'data-dir'?: string;
+  /** Passed to validate: results file, resume, reconnect timeout (s). */
+  results?: string;
+  resume?: boolean;
+  'reconnect-timeout'?: number;
 }
 
 export interface DeployResult {
@@ -42,7 +46,15 @@ export async function runDeploy(
     log,
   });
   log(formatBuild(built));
-  const common = { model: args.model, samples: args.samples, json: args.json, 'data-dir': args['data-dir'] };
+  const common = {
+    model: args.model,
+    samples: args.samples,
+    json: args.json,
+    'data-dir': args['data-dir'],
+    results: args.results,
+    resume: args.resume,
+    'reconnect-timeout': args['reconnect-timeout'],
+  };
   const options = { log, onProgress };
   if (board === 'emulator') {
     // Booting the ELF is the emulator's flashing; validate owns QEMU's lifetime.

@@ -7,14 +7,23 @@
  *
  * infer(): keeps `window` INFER requests in flight so the device never waits for
  * the link, matches RESULTs by sequence number, and resends a request with the
- * same sequence number when its answer is late or lost, or when the device
- * reports BAD_FRAME (sequence 0xFFFF: it cannot say which request it lost, so
- * every outstanding one is resent; the device recomputes, the host keeps the
- * first answer). Answers to sequence numbers not outstanding — duplicates,
- * late answers to resent requests, leftovers from HELLO — are dropped, so each
- * sample is counted exactly once.
+ * same sequence number when its answer is late or lost, when the device NAKs it
+ * (BAD_FRAME naming its sequence number: the header survived, the body did not),
+ * or when its answer arrives damaged but names it. Only that request is resent
+ * and charged; a BAD_FRAME that names nothing (the header was hit) resends
+ * nothing: the lost request is found when later answers overtake it, or by its
+ * timeout. The device recomputes, the host keeps the first answer. Answers to
+ * sequence numbers not outstanding — duplicates, late answers to resent
+ * requests, leftovers from HELLO — are dropped, so each sample is counted
+ * exactly once.
  *
  * Sequence numbers run 0..0xFFFE and wrap; 0xFFFF is reserved for BAD_FRAME.
+ *
+ * inferReconnecting(): infer() that survives a port that errors or disappears
+ * (a pulled cable, a board that resets its USB): it keeps reopening the same
+ * path until `timeoutMs`, says HELLO again, checks that INFO names the same
+ * model CRC, and runs the samples not answered yet. Each sample is still
+ * counted once: answers are kept as they arrive (onAnswer), not at the end.
  *
  * LOG frames (the device log) may arrive at any time, in any exchange or none:
  * they never answer a request. Each line is kept once in `deviceLog` and passed
@@ -27,6 +36,7 @@ import {
   encodeFrame,
   ErrorCode,
   FrameError,
+  MessageType,
   SEQ_UNKNOWN,
   type DeviceInfo,
   type LogMessage,
@@ -35,10 +45,12 @@ import {
 } from '../protocol/frames.ts';
 import { FrameSplitter } from '../protocol/frame-parser.ts';
 import {
+  DeviceModelError,
   DeviceReportedError,
   DeviceTimeoutError,
   HandshakeTimeoutError,
   InterruptedError,
+  SerialPortError,
   TransportClosedError,
 } from './errors.ts';
 import type { Transport } from './transport.ts';
@@ -56,11 +68,35 @@ export interface InferOptions {
   readonly window?: number;
   /** Time a request may wait for its answer before it is sent again; default 2000 ms. */
   readonly timeoutMs?: number;
-  /** Resends allowed per sample before infer() fails; default 5. */
+  /** Resends allowed per sample for a lost request or answer (timeout, overtaken) before infer() fails; default 5. */
   readonly retries?: number;
+  /**
+   * Resends allowed per sample for a damaged request or answer that names it
+   * (a NAK proves the device alive and reading, so the budget is larger: at
+   * 1e-3 byte faults over half of 790-byte INFERs are hit); default 50.
+   */
+  readonly nakRetries?: number;
   /** Called after each sample is answered, with (answered, total). */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Called with each sample's answer as it arrives (index into `inputs`), before onProgress. */
+  readonly onAnswer?: (index: number, answer: ResultMessage) => void;
   readonly signal?: AbortSignal;
+}
+
+export interface ReconnectOptions {
+  /** Opens the same port again and returns it open (throws while it cannot). */
+  readonly reopen: () => Promise<Transport>;
+  /** Give up reopening after this long; default 15 s. */
+  readonly timeoutMs?: number;
+  /** Pause between attempts; default 250 ms. */
+  readonly intervalMs?: number;
+  /** Told after each successful reconnect, with why the link was lost. */
+  readonly onReconnect?: (count: number, why: string) => void;
+}
+
+export interface ReconnectingInferOptions extends InferOptions {
+  /** Without it, a lost port ends the run (as infer()). */
+  readonly reconnect?: ReconnectOptions;
 }
 
 export interface InferResult {
@@ -75,20 +111,28 @@ export interface InferResult {
   readonly cycles: Uint32Array;
   /** Wall-clock time from the first request to the last answer. */
   readonly wallMs: number;
-  /** Requests sent again (timeouts and BAD_FRAME). */
+  /** Requests sent again (timeouts, overtaken, NAKs and damaged answers). */
   readonly resends: number;
+  /** Of those, the ones for a NAK or a damaged answer naming the request. */
+  readonly nakResends: number;
   /** Answers dropped because their sequence number was not outstanding. */
   readonly staleAnswers: number;
+  /** Times the port was lost and opened again (inferReconnecting). */
+  readonly reconnects?: number;
 }
 
 /** Counters over the link's lifetime. */
 export interface LinkStats {
   framesSent: number;
   framesReceived: number;
+  /** Bytes received, frames or not. */
+  bytesReceived: number;
   /** Received blocks that failed COBS, CRC or a length check. */
   badFrames: number;
   /** ERROR BAD_FRAME answers (the device could not read a request). */
   deviceBadFrames: number;
+  /** Of those, the ones that could not name the request (its header was damaged). */
+  deviceBadFramesUnnamed: number;
   /** Device log lines never received (gaps in their line numbers: overwritten on the device, or lost on the link). */
   logLinesLost: number;
 }
@@ -98,10 +142,10 @@ export interface DeviceLinkOptions {
   readonly onLog?: (line: string) => void;
 }
 
-const DEFAULTS = { window: 4, timeoutMs: 2000, retries: 5, handshakeMs: 10_000, helloMs: 200 } as const;
+const DEFAULTS = { window: 4, timeoutMs: 2000, retries: 5, nakRetries: 50, handshakeMs: 10_000, helloMs: 200 } as const;
 
 export class DeviceLink {
-  readonly stats: LinkStats = { framesSent: 0, framesReceived: 0, badFrames: 0, deviceBadFrames: 0, logLinesLost: 0 };
+  readonly stats: LinkStats = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badFrames: 0, deviceBadFrames: 0, deviceBadFramesUnnamed: 0, logLinesLost: 0 };
   /** INFO from the last handshake. */
   info: DeviceInfo | null = null;
   /** The device log lines received over this link, each once, in order. */
@@ -113,12 +157,22 @@ export class DeviceLink {
   private problemHandler: ((err: FrameError) => void) | null = null;
   private closeHandler: ((err: Error) => void) | null = null;
   private closedError: Error | null = null;
-  private readonly unsubscribe: (() => void)[];
+  private unsubscribe: (() => void)[] = [];
+  private transport_: Transport;
 
   constructor(
-    readonly transport: Transport,
+    transport: Transport,
     private readonly options: DeviceLinkOptions = {},
   ) {
+    this.transport_ = transport;
+    this.subscribe(transport);
+  }
+
+  get transport(): Transport {
+    return this.transport_;
+  }
+
+  private subscribe(transport: Transport): void {
     this.unsubscribe = [
       transport.onData((chunk) => this.onData(chunk)),
       transport.onClose((err) => {
@@ -128,6 +182,17 @@ export class DeviceLink {
         this.closeHandler?.(this.closedError);
       }),
     ];
+  }
+
+  /** Carries on over another transport (the same port opened again); the old one is closed. */
+  async attach(transport: Transport): Promise<void> {
+    if (this.handler) throw new Error('DeviceLink.attach: an exchange is running');
+    for (const u of this.unsubscribe) u();
+    await this.transport_.close().catch(() => undefined);
+    this.transport_ = transport;
+    this.closedError = null;
+    this.splitter.reset();
+    this.subscribe(transport);
   }
 
   /** The next request sequence number: 0..0xFFFE, wrapping, never 0xFFFF. */
@@ -144,6 +209,7 @@ export class DeviceLink {
   }
 
   private onData(chunk: Uint8Array): void {
+    this.stats.bytesReceived += chunk.length;
     for (const block of this.splitter.push(chunk)) {
       let msg: Message;
       try {
@@ -223,6 +289,7 @@ export class DeviceLink {
       const sent = new Set<number>();
       let hellos = 0;
       let heard = '';
+      const bytesBefore = this.stats.bytesReceived;
       const hello = () => {
         const seq = this.nextSeq();
         sent.add(seq);
@@ -250,6 +317,13 @@ export class DeviceLink {
         heard = `; it sent frames the host cannot read (${err.message})`;
       };
       const deadline = setTimeout(() => {
+        const bytes = this.stats.bytesReceived - bytesBefore;
+        if (!heard) {
+          heard =
+            bytes === 0
+              ? '; the device sent nothing'
+              : `; it sent ${bytes} bytes but no frame (a serial console or other firmware, or the wrong baud rate)`;
+        }
         fail(
           new HandshakeTimeoutError(
             `no INFO from the device on ${where} after ${hellos} HELLOs in ${timeoutMs} ms${heard}: ` +
@@ -275,8 +349,10 @@ export class DeviceLink {
     const window = options.window ?? DEFAULTS.window;
     const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
     const retries = options.retries ?? DEFAULTS.retries;
+    const nakRetries = options.nakRetries ?? DEFAULTS.nakRetries;
     if (!Number.isInteger(window) || window < 1 || window > 0x7fff) throw new RangeError(`window ${window} must be a whole number in 1..32767`);
     if (!Number.isInteger(retries) || retries < 0) throw new RangeError(`retries ${retries} must be a whole number >= 0`);
+    if (!Number.isInteger(nakRetries) || nakRetries < 0) throw new RangeError(`nakRetries ${nakRetries} must be a whole number >= 0`);
     const count = inputs.length;
     const width = info.outputCount;
     const outputs = new Int8Array(count * width);
@@ -289,6 +365,10 @@ export class DeviceLink {
         readonly index: number;
         readonly frame: Uint8Array;
         attempts: number;
+        /** Resends for a NAK or a damaged answer naming it. */
+        naks: number;
+        /** Resends for a lost request or answer. */
+        losses: number;
         /** Transmission order of its latest sending (answers come back in this order from a serial device). */
         order: number;
         /** Answers to requests transmitted after this one that arrived before its own. */
@@ -299,6 +379,7 @@ export class DeviceLink {
       let next = 0;
       let done = 0;
       let resends = 0;
+      let nakResends = 0;
       let stale = 0;
       let transmissions = 0;
       const started = performance.now();
@@ -329,12 +410,15 @@ export class DeviceLink {
         this.transport.write(p.frame).catch(fail);
         arm(seq, p, timeoutMs);
       };
-      const resend = (seq: number, p: Pending, why: string) => {
-        if (p.attempts > retries) {
+      const resend = (seq: number, p: Pending, why: string, named = false) => {
+        if (named ? p.naks >= nakRetries : p.losses >= retries) {
+          const advice = named
+            ? 'the link damages most frames: check the cable and the port'
+            : 'the link is losing frames or the device hangs: reset it, check the cable, or raise --timeout';
           fail(
             new DeviceTimeoutError(
-              `sample ${p.index} (sequence ${seq}) got no valid answer from ${where} after ${p.attempts} attempts (last: ${why}); ` +
-                'the link is losing frames or the device hangs: reset it, check the cable, or raise --timeout',
+              `sample ${p.index} (sequence ${seq}) got no valid answer from ${where} after ${p.attempts} attempts ` +
+                `(${p.losses} lost, ${p.naks} damaged; last: ${why}); ${advice}`,
               p.index,
               seq,
               p.attempts,
@@ -344,6 +428,10 @@ export class DeviceLink {
         }
         p.attempts++;
         resends++;
+        if (named) {
+          p.naks++;
+          nakResends++;
+        } else p.losses++;
         transmit(seq, p);
       };
       const fill = () => {
@@ -355,12 +443,12 @@ export class DeviceLink {
             return;
           }
           const seq = this.nextSeq();
-          const p: Pending = { index, frame: encodeFrame({ type: 'infer', seq, input }), attempts: 1, order: 0, overtaken: 0, timer: null };
+          const p: Pending = { index, frame: encodeFrame({ type: 'infer', seq, input }), attempts: 1, naks: 0, losses: 0, order: 0, overtaken: 0, timer: null };
           pending.set(seq, p);
           transmit(seq, p);
         }
         if (done === count) {
-          resolve({ count, width, outputs, top1, cycles, wallMs: performance.now() - started, resends, staleAnswers: stale });
+          resolve({ count, width, outputs, top1, cycles, wallMs: performance.now() - started, resends, nakResends, staleAnswers: stale });
         }
       };
       const accept = (msg: ResultMessage, p: Pending) => {
@@ -379,6 +467,7 @@ export class DeviceLink {
         top1[p.index] = msg.top1;
         cycles[p.index] = msg.cycles;
         done++;
+        options.onAnswer?.(p.index, msg);
         options.onProgress?.(done, count);
       };
 
@@ -386,10 +475,8 @@ export class DeviceLink {
         if (msg.type === 'error' && msg.code === ErrorCode.BAD_FRAME) {
           this.stats.deviceBadFrames++;
           const p = pending.get(msg.seq);
-          if (p) resend(msg.seq, p, 'the device reported BAD_FRAME');
-          else if (msg.seq === SEQ_UNKNOWN) {
-            for (const [seq, q] of [...pending]) if (pending.has(seq)) resend(seq, q, 'the device reported BAD_FRAME');
-          }
+          if (p) resend(msg.seq, p, 'the device reported BAD_FRAME', true);
+          else if (msg.seq === SEQ_UNKNOWN) this.stats.deviceBadFramesUnnamed++;
           return;
         }
         const p = pending.get(msg.seq);
@@ -423,13 +510,113 @@ export class DeviceLink {
         accept(msg, p);
         fill();
       };
+      // An answer damaged after its header still names its request: ask again now.
+      this.problemHandler = (err) => {
+        if (err.seq === null || (err.typeCode !== MessageType.RESULT && err.typeCode !== MessageType.ERROR)) return;
+        const p = pending.get(err.seq);
+        if (p) resend(err.seq, p, `its answer arrived damaged (${err.message})`, true);
+      };
       fill();
     });
+  }
+
+  /**
+   * infer(), reopening the port when it is lost (see the file comment).
+   * @throws what infer() throws; TransportClosedError when the port stays away
+   *         past the reconnect timeout; DeviceModelError when the device that
+   *         comes back runs another model
+   */
+  async inferReconnecting(inputs: readonly Int8Array[], options: ReconnectingInferOptions = {}): Promise<InferResult> {
+    const rc = options.reconnect;
+    if (!rc) return this.infer(inputs, options);
+    const info = this.info;
+    if (!info) throw new Error('DeviceLink.inferReconnecting: call handshake() first');
+    const count = inputs.length;
+    const width = info.outputCount;
+    const outputs = new Int8Array(count * width);
+    const top1 = new Uint8Array(count);
+    const cycles = new Uint32Array(count);
+    const answered = new Uint8Array(count);
+    let done = 0;
+    let resends = 0;
+    let nakResends = 0;
+    let stale = 0;
+    let reconnects = 0;
+    const started = performance.now();
+    for (;;) {
+      const todo: number[] = [];
+      for (let i = 0; i < count; i++) if (!answered[i]) todo.push(i);
+      if (todo.length === 0) break;
+      try {
+        const r = await this.infer(
+          todo.map((i) => inputs[i]!),
+          {
+            ...options,
+            onAnswer: (k, msg) => {
+              const i = todo[k]!;
+              outputs.set(msg.outputs, i * width);
+              top1[i] = msg.top1;
+              cycles[i] = msg.cycles;
+              answered[i] = 1;
+              done++;
+              options.onAnswer?.(i, msg);
+              options.onProgress?.(done, count);
+            },
+            onProgress: undefined,
+          },
+        );
+        resends += r.resends;
+        nakResends += r.nakResends;
+        stale += r.staleAnswers;
+        break;
+      } catch (err) {
+        if (!(err instanceof TransportClosedError || err instanceof SerialPortError)) throw err;
+        await this.reconnect(rc, info.modelCrc32, err, options.signal);
+        reconnects++;
+        rc.onReconnect?.(reconnects, err.message);
+      }
+    }
+    return { count, width, outputs, top1, cycles, wallMs: performance.now() - started, resends, nakResends, staleAnswers: stale, reconnects };
+  }
+
+  private async reconnect(rc: ReconnectOptions, modelCrc32: number, lost: Error, signal: AbortSignal | undefined): Promise<void> {
+    const timeoutMs = rc.timeoutMs ?? 15_000;
+    const deadline = performance.now() + timeoutMs;
+    let last: unknown = lost;
+    const where = this.transport_.description;
+    await this.transport_.close().catch(() => undefined);
+    while (performance.now() < deadline) {
+      if (signal?.aborted) throw new InterruptedError('interrupted');
+      try {
+        const t = await rc.reopen();
+        await this.attach(t);
+        const info = await this.handshake({ timeoutMs: Math.max(500, Math.min(3000, deadline - performance.now())), signal });
+        if (info.modelCrc32 !== modelCrc32) {
+          throw new DeviceModelError(
+            `the device that came back on ${where} runs another model (CRC-32 ${info.modelCrc32.toString(16).padStart(8, '0')}, ` +
+              `was ${modelCrc32.toString(16).padStart(8, '0')}): flash it again with tinyml flash`,
+          );
+        }
+        return;
+      } catch (err) {
+        // Only "not there (yet)" is worth another try; anything else (another model, Ctrl-C, the emulator gone) ends it.
+        if (!(err instanceof TransportClosedError || err instanceof SerialPortError || err instanceof HandshakeTimeoutError)) throw err;
+        last = err;
+        await this.transport_.close().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, rc.intervalMs ?? 250));
+      }
+    }
+    const why = last instanceof Error ? last.message : String(last);
+    throw new TransportClosedError(
+      `lost the device on ${where} and could not reconnect within ${timeoutMs} ms (last: ${why}): check the cable, ` +
+        'or raise --reconnect-timeout',
+      { cause: last },
+    );
   }
 
   /** Stops listening and closes the transport. */
   async close(): Promise<void> {
     for (const u of this.unsubscribe) u();
-    await this.transport.close();
+    await this.transport_.close();
   }
 }

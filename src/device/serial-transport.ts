@@ -27,6 +27,8 @@ export function explainSerialError(err: unknown, path: string, action: 'open' | 
     fix = "permission denied: add yourself to the 'dialout' group (sudo usermod -aG dialout $USER) and log in again";
   } else if (code === 'EBUSY' || /EBUSY|lock|busy/i.test(text)) {
     fix = 'the port is in use: close any serial monitor or other program holding it';
+  } else if (code === 'ENOTTY' || /ENOTTY|Inappropriate ioctl|Not a typewriter/i.test(text)) {
+    fix = 'it is not a serial port (not a tty): pass the board\'s port, e.g. /dev/ttyACM0';
   } else if (/EIO|Input\/output/i.test(text)) {
     fix = 'the device went away: reconnect it (or restart the emulator) and try again';
   } else {

@@ -85,7 +85,7 @@ export function mergeAnswers(results: readonly ShardResult[], samples: number): 
   const wallMs = Math.max(...shards.map((s) => s.finishedAt)) - Math.min(...shards.map((s) => s.startedAt));
   const sum = (f: (s: ShardResult) => number) => shards.reduce((acc, s) => acc + f(s), 0);
   return {
-    result: { count: samples, width, outputs, top1, cycles, wallMs, resends: sum((s) => s.resends), staleAnswers: sum((s) => s.staleAnswers) },
+    result: { count: samples, width, outputs, top1, cycles, wallMs, resends: sum((s) => s.resends), nakResends: sum((s) => s.nakResends), staleAnswers: sum((s) => s.staleAnswers) },
     shards,
     badFrames: sum((s) => s.badFrames),
     deviceBadFrames: sum((s) => s.deviceBadFrames),

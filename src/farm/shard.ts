@@ -23,6 +23,8 @@ export interface ShardResult {
   readonly cycles: string;
   readonly wallMs: number;
   readonly resends: number;
+  /** Of those, resends for a NAK or a damaged answer naming the request (protocol v3). */
+  readonly nakResends: number;
   readonly staleAnswers: number;
   readonly badFrames: number;
   readonly deviceBadFrames: number;
@@ -53,7 +55,7 @@ export interface RunShardInput {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-export type ShardAnswers = Pick<ShardResult, 'first' | 'count' | 'width' | 'outputs' | 'top1' | 'cycles' | 'wallMs' | 'resends' | 'staleAnswers'>;
+export type ShardAnswers = Pick<ShardResult, 'first' | 'count' | 'width' | 'outputs' | 'top1' | 'cycles' | 'wallMs' | 'resends' | 'nakResends' | 'staleAnswers'>;
 
 export async function runShard(input: RunShardInput): Promise<ShardAnswers> {
   const { model, first, count } = input;
@@ -77,6 +79,7 @@ export async function runShard(input: RunShardInput): Promise<ShardAnswers> {
     cycles: toBase64(littleEndian(r.cycles)),
     wallMs: r.wallMs,
     resends: r.resends,
+    nakResends: r.nakResends,
     staleAnswers: r.staleAnswers,
   };
 }

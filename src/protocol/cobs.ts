@@ -43,22 +43,28 @@ export function cobsEncode(src: Uint8Array): Uint8Array {
  *          0x00, or a code byte runs past its end), like proto_cobs_decode's -1
  */
 export function cobsDecode(src: Uint8Array): Uint8Array | null {
-  if (src.length === 0) return null;
+  const { bytes, complete } = cobsDecodePrefix(src);
+  return complete ? bytes : null;
+}
+
+/**
+ * Decodes a COBS block as far as it is well-formed: what comes before a damaged
+ * byte decodes right, which is how a frame whose body was hit still yields its
+ * header (protocol v3). `complete` is false when the block is malformed or empty.
+ */
+export function cobsDecodePrefix(src: Uint8Array): { bytes: Uint8Array; complete: boolean } {
   const dst = new Uint8Array(src.length);
   let out = 0;
   let i = 0;
+  const partial = () => ({ bytes: dst.slice(0, out), complete: false });
   while (i < src.length) {
-    const code = src[i]!;
-    if (code === 0) return null;
-    const end = i + code;
-    if (end > src.length) return null;
-    for (let j = i + 1; j < end; j++) {
-      const b = src[j]!;
-      if (b === 0) return null;
-      dst[out++] = b;
+    const code = src[i++]!;
+    if (code === 0) return partial();
+    for (let k = 1; k < code; k++) {
+      if (i >= src.length || src[i] === 0) return partial();
+      dst[out++] = src[i++]!;
     }
-    i = end;
     if (code !== 0xff && i < src.length) dst[out++] = 0;
   }
-  return dst.slice(0, out);
+  return { bytes: dst.slice(0, out), complete: src.length > 0 };
 }

@@ -1,22 +1,26 @@
 /**
- * Messages of protocol version 2 (docs/protocol.md) and their wire form:
- * `COBS(payload) 0x00` with payload = version u8, type u8, seq u16 LE, body,
- * CRC-32 LE of everything before it. Pure functions: encodeFrame turns a
- * message into wire bytes, decodeFrame turns one delimiter-free block back into
- * a message or throws FrameError saying what is wrong with it.
+ * Messages of protocol version 3 (docs/protocol.md) and their wire form:
+ * `COBS(payload) 0x00` with payload = version u8, type u8, seq u16 LE, body
+ * length u16 LE, CRC-16 LE of those six bytes, body, CRC-32 LE of everything
+ * before it. Pure functions: encodeFrame turns a message into wire bytes,
+ * decodeFrame turns one delimiter-free block back into a message or throws
+ * FrameError saying what is wrong with it, and which request (type and
+ * sequence number) it was when the header survived.
  */
 import { TinymlError } from '../errors.ts';
-import { cobsDecode, cobsEncode } from './cobs.ts';
+import { cobsDecodePrefix, cobsEncode } from './cobs.ts';
+import { crc16 } from './crc16.ts';
 import { crc32 } from './crc32.ts';
 
-export const PROTOCOL_VERSION = 2;
-export const HEADER_BYTES = 4;
+export const PROTOCOL_VERSION = 3;
+/** version, type, seq u16, body length u16, CRC-16 of those six bytes. */
+export const HEADER_BYTES = 8;
 export const CRC_BYTES = 4;
 export const MAX_BODY = 1024;
 export const MAX_PAYLOAD = HEADER_BYTES + MAX_BODY + CRC_BYTES;
 /** Longest wire frame, delimiter included (PROTO_MAX_ENCODED). */
 export const MAX_ENCODED = MAX_PAYLOAD + Math.floor(MAX_PAYLOAD / 254) + 2;
-/** Sequence number of a response that cannot name its request (BAD_FRAME); never used for requests. */
+/** Sequence number of a BAD_FRAME that cannot name its request (the header was damaged); never used for requests. */
 export const SEQ_UNKNOWN = 0xffff;
 /** Longest LOG text (PROTO_LOG_MAX_TEXT). */
 export const MAX_LOG_TEXT = 160;
@@ -114,15 +118,23 @@ export interface LogMessage {
 }
 export type Message = HelloMessage | InferMessage | InfoMessage | ResultMessage | ErrorMessage | LogMessage;
 
-export type FrameProblem = 'cobs' | 'short' | 'long' | 'crc' | 'version' | 'type' | 'length' | 'value';
+/**
+ * Which check failed: 'header' (the header's CRC-16: nothing in the frame can be
+ * trusted), 'cobs', 'short', 'long', 'size' (the block is not as long as its
+ * header says), 'crc' (the CRC-32), 'version', 'type', 'length' (wrong body
+ * length for the type), 'value'.
+ */
+export type FrameProblem = 'cobs' | 'short' | 'long' | 'header' | 'size' | 'crc' | 'version' | 'type' | 'length' | 'value';
 
 /** A received block is not a valid frame; `problem` says which check failed. */
 export class FrameError extends TinymlError {
   constructor(
     readonly problem: FrameProblem,
     message: string,
-    /** Sequence number from the header when the CRC was fine, else null. */
+    /** Sequence number from the header when the header's CRC-16 held, else null. */
     readonly seq: number | null = null,
+    /** Message type code from the header, under the same condition. */
+    readonly typeCode: number | null = null,
   ) {
     super(message);
   }
@@ -280,6 +292,8 @@ export function encodePayload(msg: Message, version = PROTOCOL_VERSION): Uint8Ar
   v.setUint8(0, version);
   v.setUint8(1, TYPE_CODE[msg.type]);
   v.setUint16(2, msg.seq, true);
+  v.setUint16(4, body.length, true);
+  v.setUint16(6, crc16(payload, 0, 6), true);
   payload.set(body, HEADER_BYTES);
   v.setUint32(HEADER_BYTES + body.length, crc32(payload, 0, 0, HEADER_BYTES + body.length), true);
   return payload;
@@ -300,21 +314,46 @@ export function encodeFrame(msg: Message): Uint8Array {
 
 /**
  * Checks a decoded payload and returns its message.
- * @throws FrameError for a short, long or CRC-failing payload, another protocol
- *         version, an unknown type, or a body of the wrong length for its type
+ * @throws FrameError for a short or long payload, a damaged header, a length
+ *         other than the header's, a failing CRC-32, another protocol version,
+ *         an unknown type, or a body of the wrong length for its type
  */
 export function decodePayload(payload: Uint8Array): Message {
-  if (payload.length < HEADER_BYTES + CRC_BYTES) throw new FrameError('short', `frame of ${payload.length} bytes is shorter than a header and CRC`);
-  if (payload.length > MAX_PAYLOAD) throw new FrameError('long', `frame of ${payload.length} bytes exceeds ${MAX_PAYLOAD}`);
+  return checkPayload(payload, true, false);
+}
+
+/** The header's sequence number and type when its CRC-16 holds, else null. */
+function trustedHeader(bytes: Uint8Array): { seq: number; type: number; length: number } | null {
+  if (bytes.length < HEADER_BYTES) return null;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
+  if (v.getUint16(6, true) !== crc16(bytes, 0, 6)) return null;
+  return { type: v.getUint8(1), seq: v.getUint16(2, true), length: v.getUint16(4, true) };
+}
+
+function checkPayload(payload: Uint8Array, complete: boolean, tooLong: boolean): Message {
+  const h = trustedHeader(payload);
+  if (!h) {
+    if (payload.length < HEADER_BYTES) {
+      if (!complete) throw new FrameError('cobs', 'malformed COBS block');
+      throw new FrameError('short', `frame of ${payload.length} bytes is shorter than a header`);
+    }
+    const other = payload[0] !== PROTOCOL_VERSION ? ` (version byte ${payload[0]}, this host speaks ${PROTOCOL_VERSION})` : '';
+    throw new FrameError('header', `frame header check failed${other}`);
+  }
+  const { seq, type } = h;
+  const fail = (problem: FrameProblem, message: string) => new FrameError(problem, message, seq, type);
+  if (!complete) throw fail('cobs', `malformed COBS block (sequence ${seq})`);
+  if (tooLong || payload.length > MAX_PAYLOAD) throw fail('long', `frame of ${payload.length} bytes exceeds ${MAX_PAYLOAD}`);
+  if (h.length > MAX_BODY || payload.length !== HEADER_BYTES + h.length + CRC_BYTES) {
+    throw fail('size', `frame of ${payload.length} bytes, its header says a body of ${h.length}`);
+  }
   const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const end = payload.length - CRC_BYTES;
   const want = v.getUint32(end, true);
   const got = crc32(payload, 0, 0, end);
-  if (want !== got) throw new FrameError('crc', `frame CRC 0x${want.toString(16)} != computed 0x${got.toString(16)}`);
+  if (want !== got) throw fail('crc', `frame CRC 0x${want.toString(16)} != computed 0x${got.toString(16)}`);
   const version = v.getUint8(0);
-  const type = v.getUint8(1);
-  const seq = v.getUint16(2, true);
-  if (version !== PROTOCOL_VERSION) throw new FrameError('version', `frame of protocol version ${version}, expected ${PROTOCOL_VERSION}`, seq);
+  if (version !== PROTOCOL_VERSION) throw new FrameError('version', `frame of protocol version ${version}, expected ${PROTOCOL_VERSION}`, seq, type);
   const body = payload.slice(HEADER_BYTES, end);
   const need = (n: number, name: string) => {
     if (body.length !== n) throw new FrameError('length', `${name} body of ${body.length} bytes, expected ${n}`, seq);
@@ -352,12 +391,13 @@ export function decodePayload(payload: Uint8Array): Message {
 }
 
 /**
- * Decodes one block received between delimiters (delimiter removed).
- * @throws FrameError (problem 'cobs' when the stuffing is malformed)
+ * Decodes one block received between delimiters (delimiter removed). A block
+ * damaged after its header still names its request: the FrameError's seq and
+ * typeCode are set whenever the header's CRC-16 held.
+ * @throws FrameError
  */
 export function decodeFrame(block: Uint8Array): Message {
-  if (block.length > MAX_ENCODED - 1) throw new FrameError('long', `frame of ${block.length} encoded bytes exceeds ${MAX_ENCODED - 1}`);
-  const payload = cobsDecode(block);
-  if (!payload) throw new FrameError('cobs', 'malformed COBS block');
-  return decodePayload(payload);
+  const tooLong = block.length > MAX_ENCODED - 1;
+  const { bytes, complete } = cobsDecodePrefix(tooLong ? block.subarray(0, MAX_ENCODED - 1) : block);
+  return checkPayload(bytes, complete && !tooLong, tooLong);
 }

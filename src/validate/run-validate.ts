@@ -4,7 +4,9 @@
  * model folder as validation.json.
  */
 import { existsSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { crc32, crc32Hex } from '../protocol/crc32.ts';
+import { openResultsFile } from './results-file.ts';
 import { ToolError, UsageError } from '../errors.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { initBackend } from '../train/backend.ts';
@@ -31,6 +33,12 @@ export interface ValidateArgs {
   timeout?: number;
   /** How long to wait for the device to answer HELLO, ms. */
   'handshake-timeout'?: number;
+  /** How long to keep reopening a lost port before giving up, seconds (0: never reconnect). */
+  'reconnect-timeout'?: number;
+  /** Results file (JSON lines, one per answered sample); default <model dir>/validation-results.jsonl. */
+  results?: string;
+  /** Continue the run recorded in the results file: only the samples not in it are sent. */
+  resume?: boolean;
   json?: boolean;
   'data-dir'?: string;
 }
@@ -70,6 +78,8 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
   const window = positive('window', args.window, 4);
   const timeoutMs = positive('timeout', args.timeout, 2000);
   const handshakeMs = positive('handshake-timeout', args['handshake-timeout'], 15_000);
+  const reconnectS = args['reconnect-timeout'] ?? 15;
+  if (!(reconnectS >= 0 && reconnectS <= 3600)) throw new UsageError(`--reconnect-timeout ${args['reconnect-timeout']} is not a number of seconds in 0..3600`);
   const log = options.log ?? (() => undefined);
 
   const { model, bytes: tfliteBytes } = await readInt8Model(args.model);
@@ -84,6 +94,19 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
   const test = await loadFashionMnist({ dataDir: args['data-dir'], split: 'test', limit: samples });
   const floatTop1 = predictFloat(tfModel, test.images, floatModel.normalized).top1;
   tfModel.dispose();
+
+  const resultsPath = resolve(args.results ?? join(args.model, 'validation-results.jsonl'));
+  const results = openResultsFile(
+    resultsPath,
+    {
+      modelCrc32: crc32Hex(crc32(tfliteBytes)),
+      samples: test.count,
+      testDataSha256: test.sha256,
+      settings: { board: elf ? 'emulator' : args.port, window, timeoutMs },
+    },
+    args.resume ?? false,
+  );
+  if (results.previous.size > 0) log(`resuming: ${results.previous.size} of ${test.count} samples already answered in ${resultsPath}`);
 
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -121,12 +144,29 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
       board: elf ? 'emulator' : path,
       window,
       timeoutMs,
+      reconnect:
+        reconnectS > 0
+          ? {
+              timeoutMs: reconnectS * 1000,
+              reopen: async () => {
+                if (qemu && !qemu.running) throw new ToolError('QEMU exited during validation', 'qemu-system-arm', qemu.output());
+                const t = new SerialTransport({ path });
+                await t.open();
+                return t;
+              },
+              onReconnect: (n, why) => log(`reconnected to ${path} (${n}; ${why})`),
+            }
+          : undefined,
+      previous: results.previous,
+      onAnswer: (i, a) => results.append(i, a),
       onProgress: options.onProgress,
       signal: abort.signal,
       onOutputs: (outputs) => {
         detail = validationDetail({ outputs, labels: test.labels, images: test.images, inSize: model.layers[0]!.inputSize, floatTop1 });
       },
     });
+    // An interrupted run's partial report is only printed: the results file holds what it got, for --resume.
+    if (report.partial) return report;
     // Written whether or not it passed: a failed validation is worth a look too.
     await writeJsonAtomic(modelPaths(args.model).validation, { ...report, testDataSha256: test.sha256, detail });
     return report;
@@ -138,6 +178,7 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
     }
     throw err;
   } finally {
+    results.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await link?.close().catch(() => undefined);

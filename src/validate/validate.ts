@@ -12,8 +12,8 @@ import { TfliteInterpreter } from '../tflite/tflite-runtime.ts';
 import { InterpreterError, TinymlError } from '../errors.ts';
 import { crc32, crc32Hex } from '../protocol/crc32.ts';
 import { describeErrorCode, ErrorCode, PROTOCOL_VERSION, type CycleUnit, type DeviceInfo, type Runtime } from '../protocol/frames.ts';
-import { ArenaTooSmallError, DeviceModelError, HandshakeTimeoutError } from '../device/errors.ts';
-import type { DeviceLink } from '../device/link.ts';
+import { ArenaTooSmallError, DeviceModelError, HandshakeTimeoutError, InterruptedError } from '../device/errors.ts';
+import type { DeviceLink, ReconnectOptions } from '../device/link.ts';
 
 export interface ValidateOnDeviceInput {
   /** A link whose handshake has been done. */
@@ -36,10 +36,23 @@ export interface ValidateOnDeviceInput {
   readonly window?: number;
   readonly timeoutMs?: number;
   readonly retries?: number;
+  /** Reopen the port when it is lost mid-run (a pulled cable); without it a lost port ends the run. */
+  readonly reconnect?: ReconnectOptions;
   readonly onProgress?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
+  /** Answers kept from an earlier run of the same samples (--resume): these samples are not run again. */
+  readonly previous?: ReadonlyMap<number, SampleAnswer>;
+  /** Each sample's answer as it arrives (the results file appends it). */
+  readonly onAnswer?: (index: number, answer: SampleAnswer) => void;
   /** Receives every sample's outputs once all are in (reports draw confusion matrices from them). */
   readonly onOutputs?: (outputs: SampleOutputs) => void;
+}
+
+/** The device's answer for one sample. */
+export interface SampleAnswer {
+  readonly top1: number;
+  readonly cycles: number;
+  readonly outputs: Int8Array;
 }
 
 /** Per-sample results of one validation, `count` rows of `width` each. */
@@ -63,7 +76,11 @@ export interface Percentiles {
 }
 
 export interface ValidationReport {
+  /** Samples the report covers: all requested, or those answered before an interruption (partial). */
   readonly samples: number;
+  /** True when the run was interrupted (Ctrl-C): the figures cover only the samples answered by then. */
+  readonly partial: boolean;
+  readonly samplesRequested: number;
   readonly board: string;
   readonly runtime: Runtime;
   /** The firmware's TML_RUNTIME_VERSION, e.g. "native (tinyml-deploy 0.1.0)". */
@@ -98,9 +115,15 @@ export interface ValidationReport {
   readonly link: {
     readonly window: number;
     readonly resends: number;
+    /** Of the resends, those for a damaged request or answer that named it (NAKs). */
+    readonly nakResends: number;
     readonly staleAnswers: number;
     readonly badFrames: number;
     readonly deviceBadFrames: number;
+    /** Of the BAD_FRAME reports, those naming no request (the header was damaged). */
+    readonly deviceBadFramesUnnamed: number;
+    /** Times the port was lost and opened again mid-run. */
+    readonly reconnects: number;
     /** Bytes the device's serial write dropped since its boot (INFO after the run; a host that stopped reading). */
     readonly deviceTxDroppedBytes: number;
     /** Device log lines that never arrived (gaps in their line numbers). */
@@ -219,51 +242,120 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
     samples.push(view);
   }
 
-  const result = await input.link.infer(samples, {
-    window: input.window,
-    timeoutMs: input.timeoutMs,
-    retries: input.retries,
-    onProgress: input.onProgress,
-    signal: input.signal,
+  const all = { outputs: new Int8Array(count * width), top1: new Uint8Array(count), cycles: new Uint32Array(count) };
+  const answered = new Uint8Array(count);
+  const keep = (i: number, a: SampleAnswer) => {
+    all.outputs.set(a.outputs, i * width);
+    all.top1[i] = a.top1;
+    all.cycles[i] = a.cycles >>> 0;
+    answered[i] = 1;
+  };
+  for (const [i, a] of input.previous ?? []) {
+    if (!Number.isInteger(i) || i < 0 || i >= count || a.outputs.length !== width) {
+      throw new RangeError(`validateOnDevice: an earlier answer for sample ${i} with ${a.outputs.length} outputs does not fit ${count} samples of ${width}`);
+    }
+    keep(i, a);
+  }
+  const todo: number[] = [];
+  for (let i = 0; i < count; i++) if (!answered[i]) todo.push(i);
+  const already = count - todo.length;
+  let linkResult = { resends: 0, nakResends: 0, staleAnswers: 0, reconnects: 0, wallMs: 0 };
+  let interrupted: InterruptedError | null = null;
+  const started = performance.now();
+  if (todo.length > 0) {
+    try {
+      const r = await input.link.inferReconnecting(
+        todo.map((i) => samples[i]!),
+        {
+          window: input.window,
+          timeoutMs: input.timeoutMs,
+          retries: input.retries,
+          reconnect: input.reconnect,
+          onAnswer: (k, msg) => {
+            const i = todo[k]!;
+            keep(i, msg);
+            input.onAnswer?.(i, { top1: msg.top1, cycles: msg.cycles, outputs: msg.outputs });
+          },
+          onProgress: input.onProgress ? (done) => input.onProgress!(already + done, count) : undefined,
+          signal: input.signal,
+        },
+      );
+      linkResult = { resends: r.resends, nakResends: r.nakResends, staleAnswers: r.staleAnswers, reconnects: r.reconnects ?? 0, wallMs: r.wallMs };
+    } catch (err) {
+      if (!(err instanceof InterruptedError)) throw err;
+      interrupted = err;
+      linkResult = { ...linkResult, wallMs: performance.now() - started };
+    }
+  }
+  // The report covers the answered samples: all of them, or those in by an interruption (partial).
+  const kept: number[] = [];
+  for (let i = 0; i < count; i++) if (answered[i]) kept.push(i);
+  if (kept.length === 0) throw interrupted ?? new Error('validateOnDevice: no sample answered');
+  const n = kept.length;
+  const result = {
+    outputs: new Int8Array(n * width),
+    top1: new Uint8Array(n),
+    cycles: new Uint32Array(n),
+    wallMs: linkResult.wallMs,
+    resends: linkResult.resends,
+    nakResends: linkResult.nakResends,
+    staleAnswers: linkResult.staleAnswers,
+    reconnects: linkResult.reconnects,
+  };
+  const subQuantized = new Int8Array(n * inSize);
+  const subLabels = new Uint8Array(n);
+  const subFloatTop1 = input.floatTop1 ? new Uint8Array(n) : undefined;
+  kept.forEach((i, k) => {
+    result.outputs.set(all.outputs.subarray(i * width, (i + 1) * width), k * width);
+    result.top1[k] = all.top1[i]!;
+    result.cycles[k] = all.cycles[i]!;
+    subQuantized.set(samples[i]!, k * inSize);
+    subLabels[k] = input.labels[i]!;
+    if (subFloatTop1) subFloatTop1[k] = input.floatTop1![i]!;
   });
+  const original = (list: readonly number[]) => list.map((k) => kept[k]!);
 
   const interp = new Int8Interpreter(model);
-  const reference = new Int8Array(count * width);
-  for (let s = 0; s < count; s++) reference.set(interp.run(samples[s]!).output, s * width);
+  const reference = new Int8Array(n * width);
+  for (let k = 0; k < n; k++) reference.set(interp.run(subQuantized.subarray(k * inSize, (k + 1) * inSize)).output, k * width);
 
   let hostInt8Skipped = tfliteLimitation(model);
   let tflite: Int8Array | null = null;
   if (!hostInt8Skipped) {
     try {
-      tflite = runHostTflite(input.tfliteBytes, quantized);
+      tflite = runHostTflite(input.tfliteBytes, subQuantized);
     } catch (err) {
       if (!(err instanceof InterpreterError)) throw err;
       hostInt8Skipped = `the host TFLite interpreter is unavailable: ${err.message}`;
     }
   }
 
-  const labels = input.labels.subarray(0, count);
-  const deviceTop1 = top1All(result.outputs, count, width);
+  const labels = subLabels;
+  const deviceTop1 = top1All(result.outputs, n, width);
   let top1FieldMismatches = 0;
-  for (let s = 0; s < count; s++) if (result.top1[s] !== argmax(result.outputs, s * width, width)) top1FieldMismatches++;
-  const vsReference = compareOutputs(result.outputs, reference, count, width);
-  const vsTflite = tflite ? compareOutputs(result.outputs, tflite, count, width) : null;
+  for (let k = 0; k < n; k++) if (result.top1[k] !== argmax(result.outputs, k * width, width)) top1FieldMismatches++;
+  const cmpRef = compareOutputs(result.outputs, reference, n, width);
+  const vsReference = { ...cmpRef, firstMismatches: original(cmpRef.firstMismatches) };
+  const cmpTfl = tflite ? compareOutputs(result.outputs, tflite, n, width) : null;
+  const vsTflite = cmpTfl ? { ...cmpTfl, firstMismatches: original(cmpTfl.firstMismatches) } : null;
   const latencyCycles = percentiles(result.cycles);
-  input.onOutputs?.({ count, width, device: result.outputs, reference, tflite, cycles: result.cycles });
-  const finalInfo = await infoAfterRun(input.link, input.signal);
+  if (!interrupted) input.onOutputs?.({ count, width, device: result.outputs, reference, tflite, cycles: result.cycles });
+  const finalInfo = interrupted ? null : await infoAfterRun(input.link, input.signal);
   const stats = input.link.stats;
   return {
-    samples: count,
+    samples: n,
+    partial: interrupted !== null,
+    samplesRequested: count,
     board: input.board,
     runtime: info.runtime,
     runtimeVersion: info.runtimeVersion,
     cycleUnit: info.cycleUnit,
     modelCrc32: crc32Hex(info.modelCrc32),
     deviceAccuracy: accuracy(deviceTop1, labels),
-    referenceAccuracy: accuracy(top1All(reference, count, width), labels),
-    hostInt8Accuracy: tflite ? accuracy(top1All(tflite, count, width), labels) : null,
+    referenceAccuracy: accuracy(top1All(reference, n, width), labels),
+    hostInt8Accuracy: tflite ? accuracy(top1All(tflite, n, width), labels) : null,
     hostInt8Skipped,
-    hostFloatAccuracy: input.floatTop1 ? accuracy(input.floatTop1.subarray(0, count), labels) : null,
+    hostFloatAccuracy: subFloatTop1 ? accuracy(subFloatTop1, labels) : null,
     top1Agreement: vsReference.top1Agreement,
     exactAgreement: vsReference.exactAgreement,
     firstMismatches: vsReference.firstMismatches,
@@ -272,19 +364,23 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
     top1FieldMismatches,
     latencyCycles,
     latencyMicros: info.cpuHz > 0 ? scalePercentiles(latencyCycles, 1e6 / info.cpuHz) : null,
-    throughputSamplesPerSec: result.wallMs > 0 ? count / (result.wallMs / 1000) : 0,
+    // Over the samples this run sent (a resumed run's earlier answers took no time here).
+    throughputSamplesPerSec: result.wallMs > 0 ? (n - already) / (result.wallMs / 1000) : 0,
     wallSeconds: result.wallMs / 1000,
     link: {
       window: input.window ?? 4,
       resends: result.resends,
+      nakResends: result.nakResends,
       staleAnswers: result.staleAnswers,
       badFrames: stats.badFrames,
       deviceBadFrames: stats.deviceBadFrames,
+      deviceBadFramesUnnamed: stats.deviceBadFramesUnnamed,
+      reconnects: result.reconnects ?? 0,
       deviceTxDroppedBytes: (finalInfo ?? info).txDroppedBytes,
       deviceLogLinesLost: stats.logLinesLost,
     },
     deviceLog: [...input.link.deviceLog],
-    passed: vsReference.exactAgreement === 1 && top1FieldMismatches === 0,
+    passed: !interrupted && vsReference.exactAgreement === 1 && top1FieldMismatches === 0,
     info,
   };
 }
@@ -300,7 +396,9 @@ export function formatValidationReport(r: ValidationReport): string {
     `board                          ${r.board} (${i.board}, ${r.runtime} runtime, ${(i.cpuHz / 1e6).toFixed(0)} MHz nominal)`,
     `runtime version                ${r.runtimeVersion}`,
     `model                          CRC-32 ${r.modelCrc32}, ${num(i.modelBytes)} bytes; arena ${num(i.arenaUsed)} of ${num(i.arenaSize)} bytes`,
-    `samples                        ${r.samples}`,
+    r.partial
+      ? `samples                        PARTIAL: ${r.samples} of ${r.samplesRequested} (interrupted; --resume goes on)`
+      : `samples                        ${r.samples}`,
     `device accuracy                ${pct(r.deviceAccuracy)}`,
     `reference accuracy (TS, TFLM)  ${pct(r.referenceAccuracy)}`,
     r.hostInt8Accuracy === null
@@ -326,7 +424,7 @@ export function formatValidationReport(r: ValidationReport): string {
   }
   lines.push(
     `throughput                     ${r.throughputSamplesPerSec.toFixed(1)} samples/s over the link (window ${r.link.window}, ${r.wallSeconds.toFixed(2)} s)`,
-    `link                           ${r.link.resends} resends, ${r.link.staleAnswers} stale answers dropped, ${r.link.badFrames} bad frames received, ${r.link.deviceBadFrames} BAD_FRAME reports`,
+    `link                           ${r.link.resends} resends (${r.link.nakResends} for damage), ${r.link.staleAnswers} stale answers dropped, ${r.link.badFrames} bad frames received, ${r.link.deviceBadFrames} BAD_FRAME reports (${r.link.deviceBadFramesUnnamed} naming no request), ${r.link.reconnects} reconnects`,
     `device serial                  ${num(r.link.deviceTxDroppedBytes)} bytes dropped by the device (host not reading)`,
     `device log                     ${r.deviceLog.length} lines${r.link.deviceLogLinesLost ? `, ${r.link.deviceLogLinesLost} lost` : ''}`,
     `result                         ${r.passed ? 'PASS: the device computes exactly what the reference computes' : 'FAIL: the device differs from the reference'}`,
@@ -340,6 +438,7 @@ export class ValidationFailedError extends TinymlError {}
 /** Throws ValidationFailedError when the report did not pass; the message names the first differing samples. */
 export function assertValidationPassed(r: ValidationReport): void {
   if (r.passed) return;
+  if (r.partial) throw new InterruptedError(`interrupted after ${r.samples} of ${r.samplesRequested} samples: the report above is PARTIAL; run again with --resume to go on`);
   const why = r.top1FieldMismatches
     ? `${r.top1FieldMismatches} RESULT top-1 fields are not the argmax of their outputs`
     : `${pct(1 - r.exactAgreement)} of samples differ from the reference (first: ${r.firstMismatches.join(', ')})`;

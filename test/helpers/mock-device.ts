@@ -1,10 +1,11 @@
 /**
  * An in-memory device behind the Transport interface: it speaks protocol
- * version 2 and runs our TypeScript int8 reference (TFLM's arithmetic), so the
+ * version 3 and runs our TypeScript int8 reference (TFLM's arithmetic), so the
  * link, the retry logic and validation are tested without hardware. Knobs drop,
  * corrupt, duplicate and delay frames in either direction, deterministically
- * (a FaultPlan function, or randomFaults with a seed). All state lives in the
- * instance.
+ * (a FaultPlan function, or randomFaults with a seed), and `byteFaults` damages
+ * the byte stream itself (bytes flipped, lost or inserted at a seeded rate), as
+ * a noisy cable does. All state lives in the instance.
  *
  * Its device log behaves as the firmware's (firmware/core/app.c): it keeps the
  * last LOG_KEPT lines, sends new ones as LOG frames just before its next answer,
@@ -42,6 +43,8 @@ export interface FrameFault {
   readonly drop?: boolean;
   /** One byte of the frame is flipped (the receiver's CRC or COBS check fails). */
   readonly corrupt?: boolean;
+  /** With corrupt: which byte of the wire block (to the device) or payload (to the host); default one that varies with the frame. */
+  readonly corruptAt?: number;
   /** The frame arrives twice. */
   readonly duplicate?: boolean;
   /** The frame arrives this much later (later frames may overtake it). */
@@ -82,6 +85,51 @@ export interface MockDeviceOptions {
   readonly tamper?: (input: Int8Array, outputs: Int8Array) => void;
   /** Device log lines written at boot, before any host listens (each 1..MAX_LOG_TEXT printable ASCII). */
   readonly bootLog?: readonly string[];
+  /** Byte-level faults on the wire in both directions; may be swapped later through `byteFaults`. */
+  readonly byteFaults?: ByteFaultOptions;
+}
+
+export interface ByteFaultOptions {
+  readonly seed: number;
+  /** Probability per byte that it is damaged: flipped, lost, or followed by an inserted random byte, a third each. */
+  readonly rate: number;
+}
+
+/** What a ByteFaulter did. */
+export interface ByteFaultStats {
+  corrupted: number;
+  dropped: number;
+  inserted: number;
+}
+
+/** Damages a byte stream at a seeded rate (mixed flips, losses and insertions). Pure apart from its generator. */
+export class ByteFaulter {
+  readonly stats: ByteFaultStats = { corrupted: 0, dropped: 0, inserted: 0 };
+  private readonly rand: () => number;
+  constructor(readonly options: ByteFaultOptions) {
+    this.rand = mulberry32(options.seed);
+  }
+
+  apply(bytes: Uint8Array): Uint8Array {
+    const out: number[] = [];
+    for (const b of bytes) {
+      if (this.rand() >= this.options.rate) {
+        out.push(b);
+        continue;
+      }
+      const kind = Math.floor(this.rand() * 3);
+      if (kind === 0) {
+        this.stats.corrupted++;
+        out.push(b ^ (1 + Math.floor(this.rand() * 255)));
+      } else if (kind === 1) {
+        this.stats.dropped++;
+      } else {
+        this.stats.inserted++;
+        out.push(b, Math.floor(this.rand() * 256));
+      }
+    }
+    return Uint8Array.from(out);
+  }
 }
 
 /** Lines the simulated device keeps for replay, as firmware/core/app.c (LOG_LINES). */
@@ -148,6 +196,8 @@ export class MockDevice implements Transport {
   };
   /** Fault plan in force; starts as options.faults and may be swapped at any time (e.g. after the handshake). */
   faults: FaultPlan | undefined;
+  /** Byte faults in force, one generator per direction; null for a clean wire. */
+  byteFaults: { readonly toDevice: ByteFaulter; readonly toHost: ByteFaulter } | null = null;
   private readonly interp: Int8Interpreter;
   private readonly info: DeviceInfo;
   private readonly splitter = new FrameSplitter();
@@ -166,6 +216,7 @@ export class MockDevice implements Transport {
 
   constructor(readonly options: MockDeviceOptions) {
     this.faults = options.faults;
+    if (options.byteFaults) this.setByteFaults(options.byteFaults);
     this.interp = new Int8Interpreter(options.model);
     const m = options.model;
     const last = m.layers[m.layers.length - 1]!;
@@ -193,6 +244,13 @@ export class MockDevice implements Transport {
       ...options.infoOverrides,
     };
     for (const line of options.bootLog ?? []) this.log(line);
+  }
+
+  /** Starts (or, with null, stops) damaging the byte stream in both directions. */
+  setByteFaults(options: ByteFaultOptions | null): void {
+    this.byteFaults = options
+      ? { toDevice: new ByteFaulter(options), toHost: new ByteFaulter({ ...options, seed: options.seed ^ 0x5a5a5a5a }) }
+      : null;
   }
 
   /** Writes a line to the device log: it is sent just before the device's next answer. */
@@ -231,7 +289,8 @@ export class MockDevice implements Transport {
 
   async write(bytes: Uint8Array): Promise<void> {
     if (!this.open_) throw new TransportClosedError('mock device is not open');
-    for (const block of this.splitter.push(bytes)) this.arrive(block);
+    const wire = this.byteFaults ? this.byteFaults.toDevice.apply(bytes) : bytes;
+    for (const block of this.splitter.push(wire)) this.arrive(block);
   }
 
   onData(listener: (chunk: Uint8Array) => void): () => void {
@@ -273,7 +332,7 @@ export class MockDevice implements Transport {
     const index = this.inFrames++;
     const fault = this.faults?.({ direction: 'to-device', index, message: this.tryDecode(block) }) ?? {};
     if (fault.drop) return;
-    if (fault.corrupt) corruptByte(block, 1 + index * 7);
+    if (fault.corrupt) corruptByte(block, fault.corruptAt ?? 1 + index * 7);
     const deliver = () => {
       this.receive(block);
       if (fault.duplicate) this.receive(block);
@@ -292,7 +351,8 @@ export class MockDevice implements Transport {
       this.stats.badFramesReceived++;
       const e = err as FrameError;
       const code = e.problem === 'version' ? ErrorCode.BAD_VERSION : e.problem === 'type' ? ErrorCode.BAD_TYPE : e.problem === 'length' ? ErrorCode.BAD_LENGTH : ErrorCode.BAD_FRAME;
-      this.send({ type: 'error', seq: code === ErrorCode.BAD_FRAME ? SEQ_UNKNOWN : (e.seq ?? SEQ_UNKNOWN), code, detail: 0 });
+      // As the firmware: a frame whose header survived is NAKed with its sequence number.
+      this.send({ type: 'error', seq: e.seq ?? SEQ_UNKNOWN, code, detail: 0 });
       return;
     }
     if (msg.type === 'infer') {
@@ -359,7 +419,7 @@ export class MockDevice implements Transport {
     const fault = this.faults?.({ direction: 'to-host', index, message: msg }) ?? {};
     if (fault.drop) return;
     const payload = encodePayload(msg);
-    if (fault.corrupt) corruptByte(payload, 4 + index * 13);
+    if (fault.corrupt) corruptByte(payload, fault.corruptAt ?? 4 + index * 13);
     const wire = framePayload(payload);
     const deliver = () => {
       this.emit(wire);
@@ -369,8 +429,9 @@ export class MockDevice implements Transport {
     else deliver();
   }
 
-  private emit(wire: Uint8Array): void {
+  private emit(clean: Uint8Array): void {
     this.stats.framesSent++;
+    const wire = this.byteFaults ? this.byteFaults.toHost.apply(clean) : clean;
     const step = this.options.chunkBytes ?? wire.length;
     for (let i = 0; i < wire.length; i += step) {
       const chunk = wire.slice(i, i + step);
