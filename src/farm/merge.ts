@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { DeviceLink, InferResult } from '../device/link.ts';
 import type { Int8Model } from '../model/types.ts';
+import type { DeviceInfo, ResultMessage } from '../protocol/frames.ts';
 import { percentiles, validateOnDevice, type Percentiles, type ValidationReport } from '../validate/validate.ts';
 import { MergeError } from './errors.ts';
 import { decodeInt8, decodeUint32, decodeUint8, type ShardResult } from './shard.ts';
@@ -94,14 +95,39 @@ export function mergeAnswers(results: readonly ShardResult[], samples: number): 
 
 /**
  * Stands in for a DeviceLink whose answers are already in: validateOnDevice
- * reads only transport.description, stats and infer(). Keeps the report's
- * arithmetic in one place (validate.ts) instead of a copy here.
+ * reads transport.description, stats, deviceLog, runs inferReconnecting (each
+ * answer handed to onAnswer, as a live link does) and asks for INFO after the
+ * run (the first shard's). Keeps the report's arithmetic in one place
+ * (validate.ts) instead of a copy here.
  */
-function replayLink(merged: MergedAnswers): DeviceLink {
+function replayLink(merged: MergedAnswers, info: DeviceInfo): DeviceLink {
+  const { result } = merged;
+  const answer = (i: number): ResultMessage => ({
+    type: 'result',
+    seq: i & 0xffff,
+    top1: result.top1[i]!,
+    cycles: result.cycles[i]!,
+    outputs: result.outputs.subarray(i * result.width, (i + 1) * result.width),
+  });
   const replay = {
     transport: { description: `${merged.shards.length} farm shards` },
-    stats: { framesSent: 0, framesReceived: 0, badFrames: merged.badFrames, deviceBadFrames: merged.deviceBadFrames },
-    infer: async () => merged.result,
+    stats: {
+      framesSent: 0,
+      framesReceived: 0,
+      bytesReceived: 0,
+      badFrames: merged.badFrames,
+      deviceBadFrames: merged.deviceBadFrames,
+      deviceBadFramesUnnamed: 0,
+      logLinesLost: 0,
+    },
+    deviceLog: [] as string[],
+    infer: async () => result,
+    inferReconnecting: async (inputs: readonly Int8Array[], options: { onAnswer?: (index: number, a: ResultMessage) => void } = {}) => {
+      if (inputs.length !== result.count) throw new MergeError(`the report asks for ${inputs.length} samples, the shards hold ${result.count}`);
+      for (let i = 0; i < result.count; i++) options.onAnswer?.(i, answer(i));
+      return result;
+    },
+    handshake: async () => info,
   };
   return replay as unknown as DeviceLink;
 }
@@ -122,7 +148,7 @@ export async function mergeReport(input: MergeReportInput): Promise<MergeResult>
   const merged = mergeAnswers(input.results, input.samples);
   const { shards } = merged;
   const report = await validateOnDevice({
-    link: replayLink(merged),
+    link: replayLink(merged, shards[0]!.info),
     info: shards[0]!.info,
     model: input.model,
     tfliteBytes: input.tfliteBytes,
