@@ -11,31 +11,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { writeInt8ModelFolder } from '../test/helpers/random-model.ts';
 import { connect, parseRedisUrl } from '../src/farm/redis.ts';
 import { runSubmit } from '../src/farm/submit.ts';
 import { shardJobId, shardRanges } from '../src/farm/queues.ts';
 import { writeJsonAtomic } from '../src/util/atomic-write.ts';
+import { startLocalRedis } from '../test/helpers/local-redis.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const samples = Number(process.env.BENCH_FARM_SAMPLES ?? 300);
 const SHARDS = 6;
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 export async function benchFarm(): Promise<void> {
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
@@ -43,9 +31,8 @@ export async function benchFarm(): Promise<void> {
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'tinyml-bench-farm-'));
-  const port = await freePort();
-  const url = `redis://127.0.0.1:${port}`;
-  const server = execa('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { reject: false, stdin: 'ignore' });
+  const local = await startLocalRedis(dir);
+  const url = local.url;
   const redis = connect(parseRedisUrl(url));
   const workers: ResultPromise[] = [];
   const stopWorkers = async () => {
@@ -54,10 +41,6 @@ export async function benchFarm(): Promise<void> {
     workers.length = 0;
   };
   try {
-    for (let i = 0; (await redis.ping().catch(() => null)) !== 'PONG'; i++) {
-      if (i > 100) throw new Error('redis-server did not start');
-      await sleep(50);
-    }
     const modelDir = join(dir, 'model');
     const { bytes } = await writeInt8ModelFolder(modelDir, [32], 11);
     const rows: { workers: number; samplesPerSec: number; endToEndSeconds: number }[] = [];
@@ -101,8 +84,7 @@ export async function benchFarm(): Promise<void> {
   } finally {
     await stopWorkers().catch(() => undefined);
     await redis.quit().catch(() => redis.disconnect());
-    server.kill('SIGTERM');
-    await server;
+    await local.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

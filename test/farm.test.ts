@@ -9,7 +9,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +26,7 @@ import { ArtifactError } from '../src/farm/errors.ts';
 import { randomFloatModel, randomImages, writeInt8ModelFolder } from './helpers/random-model.ts';
 import { quantizeModel } from '../src/quantize/quantize.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
+import { startLocalRedis, type LocalRedis } from './helpers/local-redis.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const TINYML = join(REPO, 'bin', 'tinyml.js');
@@ -138,17 +138,6 @@ const skip = !has('redis-server')
     ? 'needs arm-none-eabi-gcc and qemu-system-arm'
     : false;
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
 /** Pids of QEMUs booted from under `dir` (a SIGKILLed worker cannot stop its own). */
 function qemusUnder(dir: string): number[] {
   const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
@@ -167,7 +156,7 @@ const SHARDS = 6;
 describe('a farm of three emulator workers', { skip }, () => {
   let dir = '';
   let url = '';
-  let redisServer: ResultPromise | null = null;
+  let local: LocalRedis | null = null;
   const workers = new Map<string, ResultPromise>();
 
   const startWorker = (name: string) => {
@@ -184,19 +173,8 @@ describe('a farm of three emulator workers', { skip }, () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tinyml-farm-'));
-    const port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    redisServer = execa('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-      reject: false,
-      stdin: 'ignore',
-    });
-    const redis = connect(parseRedisUrl(url));
-    for (let i = 0; ; i++) {
-      if ((await redis.ping().catch(() => null)) === 'PONG') break;
-      if (i > 100) throw new Error('redis-server did not start');
-      await sleep(50);
-    }
-    await redis.quit();
+    local = await startLocalRedis(dir);
+    url = local.url;
   });
 
   after(async () => {
@@ -204,8 +182,7 @@ describe('a farm of three emulator workers', { skip }, () => {
     await Promise.all([...workers.values()].map((w) => Promise.race([w, sleep(10_000)])));
     for (const w of workers.values()) w.kill('SIGKILL');
     for (const pid of qemusUnder(dir)) process.kill(pid, 'SIGKILL');
-    redisServer?.kill('SIGTERM');
-    await redisServer;
+    await local?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
