@@ -7,7 +7,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,15 +16,9 @@ import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
 import { writeInt8ModelFolder } from './helpers/random-model.ts';
 import { installStandIn } from './helpers/arduino-cli-stand-in.ts';
 import { assertOneLineError, tinyml as cli } from './helpers/cli.ts';
-import { qemuUnder } from './helpers/processes.ts';
+import { emulatorSkipReason, qemuUnder } from './helpers/processes.ts';
 
-const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
-const skip =
-  !has('arm-none-eabi-gcc') || !has('qemu-system-arm')
-    ? 'needs arm-none-eabi-gcc and qemu-system-arm (npm test installs them as root)'
-    : !existsSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz')
-      ? 'needs dataset-fashion-mnist'
-      : false;
+const skip = emulatorSkipReason();
 
 function tinyml(cwd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
   return cli(args, { cwd, env });

@@ -6,7 +6,6 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,7 @@ import { fingerprint, parseStages, planStages, STAGE_NAMES, type ExerciseSetting
 import { decodePng, pictureStats } from './helpers/png-decode.ts';
 import { CHROMIUM, screenshot } from './helpers/chromium.ts';
 import { assertOneLineError, tinyml } from './helpers/cli.ts';
-import { qemuUnder } from './helpers/processes.ts';
+import { emulatorSkipReason, qemuUnder } from './helpers/processes.ts';
 
 const settings: ExerciseSettings = {
   epochs: 5,
@@ -57,13 +56,7 @@ test('fingerprints: training settings decide reuse of the model, device settings
   assert.equal(fingerprint({ x: 1, y: [2, { z: 3, w: 4 }] }), fingerprint({ y: [2, { w: 4, z: 3 }], x: 1 }));
 });
 
-const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
-const skip =
-  !has('arm-none-eabi-gcc') || !has('qemu-system-arm')
-    ? 'needs arm-none-eabi-gcc and qemu-system-arm (npm test installs them as root)'
-    : !existsSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz')
-      ? 'needs dataset-fashion-mnist'
-      : false;
+const skip = emulatorSkipReason();
 
 const ROW_FIELDS = [
   'name', 'hidden', 'normalize', 'stopAtAccuracy', 'epochsRun', 'trainSeconds', 'trainAccuracy', 'floatAccuracy', 'int8Accuracy',

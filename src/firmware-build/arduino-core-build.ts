@@ -39,11 +39,12 @@
  * on by default where arduino-cli's default is -w.
  */
 import { execa, type ExecaError } from 'execa';
-import { access, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { ToolError, UsageError } from '../errors.ts';
 import { dependencyFlags, isUpToDate, recordCommand } from './compile-cache.ts';
 import { mapLimit, missingToolError, runTool } from './toolchain.ts';
+import { exists } from '../util/fs.ts';
 
 /** The Nano 33 BLE's target flags (variants/ARDUINO_NANO33BLE/cflags.txt, and the recipe's -mcpu/-mfpu). */
 export const ARM_TARGET_FLAGS: readonly string[] = ['-mcpu=cortex-m4', '-mthumb', '-mfloat-abi=softfp', '-mfpu=fpv4-sp-d16'];
@@ -391,11 +392,3 @@ async function listFiles(dir: string, recursive = true): Promise<string[]> {
   return out.sort();
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -36,7 +36,7 @@
  * The folder is written under a temporary name next to its place and renamed
  * when complete, so a failure leaves no half-written sketch.
  */
-import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, posix, relative, resolve, sep } from 'node:path';
 import { DataFormatError, UsageError } from '../errors.ts';
 import { modelPaths } from '../model/model-dir.ts';
@@ -45,6 +45,7 @@ import { arenaBytesFor, type RuntimeKind } from './budget.ts';
 import { FIRMWARE_DIR } from './paths.ts';
 import { readInt8Model } from '../model/int8-file.ts';
 import { pinLabel, pinnedZipUrl, runtimeVersion as defaultRuntimeVersion, TFLM_LIBRARY_PIN } from './tflm-pin.ts';
+import { exists } from '../util/fs.ts';
 
 /** The board folder this module assembles for. */
 export const SKETCH_BOARD = 'nano33ble';
@@ -331,15 +332,6 @@ const isSource = (f: string) => SOURCE_EXTS.has(extname(f));
 const cppExt = (name: string) => (name.endsWith('.cc') ? `${name.slice(0, -3)}.cpp` : name);
 const toPosix = (p: string) => p.split(sep).join('/');
 const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ').replace(/\*\//g, '* /');
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * One line: how to build and upload the sketch in the Arduino IDE, for when
