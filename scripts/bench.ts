@@ -45,9 +45,7 @@ import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
 import { arenaBytesFor } from '../src/firmware-build/budget.ts';
 import { tflmArenaBytes } from '../src/firmware-build/tflm-arena.ts';
 import { tflmBuildInputs } from '../src/firmware-build/tflm-tree.ts';
-import { startQemu } from '../src/device/qemu.ts';
-import { SerialTransport } from '../src/device/serial-transport.ts';
-import { DeviceLink } from '../src/device/link.ts';
+import { withEmulatorLink } from '../src/device/emulator-link.ts';
 import { validateOnDevice } from '../src/validate/validate.ts';
 
 const trainLimit = Number(process.env.BENCH_TRAIN_LIMIT ?? 60000);
@@ -211,11 +209,7 @@ async function runFirmware(m: (typeof firmwareModels)[number], runtime: 'native'
       ? { tflite: m.tflite, outDir: out, runtime, arenaBytes: arenaBytesFor(m.int8, 'native') }
       : { tflite: m.tflite, outDir: out, runtime, extra: tflmBuildInputs(tflmDir!), arenaBytes: tflmArena },
   );
-  const qemu = await startQemu({ elf: fw.elf });
-  const transport = new SerialTransport({ path: qemu.ptyPath });
-  const link = new DeviceLink(transport);
-  try {
-    await transport.open();
+  return withEmulatorLink(fw.elf, async (link) => {
     const info = await link.handshake({ timeoutMs: 15_000 });
     const r = await validateOnDevice({
       link,
@@ -236,10 +230,7 @@ async function runFirmware(m: (typeof firmwareModels)[number], runtime: 'native'
       runtimeCodeBytes: runtime === 'native' ? nativeRuntimeCodeBytes(await readFile(join(out, 'firmware.map'), 'utf8')) : 0,
       exact: r.exactAgreement === 1,
     };
-  } finally {
-    await link.close();
-    await qemu.stop();
-  }
+  });
 }
 
 /**

@@ -16,12 +16,10 @@ import { join } from 'node:path';
 import { randomInt8Model } from '../scripts/golden-vectors.ts';
 import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
 import { arenaBytesFor } from '../src/firmware-build/budget.ts';
-import { startQemu } from '../src/device/qemu.ts';
-import { SerialTransport } from '../src/device/serial-transport.ts';
-import { DeviceLink } from '../src/device/link.ts';
 import { Int8Interpreter } from '../src/reference/int8-interpreter.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 import type { Int8Model } from '../src/model/types.ts';
+import { withEmulatorLink } from '../src/device/emulator-link.ts';
 
 const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
 const skip = !has('arm-none-eabi-gcc') || !has('qemu-system-arm') ? 'needs arm-none-eabi-gcc and qemu-system-arm' : false;
@@ -52,11 +50,7 @@ test('Cortex-M4 kernel ports equal the reference on the emulator', { skip, timeo
         runtime: 'native',
         arenaBytes: Math.max(256, arenaBytesFor(model, 'native')),
       });
-      const qemu = await startQemu({ elf: fw.elf });
-      const transport = new SerialTransport({ path: qemu.ptyPath });
-      const link = new DeviceLink(transport);
-      try {
-        await transport.open();
+      await withEmulatorLink(fw.elf, async (link) => {
         const info = await link.handshake({ timeoutMs: 15_000 });
         assert.equal(info.modelStatus, 0, label);
         const n = model.layers[0]!.inputSize;
@@ -69,10 +63,7 @@ test('Cortex-M4 kernel ports equal the reference on the emulator', { skip, timeo
         inputs.forEach((input, s) => {
           assert.deepEqual(Array.from(got.outputs.subarray(s * width, (s + 1) * width)), Array.from(interp.run(input).output), `${label}, input ${s}`);
         });
-      } finally {
-        await link.close();
-        await qemu.stop();
-      }
+      });
     } finally {
       await rm(out, { recursive: true, force: true });
     }

@@ -346,20 +346,13 @@ describe('a farm of three emulator workers', { skip }, () => {
 });
 
 async function singleBoardRun(elf: string, modelDir: string) {
-  const { startQemu } = await import('../src/device/qemu.ts');
-  const { SerialTransport } = await import('../src/device/serial-transport.ts');
-  const { DeviceLink } = await import('../src/device/link.ts');
+  const { withEmulatorLink } = await import('../src/device/emulator-link.ts');
   const { validateOnDevice } = await import('../src/validate/validate.ts');
   const { readInt8Model } = await import('../src/model/int8-file.ts');
   const { loadFashionMnist } = await import('../src/data/fashion-mnist.ts');
   const { model, bytes } = await readInt8Model(modelDir);
   const test = await loadFashionMnist({ split: 'test', limit: SAMPLES });
-  const qemu = await startQemu({ elf });
-  let link: InstanceType<typeof DeviceLink> | null = null;
-  try {
-    const transport = new SerialTransport({ path: qemu.ptyPath });
-    await transport.open();
-    link = new DeviceLink(transport);
+  return withEmulatorLink(elf, async (link) => {
     const info = await link.handshake({ timeoutMs: 15_000 });
     let outputs: Int8Array<ArrayBufferLike> = new Int8Array(0);
     const report = await validateOnDevice({
@@ -377,8 +370,5 @@ async function singleBoardRun(elf: string, modelDir: string) {
       },
     });
     return { report, outputs };
-  } finally {
-    await link?.close().catch(() => undefined);
-    await qemu.stop();
-  }
+  });
 }

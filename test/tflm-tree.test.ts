@@ -23,12 +23,10 @@ import { UsageError } from '../src/errors.ts';
 import { buildEmulatorFirmware } from '../src/firmware-build/build-emulator.ts';
 import { tflmArenaBytes, tflmArenaUsed } from '../src/firmware-build/tflm-arena.ts';
 import { TFLM_RUNTIME_SOURCE, tflmBuildInputs } from '../src/firmware-build/tflm-tree.ts';
-import { startQemu } from '../src/device/qemu.ts';
-import { SerialTransport } from '../src/device/serial-transport.ts';
-import { DeviceLink } from '../src/device/link.ts';
 import { Int8Interpreter } from '../src/reference/int8-interpreter.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 import { randomInt8Model } from '../scripts/golden-vectors.ts';
+import { withEmulatorLink } from '../src/device/emulator-link.ts';
 
 /** The files of a fake library tree, as in tflite-micro-arduino-examples (abridged). */
 const FAKE_TREE = [
@@ -178,21 +176,6 @@ const skipReal = !TFLM_DIR
     ? 'needs arm-none-eabi-g++ and qemu-system-arm'
     : false;
 
-/** Boots `elf` in QEMU, handshakes, runs `body` on the link, and stops QEMU however it ends. */
-async function onEmulator<T>(elf: string, body: (link: DeviceLink) => Promise<T>): Promise<T> {
-  const qemu = await startQemu({ elf });
-  const transport = new SerialTransport({ path: qemu.ptyPath });
-  let link: DeviceLink | null = null;
-  try {
-    await transport.open();
-    link = new DeviceLink(transport);
-    return await body(link);
-  } finally {
-    await (link ? link.close() : transport.close());
-    await qemu.stop();
-  }
-}
-
 test('real TFLM on the emulator: INFO as predicted, outputs equal to the reference; an arena too small is reported as such', { skip: skipReal, timeout: 60 * 60_000 }, async () => {
   const model = randomInt8Model('tflm', [784, 48, 10], 7, { inputShape: [28, 28] });
   const tflite = writeTflite(model);
@@ -200,7 +183,7 @@ test('real TFLM on the emulator: INFO as predicted, outputs equal to the referen
   const outDir = process.env.TINYML_TFLM_BUILD_DIR || (await mkdtemp(join(tmpdir(), 'tinyml-tflm-emu-')));
   const extra = tflmBuildInputs(TFLM_DIR!);
   const fw = await buildEmulatorFirmware({ tflite, outDir, runtime: 'tflm', extra, arenaBytes: tflmArenaBytes(model) });
-  await onEmulator(fw.elf, async (link) => {
+  await withEmulatorLink(fw.elf, async (link) => {
     const info = await link.handshake();
     assert.equal(info.modelStatus, 0);
     assert.equal(info.runtime, 'tflm');
@@ -222,7 +205,7 @@ test('real TFLM on the emulator: INFO as predicted, outputs equal to the referen
   const wide = randomInt8Model('tflm', [784, 1024, 10], 8, { inputShape: [28, 28] });
   assert.ok(tflmArenaUsed(wide) > tflmArenaBytes(model));
   const small = await buildEmulatorFirmware({ tflite: writeTflite(wide), outDir, runtime: 'tflm', extra, arenaBytes: tflmArenaBytes(model) });
-  await onEmulator(small.elf, async (link) => {
+  await withEmulatorLink(small.elf, async (link) => {
     const info = await link.handshake();
     assert.equal(info.modelStatus, 24, `status ${info.modelStatus}, device log:\n${link.deviceLog.join('\n')}`);
     assert.equal(info.arenaSize, tflmArenaBytes(model));
