@@ -15,6 +15,10 @@ extern "C" {
 /* Encodings, numbered on the wire: never renumber, only add. */
 #define IMAGE_ENCODING_RAW 0u /* the input's bytes as they are */
 
+/* The encodings image_decode() understands, bit e for encoding e: the device
+ * offers them in INFO and the host picks among them. */
+#define IMAGE_ENCODINGS_SUPPORTED (1u << IMAGE_ENCODING_RAW)
+
 /* Decodes the n bytes at src, written in `encoding`, into exactly dst_len bytes
  * at dst. Returns 0 when the bytes decode to exactly dst_len bytes and nothing
  * is left over; -1 for an unknown encoding, a stream that is malformed, too

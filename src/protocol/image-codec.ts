@@ -22,6 +22,17 @@ export function encodeImage(input: Int8Array, encoding: ImageEncoding): Uint8Arr
   }
 }
 
+/** The shortest of the encodings `offered` (bit e for encoding e, as INFO carries it) that this host knows; raw when none. */
+export function encodeForLink(input: Int8Array, offered: number): { encoding: ImageEncoding; bytes: Uint8Array } {
+  let best: { encoding: ImageEncoding; bytes: Uint8Array } = { encoding: ImageEncoding.RAW, bytes: encodeImage(input, ImageEncoding.RAW) };
+  for (const encoding of Object.values(ImageEncoding)) {
+    if (encoding === ImageEncoding.RAW || (offered & (1 << encoding)) === 0) continue;
+    const bytes = encodeImage(input, encoding);
+    if (bytes.length < best.bytes.length) best = { encoding, bytes };
+  }
+  return best;
+}
+
 /** Decodes `bytes` into exactly `length` input bytes, or throws ImageCodecError (as image_decode returns -1). */
 export function decodeImage(bytes: Uint8Array, encoding: number, length: number): Int8Array {
   switch (encoding) {
