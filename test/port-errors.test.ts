@@ -65,15 +65,41 @@ test('a port held by another process, a file that is not a tty, and a missing pa
   }
 });
 
-test('permission denied names the dialout group', async () => {
+/** Opens `path` with SerialTransport in a child running as `nobody`, and returns its one-line error. */
+function openErrorAsNobody(path: string): Promise<string> {
+  const script = `import('./src/device/serial-transport.ts').then(async ({ SerialTransport }) => {
+    try { await new SerialTransport({ path: ${JSON.stringify(path)} }).open(); console.log('opened'); }
+    catch (err) { console.log(err instanceof Error ? err.message : String(err)); }
+  });`;
+  const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '-e', script], {
+    cwd: join(import.meta.dirname, '..'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', () => resolve(out.trim()));
+  });
+}
+
+const asRoot = process.getuid?.() === 0;
+const skipPermission = !hasSocat() ? 'needs socat' : asRoot && !existsSync('/usr/bin/setpriv') ? 'as root, needs setpriv (util-linux) to drop to nobody' : false;
+
+test('permission denied names the dialout group', { skip: skipPermission, timeout: 30_000 }, async () => {
   const e = Object.assign(new Error('Error: Permission denied, cannot open /dev/ttyACM0'), { code: 'EACCES' });
   assert.match(explainSerialError(e, '/dev/ttyACM0', 'open').message, /permission denied: add yourself to the 'dialout' group/);
-  // As a user other than root, the real thing (root may open any file).
-  if (process.getuid?.() !== 0) {
-    const dir = await mkdtemp(join(tmpdir(), 'tinyml-porterr-'));
-    writeFileSync(join(dir, 'locked'), '');
-    chmodSync(join(dir, 'locked'), 0);
-    assert.match((await openError(join(dir, 'locked'))).message, /permission denied/);
+  // The real thing: a pty owned by root:tty, mode 0620, like a /dev/ttyACM0 of root:dialout, opened by a user
+  // outside its group. Root may open anything, so as root the opener is a child dropped to nobody.
+  const dir = await mkdtemp(join(tmpdir(), 'tinyml-porterr-'));
+  chmodSync(dir, 0o755);
+  const pty = await fakePort(join(dir, 'tty'));
+  try {
+    const message = asRoot ? await openErrorAsNobody(join(dir, 'tty')) : (await openError(join(dir, 'tty'))).message;
+    assert.doesNotMatch(message, /\n/, 'one line');
+    assert.match(message, /permission denied: add yourself to the 'dialout' group/);
+  } finally {
+    await stop(pty);
     await rm(dir, { recursive: true, force: true });
   }
 });
