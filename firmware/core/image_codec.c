@@ -1,7 +1,130 @@
-/* image_codec.h: the input encodings a device understands. */
+/* image_codec.h: the input encodings a device understands. COMPACT follows
+ * docs/image-encoding.md; src/protocol/image-codec.ts is its encoder and the
+ * oracle this decoder is tested against. */
 #include "image_codec.h"
 
 #include <string.h>
+
+enum {
+  QMAX = 16,    /* this many zeros before the 1: escape, 8 raw bits follow */
+  CONTEXTS = 8, /* 7 gradient contexts, then the run-interruption one */
+  INTERRUPT = 7,
+  A_INIT = 16,
+  N_RESET = 32,
+  K_MAX = 7,
+};
+
+/* JPEG-LS's run-length table (ITU-T T.87, A.7.1.2): a run step is 2^J[index]. */
+static const uint8_t run_j[32] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2,  2,  2,  3,  3,  3,  3,
+                                  4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+typedef struct {
+  const uint8_t *src;
+  size_t n;
+  size_t pos; /* next bit, MSB first; bits 0..7 are the header */
+  int short_read;
+} bit_reader;
+
+/* Past the end it flags the stream and answers 1, which ends any unary code:
+ * the caller stops at the next pixel. */
+static unsigned read_bit(bit_reader *r) {
+  if ((r->pos >> 3) >= r->n) {
+    r->short_read = 1;
+    return 1u;
+  }
+  const unsigned bit = (r->src[r->pos >> 3] >> (7u - (r->pos & 7u))) & 1u;
+  r->pos++;
+  return bit;
+}
+
+static unsigned read_bits(bit_reader *r, unsigned count) {
+  unsigned v = 0;
+  while (count-- > 0) v = (v << 1) | read_bit(r);
+  return v;
+}
+
+/* Undoes the encoder's fold of x - p into 0..255 (both signs alternate while
+ * both are possible, then the one sign left counts on). */
+static int unfold(int f, int p) {
+  const int m = p < 255 - p ? p : 255 - p;
+  if (f <= 2 * m) return (f & 1) ? p - ((f + 1) >> 1) : p + (f >> 1);
+  return p == m ? p + (f - m) : p - (f - m);
+}
+
+static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len) {
+  if (n < 1) return -1;
+  const size_t width = src[0];
+  bit_reader r = {src, n, 8, 0};
+  unsigned a_sum[CONTEXTS], count[CONTEXTS];
+  for (unsigned c = 0; c < CONTEXTS; c++) {
+    a_sum[c] = A_INIT;
+    count[c] = 1;
+  }
+  unsigned run_index = 0;
+  size_t i = 0;
+  while (i < len) {
+    if (r.short_read) return -1;
+    /* Causal neighbours as pixels 0..255 (int8 + 128); 0 outside the image. */
+    const size_t x = width ? i % width : i;
+    const int up = width && i >= width;
+    const int a = x ? dst[i - 1] + 128 : 0;
+    const int b = up ? dst[i - width] + 128 : 0;
+    const int c = up && x ? dst[i - width - 1] + 128 : 0;
+    const int d = up && x + 1 < width ? dst[i - width + 1] + 128 : 0;
+    unsigned ctx;
+    int pred;
+    if (a == b && b == c && c == d) {
+      /* Run mode: each 1 is a full step of a's value (or the rest of the
+       * image); a 0 ends the run with J bits of a shorter step, then a pixel
+       * that is not a. */
+      while (i < len && read_bit(&r)) {
+        size_t step = (size_t)1 << run_j[run_index];
+        if (step > len - i) step = len - i;
+        memset(dst + i, a - 128, step);
+        i += step;
+        if (run_index < 31) run_index++;
+      }
+      if (i == len) break;
+      const size_t run = read_bits(&r, run_j[run_index]);
+      if (run >= len - i) return -1;
+      memset(dst + i, a - 128, run);
+      i += run;
+      if (run_index > 0) run_index--;
+      ctx = INTERRUPT;
+      pred = a;
+    } else {
+      const int g1 = d - b, g2 = b - c, g3 = c - a;
+      unsigned g = (unsigned)((g1 < 0 ? -g1 : g1) + (g2 < 0 ? -g2 : g2) + (g3 < 0 ? -g3 : g3)) >> 1;
+      for (ctx = 0; g != 0 && ctx < INTERRUPT - 1; ctx++) g >>= 1;
+      /* LOCO-I's median edge detector. */
+      const int hi = a > b ? a : b, lo = a > b ? b : a;
+      pred = c >= hi ? lo : c <= lo ? hi : a + b - c;
+    }
+    /* Limited-length Golomb-Rice, k from the context's mean folded error. */
+    unsigned k = 0;
+    while (k < K_MAX && (count[ctx] << (k + 1)) < a_sum[ctx]) k++;
+    unsigned q = 0;
+    while (read_bit(&r) == 0) {
+      if (++q > QMAX) return -1;
+    }
+    const unsigned m = q == QMAX ? read_bits(&r, 8) : (q << k) | read_bits(&r, k);
+    /* An interruption is never the run's value: its fold skips 0, so 255 is out of range. */
+    if (m > 255u - (ctx == INTERRUPT)) return -1;
+    a_sum[ctx] += m;
+    if (count[ctx] == N_RESET) {
+      a_sum[ctx] >>= 1;
+      count[ctx] >>= 1;
+    }
+    count[ctx]++;
+    dst[i] = (int8_t)(unfold((int)m + (ctx == INTERRUPT), pred) - 128);
+    i++;
+  }
+  /* Exactly the bytes in use, the last one padded with zero bits. */
+  const size_t used = (r.pos + 7u) >> 3;
+  if (r.short_read || used != n) return -1;
+  if ((r.pos & 7u) != 0 && (src[used - 1] & (0xffu >> (r.pos & 7u))) != 0) return -1;
+  return 0;
+}
 
 int image_decode(uint8_t encoding, const uint8_t *src, size_t n, int8_t *dst, size_t dst_len) {
   switch (encoding) {
@@ -9,6 +132,8 @@ int image_decode(uint8_t encoding, const uint8_t *src, size_t n, int8_t *dst, si
       if (n != dst_len) return -1;
       if (n != 0) memcpy(dst, src, n);
       return 0;
+    case IMAGE_ENCODING_COMPACT:
+      return decode_compact(src, n, dst, dst_len);
     default:
       return -1;
   }
