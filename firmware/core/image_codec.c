@@ -14,9 +14,11 @@ enum {
   K_MAX = 7,
 };
 
-/* JPEG-LS's run-length table (ITU-T T.87, A.7.1.2): a run step is 2^J[index]. */
-static const uint8_t run_j[32] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2,  2,  2,  3,  3,  3,  3,
-                                  4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+/* JPEG-LS's run-length table J[] (ITU-T T.87, A.7.1.2), 0 0 0 0 1 1 1 1 ...
+ * 7 7 8 9 ... 15: a run step is 2^J[index]. */
+static unsigned run_j(unsigned index) {
+  return index < 16 ? index >> 2 : index < 24 ? (index - 8) >> 1 : index - 16;
+}
 
 typedef struct {
   const uint8_t *src;
@@ -55,10 +57,13 @@ static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len)
   if (n < 1) return -1;
   const size_t width = src[0];
   bit_reader r = {src, n, 8, 0};
-  unsigned a_sum[CONTEXTS], count[CONTEXTS];
+  /* Per context: sum of folded errors (A) and their count (N), halved together. */
+  struct {
+    unsigned a, n;
+  } st[CONTEXTS];
   for (unsigned c = 0; c < CONTEXTS; c++) {
-    a_sum[c] = A_INIT;
-    count[c] = 1;
+    st[c].a = A_INIT;
+    st[c].n = 1;
   }
   unsigned run_index = 0;
   size_t i = 0;
@@ -77,19 +82,23 @@ static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len)
       /* Run mode: each 1 is a full step of a's value (or the rest of the
        * image); a 0 ends the run with J bits of a shorter step, then a pixel
        * that is not a. */
-      while (i < len && read_bit(&r)) {
-        size_t step = (size_t)1 << run_j[run_index];
-        if (step > len - i) step = len - i;
+      unsigned full;
+      do {
+        const unsigned j = run_j(run_index);
+        size_t step = (size_t)1 << j;
+        full = read_bit(&r);
+        if (!full) {
+          step = read_bits(&r, j);
+          if (step >= len - i) return -1;
+          if (run_index > 0) run_index--;
+        } else {
+          if (step > len - i) step = len - i;
+          if (run_index < 31) run_index++;
+        }
         memset(dst + i, a - 128, step);
         i += step;
-        if (run_index < 31) run_index++;
-      }
-      if (i == len) break;
-      const size_t run = read_bits(&r, run_j[run_index]);
-      if (run >= len - i) return -1;
-      memset(dst + i, a - 128, run);
-      i += run;
-      if (run_index > 0) run_index--;
+      } while (full && i < len);
+      if (full) break;
       ctx = INTERRUPT;
       pred = a;
     } else {
@@ -102,7 +111,7 @@ static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len)
     }
     /* Limited-length Golomb-Rice, k from the context's mean folded error. */
     unsigned k = 0;
-    while (k < K_MAX && (count[ctx] << (k + 1)) < a_sum[ctx]) k++;
+    while (k < K_MAX && (st[ctx].n << (k + 1)) < st[ctx].a) k++;
     unsigned q = 0;
     while (read_bit(&r) == 0) {
       if (++q > QMAX) return -1;
@@ -110,12 +119,12 @@ static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len)
     const unsigned m = q == QMAX ? read_bits(&r, 8) : (q << k) | read_bits(&r, k);
     /* An interruption is never the run's value: its fold skips 0, so 255 is out of range. */
     if (m > 255u - (ctx == INTERRUPT)) return -1;
-    a_sum[ctx] += m;
-    if (count[ctx] == N_RESET) {
-      a_sum[ctx] >>= 1;
-      count[ctx] >>= 1;
+    st[ctx].a += m;
+    if (st[ctx].n == N_RESET) {
+      st[ctx].a >>= 1;
+      st[ctx].n >>= 1;
     }
-    count[ctx]++;
+    st[ctx].n++;
     dst[i] = (int8_t)(unfold((int)m + (ctx == INTERRUPT), pred) - 128);
     i++;
   }
