@@ -20,28 +20,35 @@ static unsigned run_j(unsigned index) {
   return index < 16 ? index >> 2 : index < 24 ? (index - 8) >> 1 : index - 16;
 }
 
+/* The stream's bits, most significant first, through a 32-bit window: after
+ * refill() it holds at least 25 unread bits, enough for one code. Past the end
+ * it is fed zero bytes, counted in past_end; zeros end no code, so a stream cut
+ * short fails within a code or two, and the final check refuses it anyway. */
 typedef struct {
-  const uint8_t *src;
-  size_t n;
-  size_t pos; /* next bit, MSB first; bits 0..7 are the header */
-  int short_read;
+  const uint8_t *next, *end;
+  uint32_t window; /* unread bits from the top, `have` of them; zeros below */
+  unsigned have;
+  size_t past_end;
 } bit_reader;
 
-/* Past the end it flags the stream and answers 1, which ends any unary code:
- * the caller stops at the next pixel. */
-static unsigned read_bit(bit_reader *r) {
-  if ((r->pos >> 3) >= r->n) {
-    r->short_read = 1;
-    return 1u;
+static void refill(bit_reader *r) {
+  while (r->have <= 24u) {
+    uint32_t byte = 0;
+    if (r->next < r->end) {
+      byte = *r->next++;
+    } else {
+      r->past_end++;
+    }
+    r->window |= byte << (24u - r->have);
+    r->have += 8u;
   }
-  const unsigned bit = (r->src[r->pos >> 3] >> (7u - (r->pos & 7u))) & 1u;
-  r->pos++;
-  return bit;
 }
 
-static unsigned read_bits(bit_reader *r, unsigned count) {
-  unsigned v = 0;
-  while (count-- > 0) v = (v << 1) | read_bit(r);
+/* The next `count` (0..25) bits; the caller has refilled. */
+static unsigned take(bit_reader *r, unsigned count) {
+  const unsigned v = (unsigned)((r->window >> 1) >> (31u - count));
+  r->window <<= count;
+  r->have -= count;
   return v;
 }
 
@@ -56,7 +63,7 @@ static int unfold(int f, int p) {
 static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len) {
   if (n < 1) return -1;
   const size_t width = src[0];
-  bit_reader r = {src, n, 8, 0};
+  bit_reader r = {src + 1, src + n, 0, 0, 0};
   /* Per context: sum of folded errors (A) and their count (N), halved together. */
   struct {
     unsigned a, n;
@@ -68,7 +75,6 @@ static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len)
   unsigned run_index = 0;
   size_t i = 0;
   while (i < len) {
-    if (r.short_read) return -1;
     /* Causal neighbours as pixels 0..255 (int8 + 128); 0 outside the image. */
     const size_t x = width ? i % width : i;
     const int up = width && i >= width;
@@ -86,9 +92,10 @@ static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len)
       do {
         const unsigned j = run_j(run_index);
         size_t step = (size_t)1 << j;
-        full = read_bit(&r);
+        refill(&r);
+        full = take(&r, 1);
         if (!full) {
-          step = read_bits(&r, j);
+          step = take(&r, j);
           if (step >= len - i) return -1;
           if (run_index > 0) run_index--;
         } else {
@@ -112,11 +119,15 @@ static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len)
     /* Limited-length Golomb-Rice, k from the context's mean folded error. */
     unsigned k = 0;
     while (k < K_MAX && (st[ctx].n << (k + 1)) < st[ctx].a) k++;
+    refill(&r);
     unsigned q = 0;
-    while (read_bit(&r) == 0) {
+    while ((r.window & 0x80000000u) == 0) {
       if (++q > QMAX) return -1;
+      r.window <<= 1;
     }
-    const unsigned m = q == QMAX ? read_bits(&r, 8) : (q << k) | read_bits(&r, k);
+    r.window <<= 1;
+    r.have -= q + 1;
+    const unsigned m = q == QMAX ? take(&r, 8) : (q << k) | take(&r, k);
     /* An interruption is never the run's value: its fold skips 0, so 255 is out of range. */
     if (m > 255u - (ctx == INTERRUPT)) return -1;
     st[ctx].a += m;
@@ -128,10 +139,8 @@ static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len)
     dst[i] = (int8_t)(unfold((int)m + (ctx == INTERRUPT), pred) - 128);
     i++;
   }
-  /* Exactly the bytes in use, the last one padded with zero bits. */
-  const size_t used = (r.pos + 7u) >> 3;
-  if (r.short_read || used != n) return -1;
-  if ((r.pos & 7u) != 0 && (src[used - 1] & (0xffu >> (r.pos & 7u))) != 0) return -1;
+  /* Every byte read, fewer than 8 of its bits left, and those zero. */
+  if (r.next != r.end || r.have < 8u * r.past_end || r.have - 8u * r.past_end >= 8u || r.window != 0) return -1;
   return 0;
 }
 
