@@ -102,8 +102,7 @@ static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len)
           if (step > len - i) step = len - i;
           if (run_index < 31) run_index++;
         }
-        memset(dst + i, a - 128, step);
-        i += step;
+        while (step-- > 0) dst[i++] = (int8_t)(a - 128);
       } while (full && i < len);
       if (full) break;
       ctx = INTERRUPT;
