@@ -39,6 +39,7 @@ export function encodeForLink(input: Int8Array, offered: number): { encoding: Im
 
 /** Decodes `bytes` into exactly `length` input bytes, or throws ImageCodecError (as image_decode returns -1). */
 export function decodeImage(bytes: Uint8Array, encoding: number, length: number): Int8Array {
+  if (!Number.isSafeInteger(length) || length < 0) throw new ImageCodecError(`input length ${length} is not a whole number of bytes`);
   switch (encoding) {
     case ImageEncoding.RAW:
       if (bytes.length !== length) throw new ImageCodecError(`raw input of ${bytes.length} bytes, expected ${length}`);
