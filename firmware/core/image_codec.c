@@ -119,9 +119,10 @@ static int decode_compact(const uint8_t *src, size_t n, int8_t *dst, size_t len)
     unsigned k = 0;
     while (k < K_MAX && (st[ctx].n << (k + 1)) < st[ctx].a) k++;
     refill(&r);
+    if ((r.window >> (31u - QMAX)) == 0) return -1; /* QMAX + 1 zeros */
     unsigned q = 0;
     while ((r.window & 0x80000000u) == 0) {
-      if (++q > QMAX) return -1;
+      q++;
       r.window <<= 1;
     }
     r.window <<= 1;
