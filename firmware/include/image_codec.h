@@ -26,7 +26,7 @@ extern "C" {
  * short or too long. Never reads past src + n nor writes past dst + dst_len,
  * whatever the bytes; dst's content is unspecified after a failure.
  * COMPACT reads already decoded pixels back from dst (the row above), uses no
- * heap and about 150 bytes of stack. */
+ * heap and about 140 bytes of stack. */
 int image_decode(uint8_t encoding, const uint8_t *src, size_t n, int8_t *dst, size_t dst_len);
 
 #ifdef __cplusplus
