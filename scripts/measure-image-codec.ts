@@ -119,6 +119,8 @@ async function main(): Promise<void> {
   };
   const limit = whole('limit', values.limit);
   const onDevice = whole('emulator', values.emulator);
+  // Their streams go into the firmware image: 1,000 take about 380 KB of the 1 MB flash.
+  if (onDevice !== undefined && onDevice > 1000) throw new UsageError(`--emulator ${onDevice}: at most 1000 images fit in the emulated board's flash`);
   const ds = await loadFashionMnist({ split: 'test', limit, ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}) });
   const pixels = ds.rows * ds.cols;
   const compact: number[] = [];
