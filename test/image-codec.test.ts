@@ -115,6 +115,7 @@ describe('COMPACT on any bytes', () => {
     }
     assert.throws(() => decodeImage(good, 2, 784), /unknown input encoding 2/);
     assert.throws(() => decodeImage(good, ImageEncoding.COMPACT, -1), /input length -1 is not/);
+    assert.throws(() => decodeImage(good, ImageEncoding.RAW, 2 ** 31), ImageCodecError);
   });
 });
 

@@ -37,9 +37,14 @@ export function encodeForLink(input: Int8Array, offered: number): { encoding: Im
   return best;
 }
 
+/** Far above any input row (1,024 bytes on the link): only keeps a wild length from allocating gigabytes. */
+const MAX_DECODED_BYTES = 1 << 24;
+
 /** Decodes `bytes` into exactly `length` input bytes, or throws ImageCodecError (as image_decode returns -1). */
 export function decodeImage(bytes: Uint8Array, encoding: number, length: number): Int8Array {
-  if (!Number.isSafeInteger(length) || length < 0) throw new ImageCodecError(`input length ${length} is not a whole number of bytes`);
+  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_DECODED_BYTES) {
+    throw new ImageCodecError(`input length ${length} is not a whole number of bytes up to ${MAX_DECODED_BYTES}`);
+  }
   switch (encoding) {
     case ImageEncoding.RAW:
       if (bytes.length !== length) throw new ImageCodecError(`raw input of ${bytes.length} bytes, expected ${length}`);
