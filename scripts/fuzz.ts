@@ -2,11 +2,12 @@
  * npm run fuzz: every fuzzer of the project, at full count, failing on any finding.
  *
  * 1. libFuzzer (clang-14, ASan + UBSan, -fno-sanitize-recover=all) on the frame
- *    decoder and request loop, COBS, and the model reader + native runtime:
+ *    decoder and request loop, COBS, the model reader + native runtime, and the
+ *    link's input decoder (image_decode):
  *    FUZZ_RUNS executions each (default 1,000,000). Corpora grow in build/fuzz/corpus.
  * 2. The differential fuzzer: FUZZ_DIFF mutated models (default 20,000) through
  *    the TypeScript reader + reference and the C reader + runtime (gcc, ASan + UBSan).
- * 3. Mutations of valid .tflite and IDX files against the TypeScript readers:
+ * 3. Mutations of valid .tflite and IDX files and encoded inputs against the TypeScript readers:
  *    FUZZ_READERS per reader (default 10,000).
  * FUZZ_SEED changes the mutation seed of 2 and 3. Prints a table and writes
  * build/fuzz/report.json; mismatching or crashing inputs are saved under build/fuzz/.

@@ -5,17 +5,19 @@
  *   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
  *
  * Targets: `frame` (proto_frame_parse and the request loop of app.c, with a
- * small model loaded), `cobs` (decode; encode/decode round trip) and `model`
- * (the .tflite reader and the native runtime: load, then run).
+ * small model loaded), `cobs` (decode; encode/decode round trip), `model`
+ * (the .tflite reader and the native runtime: load, then run) and `image`
+ * (image_decode, the link's input encodings).
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { FIRMWARE_DIR } from '../../src/firmware-build/paths.ts';
 import { runTool } from '../../src/firmware-build/toolchain.ts';
+import { imageSeeds } from './images.ts';
 import { frameTargetModel, seedFrames, seedModels } from './seeds.ts';
 
-export const FUZZ_TARGETS = ['frame', 'cobs', 'model'] as const;
+export const FUZZ_TARGETS = ['frame', 'cobs', 'model', 'image'] as const;
 export type FuzzTarget = (typeof FUZZ_TARGETS)[number];
 
 export const FUZZ_CFLAGS = ['-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=all'];
@@ -45,7 +47,7 @@ function cArray(name: string, bytes: Uint8Array): string {
   );
 }
 
-/** Compiles the three targets into `outDir` (one at a time: the machine is shared). */
+/** Compiles the targets into `outDir` (one at a time: the machine is shared). */
 export async function buildFuzzTargets(outDir: string, cc: string): Promise<Record<FuzzTarget, string>> {
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'fuzz_model.h'), cArray('g_fuzz_model', frameTargetModel().bytes));
@@ -59,6 +61,7 @@ export async function buildFuzzTargets(outDir: string, cc: string): Promise<Reco
     frame: [...core, ...kernels, hal],
     cobs: coreFile('protocol.c'),
     model: [...coreFile('model.c'), ...coreFile('runtime_native.c'), ...kernels, hal],
+    image: coreFile('image_codec.c'),
   };
   const out = {} as Record<FuzzTarget, string>;
   for (const target of FUZZ_TARGETS) {
@@ -84,6 +87,7 @@ export async function writeSeedCorpora(dir: string): Promise<Record<FuzzTarget, 
     cobs: [...frames.map((f) => ({ name: f.name, bytes: f.bytes.subarray(0, f.bytes.length - 1) })),
       { name: 'long_block', bytes: Uint8Array.from({ length: 600 }, (_, i) => 1 + (i % 255)) }],
     model: seedModels().map((m) => ({ name: `${m.name}.tflite`, bytes: m.bytes })),
+    image: imageSeeds(),
   };
   for (const target of FUZZ_TARGETS) {
     out[target] = join(dir, target);

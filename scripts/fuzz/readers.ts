@@ -1,6 +1,6 @@
 /**
- * Mutation runs against the TypeScript readers: the .tflite reader and the IDX
- * image and label parsers (raw and gzipped). Each mutant must either parse or
+ * Mutation runs against the TypeScript readers: the .tflite reader, the IDX
+ * image and label parsers (raw and gzipped) and the link's input decoder. Each mutant must either parse or
  * throw one of the project's typed errors with a one-line message; anything else
  * (a RangeError, a TypeError, a multi-line message, a call that takes too long)
  * is a finding. The readers are pure functions of bytes: they write nothing.
@@ -10,6 +10,7 @@ import { TinymlError } from '../../src/errors.ts';
 import { maybeGunzip, parseIdxImages, parseIdxLabels } from '../../src/data/idx.ts';
 import { readTflite } from '../../src/tflite/reader.ts';
 import { mulberry32 } from '../../src/util/prng.ts';
+import { imageReaderTarget } from './images.ts';
 import { mutate } from './mutate.ts';
 
 export interface ReaderTarget {
@@ -85,12 +86,13 @@ export function seedIdx(): { images: Uint8Array[]; labels: Uint8Array[] } {
   };
 }
 
-/** The three reader targets, seeded with `tfliteSeeds` and generated IDX files. */
+/** The reader targets, seeded with `tfliteSeeds`, generated IDX files and encoded images. */
 export function readerTargets(tfliteSeeds: Uint8Array[]): ReaderTarget[] {
   const idx = seedIdx();
   return [
     { name: 'tflite', seeds: tfliteSeeds, parse: (b) => readTflite(b) },
     { name: 'idx-images', seeds: idx.images, parse: (b) => parseIdxImages(maybeGunzip(b, 'images.idx'), 'images.idx') },
     { name: 'idx-labels', seeds: idx.labels, parse: (b) => parseIdxLabels(maybeGunzip(b, 'labels.idx'), 'labels.idx') },
+    imageReaderTarget(),
   ];
 }
