@@ -46,8 +46,8 @@ int hal_serial_read_byte(void);
 
 /* Waits, without burning the CPU, until a byte from the host link may have
  * arrived; returns at once when one is waiting, and may return early (any
- * interrupt). Call it when app_poll() has returned (nothing left to do); the
- * core never calls it during an inference. */
+ * interrupt). A board's main loop calls it each time app_poll() returns (all
+ * input handled), so never during an inference. */
 void hal_idle(void);
 
 /* A free-running 32-bit counter in hal_board_info()->cycle_unit units. Differences

@@ -91,7 +91,9 @@ int hal_serial_read_byte(void) {
  * the UART one at a time, gets the CPU. PRIMASK stays set throughout: WFI wakes
  * on a pending interrupt even when PRIMASK masks it, and the RX interrupt is
  * cleared before PRIMASK is restored, so no handler ever runs for it (and none
- * runs during an inference: latency counts stay exact). */
+ * runs during an inference: latency counts stay exact). QEMU must run with
+ * -icount sleep=on (src/device/qemu.ts): with sleep=off it jumps virtual time
+ * to the next SysTick wrap instead of sleeping, and wakes the vCPU at once. */
 void hal_idle(void) {
   __asm volatile("cpsid i" ::: "memory");
   UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN | UART_CTRL_RX_INTEN;
