@@ -63,7 +63,7 @@ test('parsePtyPath finds serial0 among QEMU output', () => {
   const out = 'qemu: warning\nchar device redirected to /dev/pts/7 (label compat_monitor0)\nchar device redirected to /dev/pts/9 (label serial0)\n';
   assert.equal(parsePtyPath(out), '/dev/pts/9');
   assert.equal(parsePtyPath('nothing yet'), null);
-  assert.deepEqual(qemuArgs('fw.elf').slice(0, 4), ['-M', 'mps2-an386', '-icount', 'shift=0,align=off,sleep=off']);
+  assert.deepEqual(qemuArgs('fw.elf').slice(0, 4), ['-M', 'mps2-an386', '-icount', 'shift=0,align=off,sleep=on']);
   assert.ok(qemuArgs('fw.elf').includes('pty'));
 });
 

@@ -44,6 +44,12 @@ uint32_t hal_serial_dropped(void);
 /* The next byte from the host link, or -1 when none has arrived yet. Never blocks. */
 int hal_serial_read_byte(void);
 
+/* Waits, without burning the CPU, until a byte from the host link may have
+ * arrived; returns at once when one is waiting, and may return early (any
+ * interrupt). A board's main loop calls it each time app_poll() returns (all
+ * input handled), so never during an inference. */
+void hal_idle(void);
+
 /* A free-running 32-bit counter in hal_board_info()->cycle_unit units. Differences
  * of two readings are exact across one wrap (unsigned subtraction). */
 uint32_t hal_cycles_now(void);

@@ -3,10 +3,15 @@
  * UART0 is connected to, so the host talks to the emulator exactly as to a board:
  * through node-serialport on a real tty.
  *
- * -icount shift=0,align=off,sleep=off makes the guest's cycle counter count
- * executed instructions (deterministic, independent of host load) while running
- * as fast as the host can. -nographic -monitor none -serial pty sends serial0 to
- * a new pty and nothing to stdio.
+ * -icount shift=0 makes the guest's cycle counter count executed instructions
+ * (deterministic, independent of host load) while running as fast as the host
+ * can (align=off). sleep=on lets the vCPU really sleep while the firmware waits
+ * for input in WFI (hal_idle), so QEMU's main loop, which hands the UART one
+ * host byte per iteration, has the CPU; with sleep=off QEMU would instead jump
+ * virtual time to the next timer (SysTick) and wake the vCPU again at once.
+ * Virtual time only moves with real time while the vCPU sleeps, never inside an
+ * inference, so instruction counts are unchanged. -nographic -monitor none
+ * -serial pty sends serial0 to a new pty and nothing to stdio.
  *
  * QEMU is stopped by stop(), and killed if this process exits or gets
  * SIGINT/SIGTERM/SIGHUP (the handler kills QEMU, then re-raises the signal when
@@ -51,9 +56,12 @@ export interface QemuInstance {
   stop(): Promise<void>;
 }
 
+/** The -icount suboptions (see the top of this file). */
+export const QEMU_ICOUNT = 'shift=0,align=off,sleep=on';
+
 /** The arguments for booting `elf`; exported for tests and for printing. */
 export function qemuArgs(elf: string, machine = QEMU_MACHINE, extra: readonly string[] = []): string[] {
-  return ['-M', machine, '-icount', 'shift=0,align=off,sleep=off', '-nographic', '-monitor', 'none', '-serial', 'pty', '-kernel', elf, ...extra];
+  return ['-M', machine, '-icount', QEMU_ICOUNT, '-nographic', '-monitor', 'none', '-serial', 'pty', '-kernel', elf, ...extra];
 }
 
 /** The pty path in QEMU's "char device redirected to /dev/pts/N (label serial0)" line, or null. */

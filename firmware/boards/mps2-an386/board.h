@@ -20,6 +20,7 @@
 /* CMSDK APB UART0 (QEMU wires it to the first -serial / chardev). */
 #define TML_BOARD_UART0_BASE 0x40004000u
 #define TML_BOARD_UART_BAUDDIV 16u        /* minimum legal value; QEMU ignores the rate */
+#define TML_BOARD_UART0_RX_IRQ 0u         /* hw/arm/mps2.c: UART n's RX is IRQ 2n, its TX 2n+1 */
 
 /* SysTick runs from the 25 MHz system clock; under -icount shift=0 one
  * instruction takes 1 ns of virtual time, so one tick is 40 instructions. */

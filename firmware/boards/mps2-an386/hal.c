@@ -9,11 +9,17 @@
 #define UART_DATA REG32(TML_BOARD_UART0_BASE + 0x00u)
 #define UART_STATE REG32(TML_BOARD_UART0_BASE + 0x04u)
 #define UART_CTRL REG32(TML_BOARD_UART0_BASE + 0x08u)
+#define UART_INTSTATUS REG32(TML_BOARD_UART0_BASE + 0x0Cu)
 #define UART_BAUDDIV REG32(TML_BOARD_UART0_BASE + 0x10u)
 #define UART_STATE_TX_FULL 0x1u
 #define UART_STATE_RX_FULL 0x2u
 #define UART_CTRL_TX_EN 0x1u
 #define UART_CTRL_RX_EN 0x2u
+#define UART_CTRL_RX_INTEN 0x8u
+#define UART_INTSTATUS_RX 0x2u
+
+#define NVIC_ISER0 REG32(0xE000E100u)
+#define NVIC_ICPR0 REG32(0xE000E280u)
 
 #define SYST_CSR REG32(0xE000E010u)
 #define SYST_RVR REG32(0xE000E014u)
@@ -48,6 +54,9 @@ void hal_init(void) {
   SYST_RVR = SYSTICK_RELOAD;
   SYST_CVR = 0; /* any write clears it; counting starts from the reload value */
   SYST_CSR = SYST_CSR_CLKSOURCE_CPU | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
+  /* Enabled in the NVIC but raised by the UART only inside hal_idle(), and
+   * then only with PRIMASK set: it wakes WFI and is never taken (no handler). */
+  NVIC_ISER0 = 1u << TML_BOARD_UART0_RX_IRQ;
 }
 
 const hal_board_info_t *hal_board_info(void) { return &s_board; }
@@ -75,6 +84,24 @@ uint32_t hal_serial_dropped(void) { return s_dropped; }
 int hal_serial_read_byte(void) {
   if ((UART_STATE & UART_STATE_RX_FULL) == 0u) return -1;
   return (int)(UART_DATA & 0xFFu);
+}
+
+/* Sleeps in WFI until the UART holds a byte (or SysTick wraps), so QEMU's vCPU
+ * thread stops polling UART_STATE and its main loop, which moves host bytes into
+ * the UART one at a time, gets the CPU. PRIMASK stays set throughout: WFI wakes
+ * on a pending interrupt even when PRIMASK masks it, and the RX interrupt is
+ * cleared before PRIMASK is restored, so no handler ever runs for it (and none
+ * runs during an inference: latency counts stay exact). QEMU must run with
+ * -icount sleep=on (src/device/qemu.ts): with sleep=off it jumps virtual time
+ * to the next SysTick wrap instead of sleeping, and wakes the vCPU at once. */
+void hal_idle(void) {
+  __asm volatile("cpsid i" ::: "memory");
+  UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN | UART_CTRL_RX_INTEN;
+  if ((UART_STATE & UART_STATE_RX_FULL) == 0u) __asm volatile("wfi" ::: "memory");
+  UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN;
+  UART_INTSTATUS = UART_INTSTATUS_RX; /* write-one-to-clear; lowers the IRQ line */
+  NVIC_ICPR0 = 1u << TML_BOARD_UART0_RX_IRQ;
+  __asm volatile("cpsie i" ::: "memory");
 }
 
 /* ticks = wraps * 2^24 + (reload - CVR), read consistently with interrupts

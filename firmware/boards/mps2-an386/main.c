@@ -7,5 +7,8 @@
 int main(void) {
   hal_init();
   app_init(g_model, g_model_len);
-  for (;;) app_poll();
+  for (;;) {
+    app_poll(); /* returns when no byte is waiting */
+    hal_idle();
+  }
 }

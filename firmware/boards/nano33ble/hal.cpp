@@ -66,4 +66,9 @@ int hal_serial_read_byte(void) {
   return Serial.read();
 }
 
+/* A no-op: on the board nothing competes with the CPU for the link (Serial is
+ * USB CDC, serviced by mbed's interrupts and threads), so polling costs no
+ * throughput; a WFI here would first have to be checked on hardware. */
+void hal_idle(void) {}
+
 uint32_t hal_cycles_now(void) { return DWT->CYCCNT; }
