@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { TinymlError, ToolError, UsageError } from '../src/errors.ts';
 import { loadFashionMnist } from '../src/data/fashion-mnist.ts';
-import { QEMU_BINARY, QEMU_MACHINE } from '../src/device/qemu.ts';
+import { QEMU_BINARY, QEMU_ICOUNT, QEMU_MACHINE } from '../src/device/qemu.ts';
 import { CORTEX_M4F_FLAGS } from '../src/firmware-build/build-emulator.ts';
 import { FIRMWARE_DIR } from '../src/firmware-build/paths.ts';
 import { runTool } from '../src/firmware-build/toolchain.ts';
@@ -79,7 +79,7 @@ async function decodeOnEmulator(streams: readonly Uint8Array[], inputs: readonly
         join(board, 'startup.c'), '-o', elf],
       'compiling firmware/tests/image_codec_bench.c',
     );
-    const qemu = execa(QEMU_BINARY, ['-M', QEMU_MACHINE, '-icount', 'shift=0,align=off,sleep=off', '-nographic', '-monitor', 'none',
+    const qemu = execa(QEMU_BINARY, ['-M', QEMU_MACHINE, '-icount', QEMU_ICOUNT, '-nographic', '-monitor', 'none',
       '-serial', 'stdio', '-kernel', elf], { reject: false, buffer: false, stdin: 'ignore' });
     let out = '';
     const done = new Promise<void>((resolve) => {

@@ -22,8 +22,9 @@ import { readTflite } from '../src/tflite/reader.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 import type { Int8Model } from '../src/model/types.ts';
 import { randomInt8Model } from '../scripts/golden-vectors.ts';
+import { QEMU_ICOUNT } from '../src/device/qemu.ts';
 
-const QEMU_ARGS = ['-M', 'mps2-an386', '-icount', 'shift=0,align=off,sleep=off', '-display', 'none', '-monitor', 'none',
+const QEMU_ARGS = ['-M', 'mps2-an386', '-icount', QEMU_ICOUNT, '-display', 'none', '-monitor', 'none',
   '-chardev', 'stdio,id=uart0,signal=off', '-serial', 'chardev:uart0'];
 
 /** QEMU running `elf`, its UART0 on our pipes; frames in and out. */
