@@ -1,42 +1,16 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { reportError } from './run.ts';
-import { trainCommand } from './commands/train.ts';
-import { predictCommand } from './commands/predict.ts';
-import { quantizeCommand } from './commands/quantize.ts';
-import { exportCommand } from './commands/export.ts';
-import { evaluateCommand } from './commands/evaluate.ts';
-import { pipelineCommand } from './commands/pipeline.ts';
-import { buildCommand } from './commands/build.ts';
-import { flashCommand } from './commands/flash.ts';
-import { validateCommand } from './commands/validate.ts';
-import { deployCommand } from './commands/deploy.ts';
-import { doctorCommand } from './commands/doctor.ts';
-import { exerciseCommand } from './commands/exercise.ts';
-import { reportCommand } from './commands/report.ts';
-import { workerCommand } from './commands/worker.ts';
-import { submitCommand } from './commands/submit.ts';
-import { farmCommand } from './commands/farm.ts';
+import { COMMANDS } from './commands.ts';
+import { UsageError } from '../errors.ts';
 
-const cli = yargs(hideBin(process.argv))
+const nameOf = (command: string): string => command.split(' ')[0]!;
+const args = hideBin(process.argv);
+const named = args.find((a) => COMMANDS.some((c) => nameOf(c.command) === a));
+
+const cli = yargs(args)
   .scriptName('tinyml')
   .usage('$0 <command> [options]\n\nTrain a dense Fashion-MNIST classifier, quantize it to int8 TFLite, run it on a microcontroller and prove it.')
-  .command(trainCommand)
-  .command(predictCommand)
-  .command(quantizeCommand)
-  .command(exportCommand)
-  .command(evaluateCommand)
-  .command(pipelineCommand)
-  .command(buildCommand)
-  .command(flashCommand)
-  .command(validateCommand)
-  .command(deployCommand)
-  .command(doctorCommand)
-  .command(exerciseCommand)
-  .command(reportCommand)
-  .command(workerCommand)
-  .command(submitCommand)
-  .command(farmCommand)
   .demandCommand(1, 'name a command: tinyml --help lists them')
   .strict()
   .recommendCommands()
@@ -46,9 +20,20 @@ const cli = yargs(hideBin(process.argv))
   .wrap(Math.min(110, process.stdout.columns || 110))
   .fail((msg, err, y) => {
     if (err) throw err;
-    process.stderr.write(`error: ${msg} (tinyml ${process.argv[2] ?? ''} --help shows the options)\n`);
+    process.stderr.write(`error: ${msg} (tinyml ${named ? `${named} ` : ''}--help shows the options)\n`);
     process.exit(2);
   });
+
+// Only the command that runs is loaded; the others are listed by name and line.
+for (const entry of COMMANDS) {
+  if (nameOf(entry.command) === named) {
+    cli.command({ ...(await entry.load()), command: entry.command, describe: entry.describe });
+  } else {
+    cli.command(entry.command, entry.describe, {}, () => {
+      throw new UsageError(`put the command first: tinyml ${nameOf(entry.command)} [options]`);
+    });
+  }
+}
 
 try {
   await cli.parseAsync();

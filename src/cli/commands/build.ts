@@ -27,7 +27,6 @@ export const boardOptions = {
 
 export const buildCommand: CommandModule<object, BuildArgs> = {
   command: 'build',
-  describe: 'Check the memory budget, then compile firmware that runs the int8 model',
   builder: (y) =>
     y
       .options(modelDirOption)

@@ -7,7 +7,6 @@ import { sampleProgress } from '../progress.ts';
 
 export const deployCommand: CommandModule<object, DeployArgs> = {
   command: 'deploy',
-  describe: 'build + flash + validate: the int8 model on the board, proven sample by sample',
   builder: (y) =>
     y
       .options(modelDirOption)

@@ -9,7 +9,6 @@ export interface DoctorArgs {
 
 export const doctorCommand: CommandModule<object, DoctorArgs> = {
   command: 'doctor',
-  describe: 'Check Node, npm and Debian packages, dataset, toolchain, QEMU, arduino-cli and serial ports; say how to fix each problem',
   builder: (y) =>
     y
       .option('json', { type: 'boolean', default: false, describe: 'Print { ok, checks: [{ name, status, detail, fix? }] } instead of a table' })

@@ -4,7 +4,6 @@ import { formatReport, runEvaluate, type EvaluateArgs } from '../../evaluate/eva
 
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   command: 'evaluate',
-  describe: 'Accuracy of the float and int8 models, and proof that the int8 reference computes what TFLite computes',
   builder: (y) =>
     y
       .options(modelDirOption)

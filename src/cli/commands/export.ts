@@ -4,7 +4,6 @@ import { runExport, type ExportArgs } from '../../export/export-folder.ts';
 
 export const exportCommand: CommandModule<object, ExportArgs> = {
   command: 'export',
-  describe: 'Write DIR/model_data.h and DIR/model_data.cc: the int8 .tflite as a C array with its constants',
   builder: (y) =>
     y
       .options(modelDirOption)

@@ -17,7 +17,6 @@ export interface FlashArgs {
 
 export const flashCommand: CommandModule<object, FlashArgs> = {
   command: 'flash',
-  describe: 'Put the built firmware on the board: boot it in QEMU (prints the serial pty), or arduino-cli upload',
   builder: (y) =>
     y
       .options(modelDirOption)

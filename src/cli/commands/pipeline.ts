@@ -7,7 +7,6 @@ import { progressPrinter } from '../progress.ts';
 
 export const pipelineCommand: CommandModule<object, PipelineArgs> = {
   command: 'pipeline',
-  describe: 'Train (if needed), quantize, export and evaluate a model in one go',
   builder: (y) =>
     y
       .option('preset', { type: 'string', default: 'default', choices: PRESET_NAMES, describe: 'Model to train when missing' })

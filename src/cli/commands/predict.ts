@@ -68,7 +68,6 @@ export function formatPrediction(p: PredictOutcome): string {
 
 export const predictCommand: CommandModule<object, PredictArgs> = {
   command: 'predict',
-  describe: 'Class probabilities of the float model for one test image',
   builder: (y: Argv) =>
     y
       .options(modelDirOption)

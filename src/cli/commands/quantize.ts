@@ -4,7 +4,6 @@ import { runQuantize, type QuantizeArgs } from '../../quantize/quantize-folder.t
 
 export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
   command: 'quantize',
-  describe: 'Full-integer int8 post-training quantization: writes DIR/model_int8.tflite',
   builder: (y) =>
     y
       .options(modelDirOption)

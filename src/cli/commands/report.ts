@@ -9,7 +9,6 @@ export interface ReportArgs {
 
 export const reportCommand: CommandModule<object, ReportArgs> = {
   command: 'report',
-  describe: 'Write DIR/report.html: one self-contained page with the model\'s training, host and device figures',
   builder: (y) =>
     y
       .options(modelDirOption)

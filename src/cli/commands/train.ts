@@ -7,7 +7,6 @@ import { progressPrinter } from '../progress.ts';
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train',
-  describe: 'Train a dense Fashion-MNIST classifier and save it in a model folder',
   builder: (y: Argv) =>
     y
       .option('preset', {

@@ -6,7 +6,6 @@ import { sampleProgress } from '../progress.ts';
 
 export const validateCommand: CommandModule<object, ValidateArgs> = {
   command: 'validate',
-  describe: 'Run the int8 model on the emulator or a board over serial and prove it computes what the reference computes',
   builder: (y) =>
     y
       .options(modelDirOption)
