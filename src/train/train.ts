@@ -158,9 +158,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     for (let i = 0; i < order.length; i++) order[i] = i;
     const batches = Math.ceil(train.count / batchSize);
     const totalSamples = epochs * train.count;
-    const xT = new Float32Array(sample * batchSize);
+    const xb = new Float32Array(sample * batchSize);
     const yb = new Uint8Array(batchSize);
-    trainer = createDenseStepper([sample, ...hidden, NUM_CLASSES], denseWeightsOf(model));
+    trainer = createDenseStepper([sample, ...hidden, NUM_CLASSES], denseWeightsOf(model), { batchSize });
 
     const history: EpochMetrics[] = [];
     let stoppedEarly = false;
@@ -176,16 +176,16 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       for (let b = 0; b < batches; b++) {
         const start = b * batchSize;
         const n = Math.min(batchSize, train.count - start);
-        // Feature-major batch [pixel][sample]; same arithmetic as pixelsToFloat32 (pixel/255 rounded to float32).
-        const x = n === batchSize ? xT : xT.subarray(0, sample * n);
+        // Sample-major batch [sample][pixel]; same arithmetic as pixelsToFloat32 (pixel/255 rounded to float32).
         for (let k = 0; k < n; k++) {
           const idx = order[start + k]!;
           const base = idx * sample;
-          if (normalize) for (let p = 0; p < sample; p++) x[p * n + k] = train.images[base + p]! / 255;
-          else for (let p = 0; p < sample; p++) x[p * n + k] = train.images[base + p]!;
+          const row = k * sample;
+          if (normalize) for (let p = 0; p < sample; p++) xb[row + p] = train.images[base + p]! / 255;
+          else xb.set(train.images.subarray(base, base + sample), row);
           yb[k] = train.labels[idx]!;
         }
-        const r = trainer.step(x, yb, n);
+        const r = trainer.step(xb, yb, n);
         // Steps are synchronous: let timers, signals and I/O in now and then.
         if (b % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
         lossSum += r.lossSum;

@@ -1,0 +1,135 @@
+/**
+ * The fast dense stepper: the whole step runs in our WebAssembly SIMD kernels
+ * (dense-kernels.ts) on one memory this stepper owns and sizes once, so a step makes no
+ * allocation, no tensor and no framework call. TensorFlow.js only built the model.
+ *
+ * Every size is padded to a multiple of 4 (batch, hidden units, input, classes). Padded
+ * weights start at zero and stay there, since their gradients are zero; padded batch
+ * columns get zero loss gradient. Layout on the memory, per layer: kernel [out][in] with
+ * its Adam moments, the bias, the output activations feature-major [out][np] and
+ * sample-major [np][out] (the next layer's kernel gradient reads that one), and the
+ * gradient at the layer's output [out][np]; plus the input batch in both layouts.
+ */
+import { denseKernels, type DenseKernels } from './dense-kernels.ts';
+import { adamAlpha, adamUpdate, rowSums, softmaxCrossEntropy, transpose, type AdamConfig, type StepResult } from './dense-math.ts';
+import type { DenseStepper, DenseWeights } from './dense-step.ts';
+
+const pad4 = (n: number) => Math.ceil(n / 4) * 4;
+
+/** A float32 array at a byte address on the memory. */
+interface Buf {
+  readonly at: number;
+  readonly f: Float32Array;
+}
+
+interface KernelLayer {
+  readonly inSize: number;
+  readonly outSize: number;
+  readonly inP: number;
+  readonly outP: number;
+  readonly relu: boolean;
+  readonly w: Buf; // [outP][inP]
+  readonly m: Buf;
+  readonly v: Buf;
+  readonly bias: Buf; // [outP]
+  readonly mB: Float32Array;
+  readonly vB: Float32Array;
+  readonly gB: Float32Array;
+  readonly z: Buf; // output, [outP][np]
+  readonly zt: Buf | undefined; // output, [np][outP]; hidden layers only
+  readonly dz: Buf; // d(loss)/d(pre-activation output), [outP][np]
+}
+
+export class KernelStepper implements DenseStepper {
+  private readonly layers: KernelLayer[];
+  private readonly x: Buf; // [inP][np]
+  private readonly xt: Buf; // [np][inP]
+  private steps = 0;
+
+  private constructor(
+    private readonly np: number, private readonly adam: AdamConfig,
+    private readonly kernels: DenseKernels, alloc: (floats: number) => Buf, sizes: readonly number[], weights: readonly DenseWeights[],
+  ) {
+    const inP0 = pad4(sizes[0]!);
+    this.x = alloc(inP0 * np);
+    this.xt = alloc(np * inP0);
+    this.layers = weights.map((wt, l) => {
+      const inSize = sizes[l]!;
+      const outSize = sizes[l + 1]!;
+      const inP = pad4(inSize);
+      const outP = pad4(outSize);
+      const hidden = l < weights.length - 1;
+      const layer: KernelLayer = {
+        inSize, outSize, inP, outP, relu: hidden,
+        w: alloc(outP * inP), m: alloc(outP * inP), v: alloc(outP * inP), bias: alloc(outP),
+        mB: new Float32Array(outP), vB: new Float32Array(outP), gB: new Float32Array(outP),
+        z: alloc(outP * np), zt: hidden ? alloc(np * outP) : undefined, dz: alloc(outP * np),
+      };
+      transpose(wt.kernel, inSize, outSize, layer.w.f, outSize, inP);
+      layer.bias.f.set(wt.bias);
+      return layer;
+    });
+  }
+
+  /** undefined when this engine has no WebAssembly SIMD. */
+  static create(sizes: readonly number[], weights: readonly DenseWeights[], adam: AdamConfig, batchSize: number): KernelStepper | undefined {
+    const np = pad4(batchSize);
+    const sz = sizes.map(pad4);
+    let floats = 2 * sz[0]! * np;
+    for (let l = 1; l < sz.length; l++) floats += 3 * sz[l]! * sz[l - 1]! + sz[l]! + 3 * sz[l]! * np + 4 * 4;
+    const bytes = 4 * floats + 64 * (3 * sizes.length + 2);
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
+    const kernels = denseKernels(memory, np);
+    if (!kernels) return undefined;
+    let top = 16;
+    const alloc = (count: number): Buf => {
+      const at = top;
+      top += Math.ceil((count * 4) / 16) * 16;
+      if (top > memory.buffer.byteLength) throw new Error('kernel stepper: memory sized too small');
+      return { at, f: new Float32Array(memory.buffer, at, count) };
+    };
+    return new KernelStepper(np, adam, kernels, alloc, sizes, weights);
+  }
+
+  weights(): DenseWeights[] {
+    return this.layers.map((l) => ({
+      kernel: transpose(l.w.f, l.outSize, l.inSize, new Float32Array(l.inSize * l.outSize), l.inP, l.outSize),
+      bias: l.bias.f.slice(0, l.outSize),
+    }));
+  }
+
+  dispose(): void {}
+
+  step(input: Float32Array, labels: ArrayLike<number>, n: number): StepResult {
+    const { np, kernels, layers } = this;
+    if (!(n >= 1 && n <= np)) throw new RangeError(`batch of ${n} samples, this stepper takes 1..${np}`);
+    const inSize = layers[0]!.inSize;
+    const inP = layers[0]!.inP;
+    const xt = this.xt.f;
+    for (let k = 0; k < n; k++) xt.set(input.subarray(k * inSize, (k + 1) * inSize), k * inP);
+    xt.fill(0, n * inP);
+    transpose(xt, np, inP, this.x.f, inP, np);
+
+    let a = this.x;
+    for (const layer of layers) {
+      kernels.forward(layer.w.at, a.at, layer.bias.at, layer.z.at, layer.outP, layer.inP, layer.relu);
+      if (layer.zt) transpose(layer.z.f, layer.outP, np, layer.zt.f, np, layer.outP);
+      a = layer.z;
+    }
+    const last = layers[layers.length - 1]!;
+    const result = softmaxCrossEntropy(last.z.f, labels, last.outSize, n, np, last.dz.f);
+
+    const alpha = adamAlpha(this.adam, ++this.steps);
+    const { beta1, beta2, epsilon } = this.adam;
+    for (let l = layers.length - 1; l >= 0; l--) {
+      const layer = layers[l]!;
+      const below = l > 0 ? layers[l - 1]! : undefined;
+      // The input gradient reads this layer's kernel before Adam changes it.
+      if (below) kernels.backward(layer.w.at, layer.dz.at, below.z.at, below.dz.at, layer.outP, layer.inP);
+      const xtIn = below ? below.zt! : this.xt;
+      kernels.gradAdam(layer.dz.at, xtIn.at, layer.w.at, layer.m.at, layer.v.at, layer.outP, layer.inP, alpha, beta1, beta2, epsilon);
+      adamUpdate(layer.bias.f, rowSums(layer.dz.f, layer.outP, np, np, layer.gB), layer.mB, layer.vB, alpha, beta1, beta2, epsilon);
+    }
+    return result;
+  }
+}
