@@ -240,6 +240,8 @@ describe('dense training step', () => {
       for (let o = 0; o < rows; o++) d += before[W + o * cols + i]! * f[Z + o * np + s]!;
       assert.ok(Math.abs(f[DX + i * np + s]! - (before[A + i * np + s]! > 0 ? d : 0)) <= 1e-5, `backward [${i}][${s}]`);
     }
+    k.transpose(X * 4, DX * 4, cols, np); // [12][8] -> [8][12]
+    for (let i = 0; i < cols; i++) for (let s = 0; s < np; s++) assert.equal(f[DX + s * cols + i], before[X + i * np + s], `transpose [${i}][${s}]`);
     const dz = f.slice(Z, Z + rows * np);
     k.gradAdam(Z * 4, XT * 4, W * 4, M * 4, V * 4, rows, cols, 0.01, 0.9, 0.999, 1e-7);
     for (let o = 0; o < rows; o++) for (let i = 0; i < cols; i++) {

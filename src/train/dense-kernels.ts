@@ -152,6 +152,39 @@ function gradAdamFunction(np: number): WasmFunction {
   };
 }
 
+/** transpose(src, dst, rows, cols): dst [cols][rows] = src [rows][cols], 4x4 blocks (both counts multiples of 4). */
+function transposeFunction(): WasmFunction {
+  const [SRC, DST, ROWSN, COLS] = [0, 1, 2, 3];
+  let next = 4;
+  const r = next++, c = next++, sp = next++, dp = next++, srcRow = next++, dstRow = next++;
+  const rowv = [next++, next++, next++, next++];
+  const t = [next++, next++, next++, next++];
+  const body: number[] = [];
+  body.push(...op.get(COLS), ...op.i32(4), ...op.i32Mul, ...op.set(srcRow), ...op.get(ROWSN), ...op.i32(4), ...op.i32Mul, ...op.set(dstRow));
+  body.push(...op.i32(0), ...op.set(r), ...op.block, ...op.loop);
+  body.push(...op.get(r), ...op.get(ROWSN), ...op.i32LtU, ...op.i32Eqz, ...op.brIf(1));
+  body.push(...op.i32(0), ...op.set(c), ...op.block, ...op.loop);
+  body.push(...op.get(c), ...op.get(COLS), ...op.i32LtU, ...op.i32Eqz, ...op.brIf(1));
+  // sp = src + (r*cols + c)*4; dp = dst + (c*rows + r)*4
+  body.push(...op.get(SRC), ...op.get(r), ...op.get(srcRow), ...op.i32Mul, ...op.i32Add, ...op.get(c), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(sp));
+  body.push(...op.get(DST), ...op.get(c), ...op.get(dstRow), ...op.i32Mul, ...op.i32Add, ...op.get(r), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(dp));
+  for (let i = 0; i < 4; i++) {
+    body.push(...op.get(sp), ...op.load(), ...op.set(rowv[i]!));
+    if (i < 3) body.push(...op.get(sp), ...op.get(srcRow), ...op.i32Add, ...op.set(sp));
+  }
+  const shuf = (a: number, b: number, lanes: readonly [number, number, number, number]) => [...op.get(a), ...op.get(b), ...op.shuffle32(lanes)];
+  body.push(...shuf(rowv[0]!, rowv[1]!, [0, 4, 1, 5]), ...op.set(t[0]!), ...shuf(rowv[0]!, rowv[1]!, [2, 6, 3, 7]), ...op.set(t[1]!));
+  body.push(...shuf(rowv[2]!, rowv[3]!, [0, 4, 1, 5]), ...op.set(t[2]!), ...shuf(rowv[2]!, rowv[3]!, [2, 6, 3, 7]), ...op.set(t[3]!));
+  const outs = [shuf(t[0]!, t[2]!, [0, 1, 4, 5]), shuf(t[0]!, t[2]!, [2, 3, 6, 7]), shuf(t[1]!, t[3]!, [0, 1, 4, 5]), shuf(t[1]!, t[3]!, [2, 3, 6, 7])];
+  outs.forEach((o, i) => {
+    body.push(...op.get(dp), ...o, ...op.store());
+    if (i < 3) body.push(...op.get(dp), ...op.get(dstRow), ...op.i32Add, ...op.set(dp));
+  });
+  body.push(...op.get(c), ...op.i32(4), ...op.i32Add, ...op.set(c), ...op.br(0), ...op.end, ...op.end);
+  body.push(...op.get(r), ...op.i32(4), ...op.i32Add, ...op.set(r), ...op.br(0), ...op.end, ...op.end);
+  return { name: 'transpose', params: [I32, I32, I32, I32], locals: [...new Array<number>(6).fill(I32), ...new Array<number>(8).fill(V128)], body };
+}
+
 /** Byte addresses and sizes (rows, K, cols) as described in the file comment. */
 export interface DenseKernels {
   /** out[r][:] = bias[r] + sum_k w[r][k] x[k][:], then ReLU when `relu`. */
@@ -161,6 +194,8 @@ export interface DenseKernels {
   /** Keras's Adam on w, m, v [rows][cols] with the gradient dz [rows][np] x xt [np][cols]. */
   gradAdam(dz: number, xt: number, w: number, m: number, v: number, rows: number, cols: number,
     alpha: number, beta1: number, beta2: number, epsilon: number): void;
+  /** dst [cols][rows] = src [rows][cols]; rows and cols multiples of 4. */
+  transpose(src: number, dst: number, rows: number, cols: number): void;
 }
 
 const modules = new Map<number, WebAssembly.Module>();
@@ -168,7 +203,7 @@ const modules = new Map<number, WebAssembly.Module>();
 /** The module's bytes for padded batch width np (tests and tools may inspect them). */
 export function denseKernelBytes(np: number): Uint8Array<ArrayBuffer> {
   if (!(Number.isInteger(np) && np > 0 && np % 4 === 0)) throw new RangeError(`padded batch ${np} is not a positive multiple of 4`);
-  return wasmModule([mmFunction('mmBias', np, 'bias'), mmFunction('mmBiasRelu', np, 'biasRelu'), mmFunction('mmMask', np, 'mask'), gradAdamFunction(np)]);
+  return wasmModule([mmFunction('mmBias', np, 'bias'), mmFunction('mmBiasRelu', np, 'biasRelu'), mmFunction('mmMask', np, 'mask'), gradAdamFunction(np), transposeFunction()]);
 }
 
 /** The kernels for padded batch width np on `memory`; undefined when this engine lacks wasm SIMD. */
@@ -184,12 +219,13 @@ export function denseKernels(memory: WebAssembly.Memory, np: number): DenseKerne
     return undefined;
   }
   const e = new WebAssembly.Instance(module, { env: { memory } }).exports as Record<string, (...args: number[]) => void>;
-  const { mmBias, mmBiasRelu, mmMask, gradAdam } = e as Record<'mmBias' | 'mmBiasRelu' | 'mmMask' | 'gradAdam', (...args: number[]) => void>;
+  const { mmBias, mmBiasRelu, mmMask, gradAdam, transpose } = e as Record<'mmBias' | 'mmBiasRelu' | 'mmMask' | 'gradAdam' | 'transpose', (...args: number[]) => void>;
   return {
     forward: (w, x, bias, out, rows, k, relu) => (relu ? mmBiasRelu : mmBias)(w, k * 4, 4, x, out, rows, k, bias),
     backward: (w, dz, a, dx, out, inSize) => mmMask(w, 4, inSize * 4, dz, dx, inSize, out, a),
     // 1-beta in float64 then rounded, as Keras does (1 - 0.999 in float32 is off by 1e-5).
     gradAdam: (dz, xt, w, m, v, rows, cols, alpha, beta1, beta2, epsilon) =>
       gradAdam(dz, xt, w, m, v, rows, cols, alpha, beta1, 1 - beta1, beta2, 1 - beta2, epsilon),
+    transpose,
   };
 }

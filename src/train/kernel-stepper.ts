@@ -106,14 +106,15 @@ export class KernelStepper implements DenseStepper {
     const inSize = layers[0]!.inSize;
     const inP = layers[0]!.inP;
     const xt = this.xt.f;
-    for (let k = 0; k < n; k++) xt.set(input.subarray(k * inSize, (k + 1) * inSize), k * inP);
+    if (inP === inSize) xt.set(input.subarray(0, n * inSize));
+    else for (let k = 0; k < n; k++) xt.set(input.subarray(k * inSize, (k + 1) * inSize), k * inP);
     xt.fill(0, n * inP);
-    transpose(xt, np, inP, this.x.f, inP, np);
+    kernels.transpose(this.xt.at, this.x.at, np, inP);
 
     let a = this.x;
     for (const layer of layers) {
       kernels.forward(layer.w.at, a.at, layer.bias.at, layer.z.at, layer.outP, layer.inP, layer.relu);
-      if (layer.zt) transpose(layer.z.f, layer.outP, np, layer.zt.f, np, layer.outP);
+      if (layer.zt) kernels.transpose(layer.z.at, layer.zt.at, layer.outP, np);
       a = layer.z;
     }
     const last = layers[layers.length - 1]!;

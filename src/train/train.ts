@@ -160,6 +160,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     const totalSamples = epochs * train.count;
     const xb = new Float32Array(sample * batchSize);
     const yb = new Uint8Array(batchSize);
+    // pixel/255 rounded to float32, as pixelsToFloat32 computes it, looked up rather than divided.
+    const scale = Float32Array.from({ length: 256 }, (_, p) => (normalize ? p / 255 : p));
     trainer = createDenseStepper([sample, ...hidden, NUM_CLASSES], denseWeightsOf(model), { batchSize });
 
     const history: EpochMetrics[] = [];
@@ -181,8 +183,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
           const idx = order[start + k]!;
           const base = idx * sample;
           const row = k * sample;
-          if (normalize) for (let p = 0; p < sample; p++) xb[row + p] = train.images[base + p]! / 255;
-          else xb.set(train.images.subarray(base, base + sample), row);
+          for (let p = 0; p < sample; p++) xb[row + p] = scale[train.images[base + p]!]!;
           yb[k] = train.labels[idx]!;
         }
         const r = trainer.step(xb, yb, n);

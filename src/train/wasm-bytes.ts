@@ -61,6 +61,8 @@ export const op = {
   loadSplat: (offset = 0) => [...simd(0x09), ...memarg(2, offset)],
   zero: [...simd(0x0c), ...new Array<number>(16).fill(0)],
   splat: simd(0x13),
+  /** i8x16.shuffle of two vectors by f32 lane (0-3: first, 4-7: second). */
+  shuffle32: (lanes: readonly [number, number, number, number]) => [...simd(0x0d), ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])],
   and: simd(0x4e),
   gt: simd(0x44),
   sqrt: simd(0xe3),
