@@ -128,6 +128,22 @@ export function shuffleInPlace(order: Uint32Array, random: () => number): void {
   }
 }
 
+/**
+ * Writes samples order[start..start+n) into x, sample-major [n][pixel], each pixel
+ * through `scale`, and their labels into y.
+ */
+function fillBatch(data: Dataset, order: Uint32Array, start: number, n: number, scale: Float32Array, x: Float32Array, y: Uint8Array): void {
+  const { images, labels } = data;
+  const sample = data.rows * data.cols;
+  for (let k = 0; k < n; k++) {
+    const idx = order[start + k]!;
+    const base = idx * sample;
+    const row = k * sample;
+    for (let p = 0; p < sample; p++) x[row + p] = scale[images[base + p]!]!;
+    y[k] = labels[idx]!;
+  }
+}
+
 function positiveInt(value: number, flag: string): number {
   if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer, got ${value}`);
   return value;
@@ -178,14 +194,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       for (let b = 0; b < batches; b++) {
         const start = b * batchSize;
         const n = Math.min(batchSize, train.count - start);
-        // Sample-major batch [sample][pixel]; same arithmetic as pixelsToFloat32 (pixel/255 rounded to float32).
-        for (let k = 0; k < n; k++) {
-          const idx = order[start + k]!;
-          const base = idx * sample;
-          const row = k * sample;
-          for (let p = 0; p < sample; p++) xb[row + p] = scale[train.images[base + p]!]!;
-          yb[k] = train.labels[idx]!;
-        }
+        fillBatch(train, order, start, n, scale, xb, yb);
         const r = trainer.step(xb, yb, n);
         // Steps are synchronous: let timers, signals and I/O in now and then.
         if (b % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
