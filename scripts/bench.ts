@@ -10,7 +10,8 @@
  * export time, and per-image inference time of the TypeScript int8 reference and of
  * the TFLite interpreter over the test set. BENCH_TRAIN_LIMIT (default 60000) and
  * BENCH_PRESETS (comma list) shrink the run; BENCH_TORCH=0 skips PyTorch and
- * BENCH_TORCH_THREADS (default 2) sets its thread count.
+ * BENCH_TORCH_THREADS (default 2) sets its thread count; BENCH_TRAIN_THREADS (1 or 2)
+ * sets ours (default: 2 when the machine is idle enough, see dense-step.ts).
  *
  * Then, for hidden sizes 4, 20, 128 and 512 (784-h-10 models, weights quantized
  * from a random float model: the kernels' instruction counts do not depend on
@@ -66,6 +67,8 @@ async function findTorchPython(): Promise<{ python: string; version: string } | 
 }
 
 const torchThreads = process.env.BENCH_TORCH_THREADS ?? '2';
+/** Threads for our training step; unset: its own default (2 on an idle machine with 2+ CPUs). */
+const trainThreads = process.env.BENCH_TRAIN_THREADS ? Number(process.env.BENCH_TRAIN_THREADS) : undefined;
 
 interface TorchEpoch { readonly seconds: number; readonly cpuSeconds: number; readonly accuracy: number }
 
@@ -101,7 +104,7 @@ for (const preset of presets) {
   const hidden = presetHidden(preset);
   process.stderr.write(`bench ${preset} [${hidden}]: training 1 epoch on ${train.count} images (${backend})\n`);
   const load = loadavg()[0]!;
-  const { model, metrics } = await trainModel({ train, test, hidden, epochs: 1, seed: 1 });
+  const { model, metrics } = await trainModel({ train, test, hidden, epochs: 1, seed: 1, threads: trainThreads });
   let torch: TorchEpoch | undefined;
   if (torchPython) {
     process.stderr.write(`bench ${preset}: the same epoch in PyTorch (Keras way, ${torchThreads} threads)\n`);
@@ -137,6 +140,7 @@ for (const preset of presets) {
     hidden,
     params: metrics.params,
     backend: metrics.backend,
+    threads: metrics.trainThreads,
     trainSamplesPerSec: Math.round(metrics.samplesPerSec),
     secondsPerEpoch: +metrics.seconds.toFixed(2),
     cpuSecondsPerEpoch: +(metrics.epochs[0]!.cpuSeconds ?? NaN).toFixed(2),

@@ -211,6 +211,25 @@ describe('dense training step', () => {
     });
   }
 
+  test('2 threads (every product split with the worker) give the same weights, bit for bit, as 1', () => {
+    const run = (threads: number) => {
+      const stepper = createDenseStepper(sizes, init, { batchSize: 5, threads, splitWork: 0 });
+      try {
+        const losses = batches.map(({ x, y }) => stepper.step(Float32Array.from(x.flat()), y, x.length).lossSum);
+        return { threads: stepper.threads, losses, weights: stepper.weights() };
+      } finally {
+        stepper.dispose();
+      }
+    };
+    const one = run(1);
+    const two = run(2);
+    assert.equal(one.threads, 1);
+    if (two.threads === 1) return; // no shared wasm memory in this engine: one thread is all there is
+    assert.equal(two.threads, 2);
+    assert.deepEqual(two.losses, one.losses);
+    assert.deepEqual(two.weights, one.weights);
+  });
+
   test('the kernels: forward with bias and ReLU, masked input gradient, gradient folded into Adam', (t) => {
     const memory = new WebAssembly.Memory({ initial: 1 });
     const np = 8;

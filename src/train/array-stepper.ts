@@ -51,6 +51,7 @@ function biasActivate(z: Float32Array, bias: Float32Array, n: number, relu: bool
 export class ArrayStepper implements DenseStepper {
   private readonly layers: ArrayLayer[];
   private steps = 0;
+  readonly threads = 1;
 
   constructor(sizes: readonly number[], weights: readonly DenseWeights[], private readonly adam: AdamConfig) {
     this.layers = weights.map((w, l) => {

@@ -198,34 +198,79 @@ export interface DenseKernels {
   transpose(src: number, dst: number, rows: number, cols: number): void;
 }
 
-const modules = new Map<number, WebAssembly.Module>();
+export const KERNEL_NAMES = ['mmBias', 'mmBiasRelu', 'mmMask', 'gradAdam', 'transpose'] as const;
+export type KernelName = (typeof KERNEL_NAMES)[number];
 
-/** The module's bytes for padded batch width np (tests and tools may inspect them). */
-export function denseKernelBytes(np: number): Uint8Array<ArrayBuffer> {
-  if (!(Number.isInteger(np) && np > 0 && np % 4 === 0)) throw new RangeError(`padded batch ${np} is not a positive multiple of 4`);
-  return wasmModule([mmFunction('mmBias', np, 'bias'), mmFunction('mmBiasRelu', np, 'biasRelu'), mmFunction('mmMask', np, 'mask'), gradAdamFunction(np), transposeFunction()]);
+/** Another thread on the same (shared) memory that runs one kernel call while this one runs another (kernel-pool.ts). */
+export interface KernelHelper {
+  /** Calls of at least this many multiply-adds are split in two halves by rows. */
+  readonly minWork: number;
+  /** Starts `name(...args)` on the other thread; args are i32 addresses and sizes, or f32 scalars. */
+  start(name: KernelName, args: readonly number[]): void;
+  /** Returns when the started call is done; throws if it failed. */
+  wait(): void;
 }
 
-/** The kernels for padded batch width np on `memory`; undefined when this engine lacks wasm SIMD. */
-export function denseKernels(memory: WebAssembly.Memory, np: number): DenseKernels | undefined {
-  let module = modules.get(np);
-  try {
-    if (!module) {
-      module = new WebAssembly.Module(denseKernelBytes(np));
-      modules.set(np, module);
+const modules = new Map<string, WebAssembly.Module>();
+
+/** The module's bytes for padded batch width np (tests and tools may inspect them). */
+export function denseKernelBytes(np: number, shared = false): Uint8Array<ArrayBuffer> {
+  if (!(Number.isInteger(np) && np > 0 && np % 4 === 0)) throw new RangeError(`padded batch ${np} is not a positive multiple of 4`);
+  const functions = [mmFunction('mmBias', np, 'bias'), mmFunction('mmBiasRelu', np, 'biasRelu'), mmFunction('mmMask', np, 'mask'), gradAdamFunction(np), transposeFunction()];
+  return wasmModule(functions, shared);
+}
+
+/** The compiled kernels for np, for a shared memory or not; undefined when this engine lacks wasm SIMD (or threads, for shared). */
+export function compileDenseKernels(np: number, shared: boolean): WebAssembly.Module | undefined {
+  const key = `${np}${shared ? 's' : ''}`;
+  let module = modules.get(key);
+  if (!module) {
+    const bytes = denseKernelBytes(np, shared);
+    try {
+      module = new WebAssembly.Module(bytes);
+    } catch {
+      return undefined;
     }
-  } catch (err) {
-    if (err instanceof RangeError) throw err;
-    return undefined;
+    modules.set(key, module);
   }
-  const e = new WebAssembly.Instance(module, { env: { memory } }).exports as Record<string, (...args: number[]) => void>;
-  const { mmBias, mmBiasRelu, mmMask, gradAdam, transpose } = e as Record<'mmBias' | 'mmBiasRelu' | 'mmMask' | 'gradAdam' | 'transpose', (...args: number[]) => void>;
+  return module;
+}
+
+/**
+ * The kernels for padded batch width np on `memory`; undefined when this engine lacks
+ * wasm SIMD. With a helper, the large products are split by rows between this thread
+ * and the helper's: each row is computed exactly as it would be on one thread.
+ */
+export function denseKernels(memory: WebAssembly.Memory, np: number, helper?: KernelHelper): DenseKernels | undefined {
+  const module = compileDenseKernels(np, memory.buffer instanceof SharedArrayBuffer);
+  if (!module) return undefined;
+  const raw = new WebAssembly.Instance(module, { env: { memory } }).exports as Record<KernelName, (...args: number[]) => void>;
+  const rowBytes = np * 4;
+  /** argsFor(r0, r1): the call for rows r0..r1 (even bounds). */
+  const run = (name: KernelName, rows: number, work: number, argsFor: (r0: number, r1: number) => number[]) => {
+    if (helper && work >= helper.minWork && rows >= 4) {
+      const half = Math.floor(rows / 4) * 2;
+      helper.start(name, argsFor(half, rows));
+      try {
+        raw[name](...argsFor(0, half));
+      } finally {
+        helper.wait();
+      }
+    } else {
+      raw[name](...argsFor(0, rows));
+    }
+  };
   return {
-    forward: (w, x, bias, out, rows, k, relu) => (relu ? mmBiasRelu : mmBias)(w, k * 4, 4, x, out, rows, k, bias),
-    backward: (w, dz, a, dx, out, inSize) => mmMask(w, 4, inSize * 4, dz, dx, inSize, out, a),
+    forward: (w, x, bias, out, rows, k, relu) =>
+      run(relu ? 'mmBiasRelu' : 'mmBias', rows, rows * k * np, (r0, r1) => [w + r0 * k * 4, k * 4, 4, x, out + r0 * rowBytes, r1 - r0, k, bias + r0 * 4]),
+    backward: (w, dz, a, dx, out, inSize) =>
+      run('mmMask', inSize, inSize * out * np, (r0, r1) => [w + r0 * 4, 4, inSize * 4, dz, dx + r0 * rowBytes, r1 - r0, out, a + r0 * rowBytes]),
     // 1-beta in float64 then rounded, as Keras does (1 - 0.999 in float32 is off by 1e-5).
     gradAdam: (dz, xt, w, m, v, rows, cols, alpha, beta1, beta2, epsilon) =>
-      gradAdam(dz, xt, w, m, v, rows, cols, alpha, beta1, 1 - beta1, beta2, 1 - beta2, epsilon),
-    transpose,
+      run('gradAdam', rows, rows * cols * np, (r0, r1) => [
+        dz + r0 * rowBytes, xt, w + r0 * cols * 4, m + r0 * cols * 4, v + r0 * cols * 4, r1 - r0, cols,
+        alpha, beta1, 1 - beta1, beta2, 1 - beta2, epsilon,
+      ]),
+    transpose: raw.transpose,
   };
 }

@@ -9,6 +9,7 @@
  * of their own (kernel-stepper.ts), used whenever the engine has wasm SIMD, whatever the
  * TensorFlow.js backend; and a portable one through tf.matMul (array-stepper.ts).
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { ArrayStepper } from './array-stepper.ts';
 import { KERAS_ADAM, type AdamConfig, type StepResult } from './dense-math.ts';
 import { KernelStepper } from './kernel-stepper.ts';
@@ -31,6 +32,8 @@ export interface DenseStepper {
   step(x: Float32Array, labels: ArrayLike<number>, n: number): StepResult;
   /** Copies of the current weights, kernel [in][out]. */
   weights(): DenseWeights[];
+  /** Threads the step runs on (2: large products split with a worker thread). */
+  readonly threads: number;
   /** Frees what the stepper holds; it is unusable afterwards. */
   dispose(): void;
 }
@@ -41,7 +44,19 @@ export interface StepperOptions {
   readonly batchSize?: number;
   /** 'auto' (default): the wasm SIMD kernels when the engine has them; 'arrays': tf.matMul. */
   readonly mode?: 'auto' | 'arrays';
+  /**
+   * Threads for the wasm kernels, 1 or 2. Default: 2 when this machine has 2 or more CPUs
+   * and a load average (1 min) leaving one of them free; on a busy machine the second
+   * thread is often not scheduled when its half is due, and waiting for it costs more
+   * than it saves.
+   */
+  readonly threads?: number;
+  /** Products of at least this many multiply-adds are split between the 2 threads (default 2M). */
+  readonly splitWork?: number;
 }
+
+/** Below about this many multiply-adds, handing half a product to the other thread costs more than it saves. */
+const SPLIT_WORK = 2_000_000;
 
 /** `sizes` = [input, hidden..., classes]; `weights` one entry per layer (copied). */
 export function createDenseStepper(sizes: readonly number[], weights: readonly DenseWeights[], options: StepperOptions = {}): DenseStepper {
@@ -52,6 +67,10 @@ export function createDenseStepper(sizes: readonly number[], weights: readonly D
     }
   });
   const adam = options.adam ?? KERAS_ADAM;
-  const fast = options.mode === 'arrays' ? undefined : KernelStepper.create(sizes, weights, adam, options.batchSize ?? 32);
+  const cpus = availableParallelism();
+  const threads = options.threads ?? (cpus > 1 && loadavg()[0]! <= cpus - 1 ? 2 : 1);
+  const fast = options.mode === 'arrays'
+    ? undefined
+    : KernelStepper.create(sizes, weights, adam, options.batchSize ?? 32, threads, options.splitWork ?? SPLIT_WORK);
   return fast ?? new ArrayStepper(sizes, weights, adam);
 }

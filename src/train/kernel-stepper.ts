@@ -10,7 +10,8 @@
  * sample-major [np][out] (the next layer's kernel gradient reads that one), and the
  * gradient at the layer's output [out][np]; plus the input batch in both layouts.
  */
-import { denseKernels, type DenseKernels } from './dense-kernels.ts';
+import { compileDenseKernels, denseKernels, type DenseKernels } from './dense-kernels.ts';
+import { KernelPool } from './kernel-pool.ts';
 import { adamAlpha, adamUpdate, rowSums, softmaxCrossEntropy, transpose, type AdamConfig, type StepResult } from './dense-math.ts';
 import type { DenseStepper, DenseWeights } from './dense-step.ts';
 
@@ -48,7 +49,7 @@ export class KernelStepper implements DenseStepper {
 
   private constructor(
     private readonly np: number, private readonly adam: AdamConfig,
-    private readonly kernels: DenseKernels, alloc: (floats: number) => Buf, sizes: readonly number[], weights: readonly DenseWeights[],
+    private readonly kernels: DenseKernels, private readonly pool: KernelPool | undefined, alloc: (floats: number) => Buf, sizes: readonly number[], weights: readonly DenseWeights[],
   ) {
     const inP0 = pad4(sizes[0]!);
     this.x = alloc(inP0 * np);
@@ -71,15 +72,24 @@ export class KernelStepper implements DenseStepper {
     });
   }
 
-  /** undefined when this engine has no WebAssembly SIMD. */
-  static create(sizes: readonly number[], weights: readonly DenseWeights[], adam: AdamConfig, batchSize: number): KernelStepper | undefined {
+  /**
+   * undefined when this engine has no WebAssembly SIMD. With threads = 2 (and shared
+   * wasm memory in this engine), products of at least `splitWork` multiply-adds run half
+   * on a worker thread.
+   */
+  static create(
+    sizes: readonly number[], weights: readonly DenseWeights[], adam: AdamConfig, batchSize: number, threads: number, splitWork: number,
+  ): KernelStepper | undefined {
     const np = pad4(batchSize);
     const sz = sizes.map(pad4);
     let floats = 2 * sz[0]! * np;
     for (let l = 1; l < sz.length; l++) floats += 3 * sz[l]! * sz[l - 1]! + sz[l]! + 3 * sz[l]! * np + 4 * 4;
     const bytes = 4 * floats + 64 * (3 * sizes.length + 2);
-    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
-    const kernels = denseKernels(memory, np);
+    const pages = Math.ceil(bytes / 65536) + 1;
+    const shared = threads > 1 ? compileDenseKernels(np, true) : undefined;
+    const memory = new WebAssembly.Memory(shared ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
+    const pool = shared ? new KernelPool(shared, memory, splitWork) : undefined;
+    const kernels = denseKernels(memory, np, pool);
     if (!kernels) return undefined;
     let top = 16;
     const alloc = (count: number): Buf => {
@@ -88,7 +98,7 @@ export class KernelStepper implements DenseStepper {
       if (top > memory.buffer.byteLength) throw new Error('kernel stepper: memory sized too small');
       return { at, f: new Float32Array(memory.buffer, at, count) };
     };
-    return new KernelStepper(np, adam, kernels, alloc, sizes, weights);
+    return new KernelStepper(np, adam, kernels, pool, alloc, sizes, weights);
   }
 
   weights(): DenseWeights[] {
@@ -98,7 +108,13 @@ export class KernelStepper implements DenseStepper {
     }));
   }
 
-  dispose(): void {}
+  get threads(): number {
+    return this.pool ? 2 : 1;
+  }
+
+  dispose(): void {
+    this.pool?.close();
+  }
 
   step(input: Float32Array, labels: ArrayLike<number>, n: number): StepResult {
     const { np, kernels, layers } = this;

@@ -86,8 +86,11 @@ const vec = (items: readonly number[][]) => [...uleb(items.length), ...items.fla
 const name = (s: string) => [...uleb(s.length), ...Buffer.from(s, 'utf8')];
 const section = (id: number, body: readonly number[]) => [id, ...uleb(body.length), ...body];
 
-/** A module that imports env.memory (`minPages`) and exports `functions` (no results). */
-export function wasmModule(functions: readonly WasmFunction[], minPages = 1): Uint8Array<ArrayBuffer> {
+/**
+ * A module that imports env.memory (at least one page; `shared`: a shared memory, which
+ * threads can run on at once) and exports `functions` (no results).
+ */
+export function wasmModule(functions: readonly WasmFunction[], shared = false): Uint8Array<ArrayBuffer> {
   const types = functions.map((f) => [0x60, ...vec(f.params.map((p) => [p])), 0x00]);
   const codes = functions.map((f) => {
     const groups: number[][] = [];
@@ -102,7 +105,7 @@ export function wasmModule(functions: readonly WasmFunction[], minPages = 1): Ui
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(minPages)]])),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01])]])),
     ...section(3, vec(functions.map((_, i) => uleb(i)))),
     ...section(7, vec(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
     ...section(10, vec(codes)),
