@@ -17,6 +17,9 @@ import type { DenseStepper, DenseWeights } from './dense-step.ts';
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 
+/** The kernels are unrolled across the batch: past this, their code grows for little gain (the array stepper takes over). */
+const MAX_BATCH = 512;
+
 /** A float32 array at a byte address on the memory. */
 interface Buf {
   readonly at: number;
@@ -73,7 +76,7 @@ export class KernelStepper implements DenseStepper {
   }
 
   /**
-   * undefined when this engine has no WebAssembly SIMD. With threads = 2 (and shared
+   * undefined when this engine has no WebAssembly SIMD or the batch is over MAX_BATCH. With threads = 2 (and shared
    * wasm memory in this engine), products of at least `splitWork` multiply-adds run half
    * on a worker thread.
    */
@@ -81,6 +84,7 @@ export class KernelStepper implements DenseStepper {
     sizes: readonly number[], weights: readonly DenseWeights[], adam: AdamConfig, batchSize: number, threads: number, splitWork: number,
   ): KernelStepper | undefined {
     const np = pad4(batchSize);
+    if (np > MAX_BATCH) return undefined;
     const sz = sizes.map(pad4);
     let floats = 2 * sz[0]! * np;
     for (let l = 1; l < sz.length; l++) floats += 3 * sz[l]! * sz[l - 1]! + sz[l]! + 3 * sz[l]! * np + 4 * 4;
