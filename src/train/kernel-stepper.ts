@@ -93,16 +93,24 @@ export class KernelStepper implements DenseStepper {
     const shared = threads > 1 ? compileDenseKernels(np, true) : undefined;
     const memory = new WebAssembly.Memory(shared ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
     const pool = shared ? new KernelPool(shared, memory, splitWork) : undefined;
-    const kernels = denseKernels(memory, np, pool);
-    if (!kernels) return undefined;
-    let top = 16;
-    const alloc = (count: number): Buf => {
-      const at = top;
-      top += Math.ceil((count * 4) / 16) * 16;
-      if (top > memory.buffer.byteLength) throw new Error('kernel stepper: memory sized too small');
-      return { at, f: new Float32Array(memory.buffer, at, count) };
-    };
-    return new KernelStepper(np, adam, kernels, pool, alloc, sizes, weights);
+    try {
+      const kernels = denseKernels(memory, np, pool);
+      if (!kernels) {
+        pool?.close();
+        return undefined;
+      }
+      let top = 16;
+      const alloc = (count: number): Buf => {
+        const at = top;
+        top += Math.ceil((count * 4) / 16) * 16;
+        if (top > memory.buffer.byteLength) throw new Error('kernel stepper: memory sized too small');
+        return { at, f: new Float32Array(memory.buffer, at, count) };
+      };
+      return new KernelStepper(np, adam, kernels, pool, alloc, sizes, weights);
+    } catch (err) {
+      pool?.close();
+      throw err;
+    }
   }
 
   weights(): DenseWeights[] {
