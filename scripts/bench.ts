@@ -10,8 +10,9 @@
  * export time, and per-image inference time of the TypeScript int8 reference and of
  * the TFLite interpreter over the test set. BENCH_TRAIN_LIMIT (default 60000) and
  * BENCH_PRESETS (comma list) shrink the run; BENCH_TORCH=0 skips PyTorch and
- * BENCH_TORCH_THREADS (default 2) sets its thread count; BENCH_TRAIN_THREADS (1 or 2)
- * sets ours (default: 2 when the machine is idle enough, see dense-step.ts).
+ * BENCH_TORCH_THREADS (default 2) sets its thread count; BENCH_TRAIN_THREADS (1, 2 or
+ * auto) sets ours (default auto: the step splits large products with a worker thread
+ * when timing shows it faster; splitShare is the share of steps that did).
  *
  * Then, for hidden sizes 4, 20, 128 and 512 (784-h-10 models, weights quantized
  * from a random float model: the kernels' instruction counts do not depend on
@@ -67,8 +68,9 @@ async function findTorchPython(): Promise<{ python: string; version: string } | 
 }
 
 const torchThreads = process.env.BENCH_TORCH_THREADS ?? '2';
-/** Threads for our training step; unset: its own default (2 on an idle machine with 2+ CPUs). */
-const trainThreads = process.env.BENCH_TRAIN_THREADS ? Number(process.env.BENCH_TRAIN_THREADS) : undefined;
+/** Threads for our training step: 1, 2 or auto (unset: its default, auto on 2+ CPUs). */
+const trainThreadsEnv = process.env.BENCH_TRAIN_THREADS;
+const trainThreads = !trainThreadsEnv ? undefined : trainThreadsEnv === 'auto' ? 'auto' : Number(trainThreadsEnv);
 
 interface TorchEpoch { readonly seconds: number; readonly cpuSeconds: number; readonly accuracy: number }
 
@@ -141,6 +143,7 @@ for (const preset of presets) {
     params: metrics.params,
     backend: metrics.backend,
     threads: metrics.trainThreads,
+    splitShare: metrics.splitStepShare,
     trainSamplesPerSec: Math.round(metrics.samplesPerSec),
     secondsPerEpoch: +metrics.seconds.toFixed(2),
     cpuSecondsPerEpoch: +(metrics.epochs[0]!.cpuSeconds ?? NaN).toFixed(2),

@@ -211,23 +211,32 @@ describe('dense training step', () => {
     });
   }
 
-  test('2 threads (every product split with the worker) give the same weights, bit for bit, as 1', () => {
-    const run = (threads: number) => {
+  test("2 threads (every product split with the worker) and 'auto' give the same weights, bit for bit, as 1", () => {
+    // 40 steps: 'auto' times a window of split steps, then one of unsplit steps, then picks.
+    const run = (threads: number | 'auto') => {
       const stepper = createDenseStepper(sizes, init, { batchSize: 5, threads, splitWork: 0 });
       try {
-        const losses = batches.map(({ x, y }) => stepper.step(Float32Array.from(x.flat()), y, x.length).lossSum);
-        return { threads: stepper.threads, losses, weights: stepper.weights() };
+        const losses = Array.from({ length: 40 }, (_, s) => {
+          const { x, y } = batches[s % batches.length]!;
+          return stepper.step(Float32Array.from(x.flat()), y, x.length).lossSum;
+        });
+        return { threads: stepper.threads, splitSteps: stepper.splitSteps, losses, weights: stepper.weights() };
       } finally {
         stepper.dispose();
       }
     };
     const one = run(1);
-    const two = run(2);
     assert.equal(one.threads, 1);
-    if (two.threads === 1) return; // no shared wasm memory in this engine: one thread is all there is
-    assert.equal(two.threads, 2);
-    assert.deepEqual(two.losses, one.losses);
-    assert.deepEqual(two.weights, one.weights);
+    assert.equal(one.splitSteps, 0);
+    for (const threads of [2, 'auto'] as const) {
+      const other = run(threads);
+      if (other.threads === 1) return; // no shared wasm memory in this engine: one thread is all there is
+      assert.equal(other.threads, 2);
+      if (threads === 2) assert.equal(other.splitSteps, 40);
+      else assert.ok(other.splitSteps >= 16 && other.splitSteps <= 24, `auto split ${other.splitSteps} of 40 steps`);
+      assert.deepEqual(other.losses, one.losses, `threads ${threads}`);
+      assert.deepEqual(other.weights, one.weights, `threads ${threads}`);
+    }
   });
 
   test('the kernels: forward with bias and ReLU, masked input gradient, gradient folded into Adam', (t) => {

@@ -52,6 +52,7 @@ export class ArrayStepper implements DenseStepper {
   private readonly layers: ArrayLayer[];
   private steps = 0;
   readonly threads = 1;
+  readonly splitSteps = 0;
 
   constructor(sizes: readonly number[], weights: readonly DenseWeights[], private readonly adam: AdamConfig) {
     this.layers = weights.map((w, l) => {

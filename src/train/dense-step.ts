@@ -9,7 +9,7 @@
  * of their own (kernel-stepper.ts), used whenever the engine has wasm SIMD, whatever the
  * TensorFlow.js backend; and a portable one through tf.matMul (array-stepper.ts).
  */
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { ArrayStepper } from './array-stepper.ts';
 import { KERAS_ADAM, type AdamConfig, type StepResult } from './dense-math.ts';
 import { KernelStepper } from './kernel-stepper.ts';
@@ -32,8 +32,10 @@ export interface DenseStepper {
   step(x: Float32Array, labels: ArrayLike<number>, n: number): StepResult;
   /** Copies of the current weights, kernel [in][out]. */
   weights(): DenseWeights[];
-  /** Threads the step runs on (2: large products split with a worker thread). */
+  /** Threads the step may run on (2: large products split with a worker thread). */
   readonly threads: number;
+  /** Steps so far run with splitting on (their large products shared with the worker). */
+  readonly splitSteps: number;
   /** Frees what the stepper holds; it is unusable afterwards. */
   dispose(): void;
 }
@@ -45,12 +47,12 @@ export interface StepperOptions {
   /** 'auto' (default): the wasm SIMD kernels when the engine has them; 'arrays': tf.matMul. */
   readonly mode?: 'auto' | 'arrays';
   /**
-   * Threads for the wasm kernels, 1 or 2. Default: 2 when this machine has 2 or more CPUs
-   * and a load average (1 min) leaving one of them free; on a busy machine the second
-   * thread is often not scheduled when its half is due, and waiting for it costs more
-   * than it saves.
+   * Threads for the wasm kernels: 1; 2 (large products always split with a worker
+   * thread); or 'auto' (default on machines with 2 or more CPUs): the stepper times
+   * steps both ways now and then and uses the faster, since on a busy machine the worker
+   * is often not scheduled when its half is due.
    */
-  readonly threads?: number;
+  readonly threads?: number | 'auto';
   /** Products of at least this many multiply-adds are split between the 2 threads (default 2M). */
   readonly splitWork?: number;
 }
@@ -67,8 +69,7 @@ export function createDenseStepper(sizes: readonly number[], weights: readonly D
     }
   });
   const adam = options.adam ?? KERAS_ADAM;
-  const cpus = availableParallelism();
-  const threads = options.threads ?? (cpus > 1 && loadavg()[0]! <= cpus - 1 ? 2 : 1);
+  const threads = options.threads ?? (availableParallelism() > 1 ? 'auto' : 1);
   const fast = options.mode === 'arrays'
     ? undefined
     : KernelStepper.create(sizes, weights, adam, options.batchSize ?? 32, threads, options.splitWork ?? SPLIT_WORK);

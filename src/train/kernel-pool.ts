@@ -47,7 +47,11 @@ export class KernelPool implements KernelHelper {
   private readonly worker: Worker;
   private seq = 0;
 
-  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, readonly minWork: number) {
+  /** Infinity turns splitting off (the stepper does, when one thread proves faster). */
+  minWork: number;
+
+  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, minWork: number) {
+    this.minWork = minWork;
     const control = new SharedArrayBuffer(32 + 16 * 8);
     this.ctl = new Int32Array(control, 0, 8);
     this.args = new Float64Array(control, 32, 16);

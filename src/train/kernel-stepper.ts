@@ -49,11 +49,14 @@ export class KernelStepper implements DenseStepper {
   private readonly x: Buf; // [inP][np]
   private readonly xt: Buf; // [np][inP]
   private steps = 0;
+  private split = 0;
+  private readonly chooser: SplitChooser | undefined;
 
   private constructor(
     private readonly np: number, private readonly adam: AdamConfig,
-    private readonly kernels: DenseKernels, private readonly pool: KernelPool | undefined, alloc: (floats: number) => Buf, sizes: readonly number[], weights: readonly DenseWeights[],
+    private readonly kernels: DenseKernels, private readonly pool: KernelPool | undefined, adaptive: boolean, alloc: (floats: number) => Buf, sizes: readonly number[], weights: readonly DenseWeights[],
   ) {
+    this.chooser = pool && adaptive ? new SplitChooser(pool.minWork) : undefined;
     const inP0 = pad4(sizes[0]!);
     this.x = alloc(inP0 * np);
     this.xt = alloc(np * inP0);
@@ -81,7 +84,8 @@ export class KernelStepper implements DenseStepper {
    * on a worker thread.
    */
   static create(
-    sizes: readonly number[], weights: readonly DenseWeights[], adam: AdamConfig, batchSize: number, threads: number, splitWork: number,
+    sizes: readonly number[], weights: readonly DenseWeights[], adam: AdamConfig, batchSize: number,
+    threads: number | 'auto', splitWork: number,
   ): KernelStepper | undefined {
     const np = pad4(batchSize);
     if (np > MAX_BATCH) return undefined;
@@ -90,7 +94,7 @@ export class KernelStepper implements DenseStepper {
     for (let l = 1; l < sz.length; l++) floats += 3 * sz[l]! * sz[l - 1]! + sz[l]! + 3 * sz[l]! * np + 4 * 4;
     const bytes = 4 * floats + 64 * (3 * sizes.length + 2);
     const pages = Math.ceil(bytes / 65536) + 1;
-    const shared = threads > 1 ? compileDenseKernels(np, true) : undefined;
+    const shared = threads === 'auto' || threads > 1 ? compileDenseKernels(np, true) : undefined;
     const memory = new WebAssembly.Memory(shared ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
     const pool = shared ? new KernelPool(shared, memory, splitWork) : undefined;
     try {
@@ -106,7 +110,7 @@ export class KernelStepper implements DenseStepper {
         if (top > memory.buffer.byteLength) throw new Error('kernel stepper: memory sized too small');
         return { at, f: new Float32Array(memory.buffer, at, count) };
       };
-      return new KernelStepper(np, adam, kernels, pool, alloc, sizes, weights);
+      return new KernelStepper(np, adam, kernels, pool, threads === 'auto', alloc, sizes, weights);
     } catch (err) {
       pool?.close();
       throw err;
@@ -124,11 +128,28 @@ export class KernelStepper implements DenseStepper {
     return this.pool ? 2 : 1;
   }
 
+  get splitSteps(): number {
+    return this.split;
+  }
+
   dispose(): void {
     this.pool?.close();
   }
 
   step(input: Float32Array, labels: ArrayLike<number>, n: number): StepResult {
+    if (!this.chooser) {
+      if (this.pool && this.pool.minWork !== Infinity) this.split++;
+      return this.run(input, labels, n);
+    }
+    const two = this.chooser.next(this.pool!);
+    if (two) this.split++;
+    const t = performance.now();
+    const result = this.run(input, labels, n);
+    this.chooser.record(performance.now() - t);
+    return result;
+  }
+
+  private run(input: Float32Array, labels: ArrayLike<number>, n: number): StepResult {
     const { np, kernels, layers } = this;
     if (!(n >= 1 && n <= np)) throw new RangeError(`batch of ${n} samples, this stepper takes 1..${np}`);
     const inSize = layers[0]!.inSize;
@@ -160,5 +181,45 @@ export class KernelStepper implements DenseStepper {
       adamUpdate(layer.bias.f, rowSums(layer.dz.f, layer.outP, np, np, layer.gB), layer.mB, layer.vB, alpha, beta1, beta2, epsilon);
     }
     return result;
+  }
+}
+
+/**
+ * Picks, as training goes, whether the large products are split with the worker: a
+ * window of steps on two threads, one on one, then the faster of the two for a stretch,
+ * and measure again. Whether the second thread helps depends on what else the machine
+ * is running, which changes; results are the same bit for bit either way.
+ */
+class SplitChooser {
+  private static readonly WINDOW = 16;
+  private static readonly STRETCH = 32 * SplitChooser.WINDOW;
+  private step = 0;
+  private twoMs = 0;
+  private oneMs = 0;
+  private useTwo = true;
+
+  constructor(private readonly splitWork: number) {}
+
+  /** Sets the pool for the coming step; true when it will split. */
+  next(pool: KernelPool): boolean {
+    const { WINDOW, STRETCH } = SplitChooser;
+    const at = this.step % (2 * WINDOW + STRETCH);
+    const two = at < WINDOW ? true : at < 2 * WINDOW ? false : this.useTwo;
+    pool.minWork = two ? this.splitWork : Infinity;
+    return two;
+  }
+
+  record(ms: number): void {
+    const { WINDOW, STRETCH } = SplitChooser;
+    const at = this.step % (2 * WINDOW + STRETCH);
+    // The first step of each window pays for the switch; it is left out of the comparison.
+    if (at > 0 && at < WINDOW) this.twoMs += ms;
+    else if (at > WINDOW && at < 2 * WINDOW) this.oneMs += ms;
+    if (at === 2 * WINDOW - 1) {
+      this.useTwo = this.twoMs < this.oneMs;
+      this.twoMs = 0;
+      this.oneMs = 0;
+    }
+    this.step++;
   }
 }

@@ -33,8 +33,8 @@ export interface TrainOptions {
   /** Seeds weight init and shuffling; a random one is drawn (and reported) when absent. */
   readonly seed?: number;
   readonly onProgress?: (event: TrainProgress) => void;
-  /** Threads for the training step's kernels: 1 or 2 (default: 2 when the machine has 2 or more CPUs). */
-  readonly threads?: number;
+  /** Threads for the training step's kernels: 1, 2 or 'auto' (default; see dense-step.ts). */
+  readonly threads?: number | 'auto';
 }
 
 /** `batch` after every batch; `epoch` after each epoch; `evaluate` before the test pass. */
@@ -87,8 +87,10 @@ export interface TrainMetrics {
   /** Training samples per second over all epochs. */
   readonly samplesPerSec: number;
   readonly backend: string;
-  /** Threads the training step ran on (1, or 2 with a worker thread). */
+  /** Threads the training step could run on (1, or 2 with a worker thread). */
   readonly trainThreads: number;
+  /** Share of the steps whose large products were split between the 2 threads. */
+  readonly splitStepShare: number;
   readonly params: number;
   readonly tfjsVersion: string;
   readonly dataset: { readonly train: DatasetInfo; readonly test: DatasetInfo };
@@ -187,6 +189,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     const history: EpochMetrics[] = [];
     let stoppedEarly = false;
     let seen = 0;
+    let stepsRun = 0;
     const t0 = performance.now();
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const te = performance.now();
@@ -200,6 +203,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
         const n = Math.min(batchSize, train.count - start);
         fillBatch(train, order, start, n, scale, xb, yb);
         const r = trainer.step(xb, yb, n);
+        stepsRun++;
         // Steps are synchronous: let timers, signals and I/O in now and then.
         if (b % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
         lossSum += r.lossSum;
@@ -250,6 +254,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       samplesPerSec: seen / seconds,
       backend: tf.getBackend(),
       trainThreads: trainer.threads,
+      splitStepShare: stepsRun > 0 ? +(trainer.splitSteps / stepsRun).toFixed(3) : 0,
       params: model.countParams(),
       tfjsVersion: tf.version.tfjs,
       dataset: {
