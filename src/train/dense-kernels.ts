@@ -14,10 +14,12 @@
  *             [np][in]) folded straight into Keras's Adam on w, m, v:
  *               m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;  w -= alpha*m / (sqrt(v) + eps)
  *             so the gradient never goes to memory.
+ *   transpose: 4x4 blocks through lane shuffles; gives the input batch and the hidden
+ *             activations their other layout.
  *
  * Row counts must be multiples of 4 (ROWS), column counts of 4; all byte
- * addresses 16-aligned. float32 throughout, mul then add (no fused multiply-add), as
- * TensorFlow's CPU kernels compute on this hardware give or take summation order.
+ * addresses 16-aligned. float32 throughout, a multiply then an add (no fused
+ * multiply-add); only the order of the sums differs from TensorFlow's kernels.
  */
 import { F32, I32, V128, op, wasmModule, type WasmFunction } from './wasm-bytes.ts';
 
