@@ -34,7 +34,7 @@ export interface DenseStepper {
   weights(): DenseWeights[];
   /** Threads the step may run on (2: large products split with a worker thread). */
   readonly threads: number;
-  /** Steps so far run with splitting on (their large products shared with the worker). */
+  /** Steps so far that handed part of their products to the worker thread. */
   readonly splitSteps: number;
   /** Frees what the stepper holds; it is unusable afterwards. */
   dispose(): void;

@@ -46,6 +46,8 @@ export class KernelPool implements KernelHelper {
   private readonly args: Float64Array;
   private readonly worker: Worker;
   private seq = 0;
+  /** Calls handed to the worker so far. */
+  calls = 0;
 
   /** Infinity turns splitting off (the stepper does, when one thread proves faster). */
   minWork: number;
@@ -65,6 +67,7 @@ export class KernelPool implements KernelHelper {
     this.ctl[2] = args.length;
     this.seq = Atomics.add(this.ctl, 0, 1) + 1;
     Atomics.notify(this.ctl, 0);
+    this.calls++;
   }
 
   wait(): void {

@@ -137,15 +137,13 @@ export class KernelStepper implements DenseStepper {
   }
 
   step(input: Float32Array, labels: ArrayLike<number>, n: number): StepResult {
-    if (!this.chooser) {
-      if (this.pool && this.pool.minWork !== Infinity) this.split++;
-      return this.run(input, labels, n);
-    }
-    const two = this.chooser.next(this.pool!);
-    if (two) this.split++;
+    const { pool, chooser } = this;
+    const calls = pool?.calls;
+    if (chooser) chooser.next(pool!);
     const t = performance.now();
     const result = this.run(input, labels, n);
-    this.chooser.record(performance.now() - t);
+    chooser?.record(performance.now() - t);
+    if (pool && pool.calls !== calls) this.split++;
     return result;
   }
 
@@ -200,13 +198,12 @@ class SplitChooser {
 
   constructor(private readonly splitWork: number) {}
 
-  /** Sets the pool for the coming step; true when it will split. */
-  next(pool: KernelPool): boolean {
+  /** Turns splitting on or off for the coming step. */
+  next(pool: KernelPool): void {
     const { WINDOW, STRETCH } = SplitChooser;
     const at = this.step % (2 * WINDOW + STRETCH);
     const two = at < WINDOW ? true : at < 2 * WINDOW ? false : this.useTwo;
     pool.minWork = two ? this.splitWork : Infinity;
-    return two;
   }
 
   record(ms: number): void {
