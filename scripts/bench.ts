@@ -5,11 +5,14 @@
  * For each preset: training throughput over one epoch (samples/s, s/epoch, the
  * tfjs backend that ran) beside the same epoch in PyTorch trained the Keras way
  * (scripts/torch-reference.py, when a python3 with torch is found; the table says
- * so when not), with wall and CPU seconds of both and their ratio; then quantize +
+ * so when not, and which python3 it used), with wall and CPU seconds of both and
+ * their ratios (vsTorch: wall, vsTorchCpu: CPU, all threads); then quantize +
  * export time, and per-image inference time of the TypeScript int8 reference and of
  * the TFLite interpreter over the test set. BENCH_TRAIN_LIMIT (default 60000) and
  * BENCH_PRESETS (comma list) shrink the run; BENCH_TORCH=0 skips PyTorch and
- * BENCH_TORCH_THREADS (default 2) sets its thread count.
+ * BENCH_TORCH_THREADS (default 2) sets its thread count; BENCH_TRAIN_THREADS (1, 2 or
+ * auto) sets ours (default auto: the step splits large products with a worker thread
+ * when timing shows it faster; splitShare is the share of steps that did).
  *
  * Then, for hidden sizes 4, 20, 128 and 512 (784-h-10 models, weights quantized
  * from a random float model: the kernels' instruction counts do not depend on
@@ -51,17 +54,23 @@ import { validateOnDevice } from '../src/validate/validate.ts';
 const trainLimit = Number(process.env.BENCH_TRAIN_LIMIT ?? 60000);
 const presets = (process.env.BENCH_PRESETS ?? PRESET_NAMES.join(',')).split(',').filter(Boolean);
 
-/** The first python3 that imports torch, or undefined. */
-async function findTorchPython(): Promise<string | undefined> {
+/**
+ * The first python3 that imports torch, with torch's version, or undefined. `python3` on
+ * PATH may be a pyenv or venv without torch; Debian's python3-torch is for /usr/bin/python3.
+ */
+async function findTorchPython(): Promise<{ python: string; version: string } | undefined> {
   if (process.env.BENCH_TORCH === '0') return undefined;
   for (const python of ['python3', '/usr/bin/python3']) {
-    const r = await execa(python, ['-c', 'import torch'], { reject: false });
-    if (r.exitCode === 0) return python;
+    const r = await execa(python, ['-c', 'import torch; print(torch.__version__)'], { reject: false });
+    if (r.exitCode === 0) return { python, version: String(r.stdout).trim() };
   }
   return undefined;
 }
 
 const torchThreads = process.env.BENCH_TORCH_THREADS ?? '2';
+/** Threads for our training step: 1, 2 or auto (unset: its default, auto on 2+ CPUs). */
+const trainThreadsEnv = process.env.BENCH_TRAIN_THREADS;
+const trainThreads = !trainThreadsEnv ? undefined : trainThreadsEnv === 'auto' ? 'auto' : Number(trainThreadsEnv);
 
 interface TorchEpoch { readonly seconds: number; readonly cpuSeconds: number; readonly accuracy: number }
 
@@ -82,8 +91,13 @@ async function torchEpoch(python: string, hidden: readonly number[], limit: numb
 }
 
 const backend = await initBackend();
-const torchPython = await findTorchPython();
-if (!torchPython) process.stderr.write('bench: no python3 with torch found (Debian: python3-torch); the PyTorch columns are left empty\n');
+const torchFound = await findTorchPython();
+const torchPython = torchFound?.python;
+process.stderr.write(
+  torchFound
+    ? `bench: PyTorch ${torchFound.version} from ${torchFound.python}, ${torchThreads} threads\n`
+    : 'bench: no python3 with torch found (tried python3, /usr/bin/python3; Debian: python3-torch); the PyTorch columns are left empty\n',
+);
 const train = await loadFashionMnist({ split: 'train', limit: trainLimit });
 const test = await loadFashionMnist({ split: 'test' });
 const rows: Record<string, unknown>[] = [];
@@ -92,7 +106,7 @@ for (const preset of presets) {
   const hidden = presetHidden(preset);
   process.stderr.write(`bench ${preset} [${hidden}]: training 1 epoch on ${train.count} images (${backend})\n`);
   const load = loadavg()[0]!;
-  const { model, metrics } = await trainModel({ train, test, hidden, epochs: 1, seed: 1 });
+  const { model, metrics } = await trainModel({ train, test, hidden, epochs: 1, seed: 1, threads: trainThreads });
   let torch: TorchEpoch | undefined;
   if (torchPython) {
     process.stderr.write(`bench ${preset}: the same epoch in PyTorch (Keras way, ${torchThreads} threads)\n`);
@@ -128,12 +142,15 @@ for (const preset of presets) {
     hidden,
     params: metrics.params,
     backend: metrics.backend,
+    threads: metrics.trainThreads,
+    splitShare: metrics.splitStepShare,
     trainSamplesPerSec: Math.round(metrics.samplesPerSec),
-    secondsPerEpoch: +metrics.seconds.toFixed(1),
-    cpuSecondsPerEpoch: +(metrics.epochs[0]!.cpuSeconds ?? NaN).toFixed(1),
-    torchSecondsPerEpoch: torch ? +torch.seconds.toFixed(1) : 'no torch',
-    torchCpuSecondsPerEpoch: torch ? +torch.cpuSeconds.toFixed(1) : 'no torch',
+    secondsPerEpoch: +metrics.seconds.toFixed(2),
+    cpuSecondsPerEpoch: +(metrics.epochs[0]!.cpuSeconds ?? NaN).toFixed(2),
+    torchSecondsPerEpoch: torch ? +torch.seconds.toFixed(2) : 'no torch',
+    torchCpuSecondsPerEpoch: torch ? +torch.cpuSeconds.toFixed(2) : 'no torch',
     vsTorch: torch ? +(metrics.seconds / torch.seconds).toFixed(2) : 'no torch',
+    vsTorchCpu: torch ? +((metrics.epochs[0]!.cpuSeconds ?? NaN) / torch.cpuSeconds).toFixed(2) : 'no torch',
     torchThreads: torch ? Number(torchThreads) : 'no torch',
     loadAvg: +load.toFixed(1),
     quantizeExportMs: Math.round(quantizeExportMs),
@@ -269,6 +286,7 @@ await mkdir('build', { recursive: true });
 await writeJsonAtomic('build/bench.json', {
   date: new Date().toISOString(),
   trainLimit,
+  torch: torchFound ? { python: torchFound.python, version: torchFound.version, threads: Number(torchThreads) } : null,
   testImages: test.count,
   rows,
   firmwareSamples,

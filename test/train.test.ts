@@ -13,7 +13,7 @@ import { buildModel, hiddenName, parseHidden, presetHidden } from '../src/train/
 import { shuffleInPlace, trainModel } from '../src/train/train.ts';
 import { mulberry32 } from '../src/util/prng.ts';
 import { createDenseStepper, KERAS_ADAM, type DenseWeights } from '../src/train/dense-step.ts';
-import { simdAdam } from '../src/train/simd-adam.ts';
+import { denseKernels } from '../src/train/dense-kernels.ts';
 import { loadModel, readModelCard, saveModel } from '../src/train/model-store.ts';
 import { loadFloatModel, predictFloat, toFloatModel } from '../src/train/float-model.ts';
 import { runTrain } from '../src/train/train-folder.ts';
@@ -185,15 +185,14 @@ describe('dense training step', () => {
   const expected = referenceSteps(sizes, init, batches);
 
   for (const mode of ['auto', 'arrays'] as const) {
-    test(`${mode === 'auto' ? `the ${backend} backend's stepper` : 'the array stepper'} matches a float64 oracle over 6 steps on large inputs`, () => {
+    test(`${mode === 'auto' ? 'the wasm SIMD kernel stepper' : 'the array stepper'} matches a float64 oracle over 6 steps on large inputs`, () => {
       const before = tf.memory().numTensors;
-      const stepper = createDenseStepper(sizes, init, { mode });
+      // Batches of 5 (padded to 8 in the kernels), the last one short: padding must carry no gradient.
+      const stepper = createDenseStepper(sizes, init, { mode, batchSize: 5 });
       try {
         batches.forEach(({ x, y }, s) => {
           const n = x.length;
-          const xT = new Float32Array(sizes[0]! * n);
-          x.forEach((row, k) => row.forEach((p, i) => { xT[i * n + k] = p; }));
-          const r = stepper.step(xT, y, n);
+          const r = stepper.step(Float32Array.from(x.flat()), y, n);
           assert.ok(Math.abs(r.lossSum - expected.losses[s]!) <= 1e-3 * Math.max(1, expected.losses[s]!), `step ${s + 1} loss ${r.lossSum} vs ${expected.losses[s]}`);
           assert.ok(Number.isFinite(r.lossSum) && r.lossSum > 0);
         });
@@ -212,23 +211,75 @@ describe('dense training step', () => {
     });
   }
 
-  test('the SIMD Adam module computes Keras\'s update in float32', () => {
+  test("2 threads (every product split with the worker) and 'auto' give the same weights, bit for bit, as 1", () => {
+    // 40 steps: 'auto' times a window of split steps, then one of unsplit steps, then picks.
+    const run = (threads: number | 'auto') => {
+      const stepper = createDenseStepper(sizes, init, { batchSize: 5, threads, splitWork: 0 });
+      try {
+        const losses = Array.from({ length: 40 }, (_, s) => {
+          const { x, y } = batches[s % batches.length]!;
+          return stepper.step(Float32Array.from(x.flat()), y, x.length).lossSum;
+        });
+        return { threads: stepper.threads, splitSteps: stepper.splitSteps, losses, weights: stepper.weights() };
+      } finally {
+        stepper.dispose();
+      }
+    };
+    const one = run(1);
+    assert.equal(one.threads, 1);
+    assert.equal(one.splitSteps, 0);
+    for (const threads of [2, 'auto'] as const) {
+      const other = run(threads);
+      if (other.threads === 1) return; // no shared wasm memory in this engine: one thread is all there is
+      assert.equal(other.threads, 2);
+      if (threads === 2) assert.equal(other.splitSteps, 40);
+      else assert.ok(other.splitSteps >= 16 && other.splitSteps <= 24, `auto split ${other.splitSteps} of 40 steps`);
+      assert.deepEqual(other.losses, one.losses, `threads ${threads}`);
+      assert.deepEqual(other.weights, one.weights, `threads ${threads}`);
+    }
+  });
+
+  test('the kernels: forward with bias and ReLU, masked input gradient, gradient folded into Adam', (t) => {
     const memory = new WebAssembly.Memory({ initial: 1 });
-    const adam = simdAdam(memory);
-    if (!adam) return; // an engine without wasm SIMD uses the array stepper, tested above
-    const n = 64;
+    const np = 8;
+    const k = denseKernels(memory, np);
+    if (!k) return t.skip('no wasm SIMD in this engine: the array stepper, tested above, is used');
     const f = new Float32Array(memory.buffer);
     const r = mulberry32(4);
-    for (let i = 0; i < 4 * n; i++) f[i] = i < 2 * n ? r() - 0.5 : i < 3 * n ? 0.01 * (r() - 0.5) : 1e-4 * r();
-    const before = f.slice(0, 4 * n);
-    adam(0, 4 * n, 8 * n, 12 * n, 4 * n, 0.01, 0.9, 0.999, 1e-7);
-    for (let i = 0; i < n; i++) {
-      const g = before[n + i]!;
-      const m = 0.9 * before[2 * n + i]! + 0.1 * g;
-      const v = 0.999 * before[3 * n + i]! + 0.001 * g * g;
-      const w = before[i]! - (0.01 * m) / (Math.sqrt(v) + 1e-7);
-      assert.ok(Math.abs(f[i]! - w) <= 1e-6 && Math.abs(f[2 * n + i]! - m) <= 1e-7 && Math.abs(f[3 * n + i]! - v) <= 1e-9, `element ${i}`);
-      assert.equal(f[n + i], g, 'the gradient is read, not written');
+    // rows 4 (out), cols 12 (in): 12 = one 4-vector tile short of 16, so the one-vector tail runs too.
+    const [rows, cols] = [4, 12];
+    const fill = (at: number, count: number, scale: number) => { for (let i = 0; i < count; i++) f[at + i] = scale * (r() - 0.5); return at; };
+    const W = fill(0, rows * cols, 1), X = fill(64, cols * np, 2), B = fill(192, rows, 1), Z = 256, DX = 320, A = fill(448, cols * np, 1);
+    const XT = fill(576, np * cols, 1), M = fill(704, rows * cols, 0.01), V = 768;
+    for (let i = 0; i < rows * cols; i++) f[V + i] = 1e-4 * r();
+    const before = f.slice(0, 1024);
+    for (const relu of [false, true]) {
+      k.forward(W * 4, X * 4, B * 4, Z * 4, rows, cols, relu);
+      for (let o = 0; o < rows; o++) for (let s = 0; s < np; s++) {
+        let z = before[B + o]!;
+        for (let i = 0; i < cols; i++) z += before[W + o * cols + i]! * before[X + i * np + s]!;
+        if (relu) z = Math.max(0, z);
+        assert.ok(Math.abs(f[Z + o * np + s]! - z) <= 1e-5, `forward relu=${relu} [${o}][${s}]`);
+      }
+    }
+    k.backward(W * 4, Z * 4, A * 4, DX * 4, rows, cols); // dz = the ReLU output above
+    for (let i = 0; i < cols; i++) for (let s = 0; s < np; s++) {
+      let d = 0;
+      for (let o = 0; o < rows; o++) d += before[W + o * cols + i]! * f[Z + o * np + s]!;
+      assert.ok(Math.abs(f[DX + i * np + s]! - (before[A + i * np + s]! > 0 ? d : 0)) <= 1e-5, `backward [${i}][${s}]`);
+    }
+    k.transpose(X * 4, DX * 4, cols, np); // [12][8] -> [8][12]
+    for (let i = 0; i < cols; i++) for (let s = 0; s < np; s++) assert.equal(f[DX + s * cols + i], before[X + i * np + s], `transpose [${i}][${s}]`);
+    const dz = f.slice(Z, Z + rows * np);
+    k.gradAdam(Z * 4, XT * 4, W * 4, M * 4, V * 4, rows, cols, 0.01, 0.9, 0.999, 1e-7);
+    for (let o = 0; o < rows; o++) for (let i = 0; i < cols; i++) {
+      let g = 0;
+      for (let s = 0; s < np; s++) g += dz[o * np + s]! * before[XT + s * cols + i]!;
+      const j = o * cols + i;
+      const m = 0.9 * before[M + j]! + 0.1 * g;
+      const v = 0.999 * before[V + j]! + 0.001 * g * g;
+      const w = before[W + j]! - (0.01 * m) / (Math.sqrt(v) + 1e-7);
+      assert.ok(Math.abs(f[W + j]! - w) <= 1e-5 && Math.abs(f[M + j]! - m) <= 1e-6 && Math.abs(f[V + j]! - v) <= 1e-8, `adam [${o}][${i}]: w ${f[W + j]} vs ${w}`);
     }
   });
 });

@@ -33,6 +33,8 @@ export interface TrainOptions {
   /** Seeds weight init and shuffling; a random one is drawn (and reported) when absent. */
   readonly seed?: number;
   readonly onProgress?: (event: TrainProgress) => void;
+  /** Threads for the training step's kernels: 1, 2 or 'auto' (default; see dense-step.ts). */
+  readonly threads?: number | 'auto';
 }
 
 /** `batch` after every batch; `epoch` after each epoch; `evaluate` before the test pass. */
@@ -85,6 +87,10 @@ export interface TrainMetrics {
   /** Training samples per second over all epochs. */
   readonly samplesPerSec: number;
   readonly backend: string;
+  /** Threads the training step could run on (1, or 2 with a worker thread). */
+  readonly trainThreads: number;
+  /** Share of the steps whose large products were split between the 2 threads. */
+  readonly splitStepShare: number;
   readonly params: number;
   readonly tfjsVersion: string;
   readonly dataset: { readonly train: DatasetInfo; readonly test: DatasetInfo };
@@ -128,6 +134,22 @@ export function shuffleInPlace(order: Uint32Array, random: () => number): void {
   }
 }
 
+/**
+ * Writes samples order[start..start+n) into x, sample-major [n][pixel], each pixel
+ * through `scale`, and their labels into y.
+ */
+function fillBatch(data: Dataset, order: Uint32Array, start: number, n: number, scale: Float32Array, x: Float32Array, y: Uint8Array): void {
+  const { images, labels } = data;
+  const sample = data.rows * data.cols;
+  for (let k = 0; k < n; k++) {
+    const idx = order[start + k]!;
+    const base = idx * sample;
+    const row = k * sample;
+    for (let p = 0; p < sample; p++) x[row + p] = scale[images[base + p]!]!;
+    y[k] = labels[idx]!;
+  }
+}
+
 function positiveInt(value: number, flag: string): number {
   if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer, got ${value}`);
   return value;
@@ -158,13 +180,16 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     for (let i = 0; i < order.length; i++) order[i] = i;
     const batches = Math.ceil(train.count / batchSize);
     const totalSamples = epochs * train.count;
-    const xT = new Float32Array(sample * batchSize);
+    const xb = new Float32Array(sample * batchSize);
     const yb = new Uint8Array(batchSize);
-    trainer = createDenseStepper([sample, ...hidden, NUM_CLASSES], denseWeightsOf(model));
+    // pixel/255 rounded to float32, as pixelsToFloat32 computes it, looked up rather than divided.
+    const scale = Float32Array.from({ length: 256 }, (_, p) => (normalize ? p / 255 : p));
+    trainer = createDenseStepper([sample, ...hidden, NUM_CLASSES], denseWeightsOf(model), { batchSize, threads: options.threads });
 
     const history: EpochMetrics[] = [];
     let stoppedEarly = false;
     let seen = 0;
+    let stepsRun = 0;
     const t0 = performance.now();
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const te = performance.now();
@@ -176,16 +201,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       for (let b = 0; b < batches; b++) {
         const start = b * batchSize;
         const n = Math.min(batchSize, train.count - start);
-        // Feature-major batch [pixel][sample]; same arithmetic as pixelsToFloat32 (pixel/255 rounded to float32).
-        const x = n === batchSize ? xT : xT.subarray(0, sample * n);
-        for (let k = 0; k < n; k++) {
-          const idx = order[start + k]!;
-          const base = idx * sample;
-          if (normalize) for (let p = 0; p < sample; p++) x[p * n + k] = train.images[base + p]! / 255;
-          else for (let p = 0; p < sample; p++) x[p * n + k] = train.images[base + p]!;
-          yb[k] = train.labels[idx]!;
-        }
-        const r = trainer.step(x, yb, n);
+        fillBatch(train, order, start, n, scale, xb, yb);
+        const r = trainer.step(xb, yb, n);
+        stepsRun++;
         // Steps are synchronous: let timers, signals and I/O in now and then.
         if (b % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
         lossSum += r.lossSum;
@@ -235,6 +253,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       seconds,
       samplesPerSec: seen / seconds,
       backend: tf.getBackend(),
+      trainThreads: trainer.threads,
+      splitStepShare: stepsRun > 0 ? +(trainer.splitSteps / stepsRun).toFixed(3) : 0,
       params: model.countParams(),
       tfjsVersion: tf.version.tfjs,
       dataset: {
