@@ -38,6 +38,14 @@ export const CORTEX_M4F_FLAGS: readonly string[] = [
   '-g',
 ];
 
+/**
+ * Sources that run once, at init (the model reader, the kernels' prepare
+ * steps): compiled with -Os, since their speed never shows in an inference and
+ * Thumb-2 code compiled for size is 10-50% smaller. Kernels' eval and the rest
+ * keep -O2.
+ */
+const INIT_ONLY_SOURCE = /^(model|[a-z0-9_]+_prepare|[a-z0-9_]+_exp_table)\.c$/;
+
 /** Sources and flags another runtime (TFLM) plugs in. */
 export interface FirmwareExtra {
   cSources?: readonly string[];
@@ -106,7 +114,11 @@ export async function buildEmulatorFirmware(options: BuildEmulatorOptions): Prom
   const cSources = [...(await coreSources(options.runtime)), ...(await cFiles(board)), ...(extra.cSources ?? [])];
   const cxxSources = [join(model, 'model_data.cc'), ...(extra.cxxSources ?? [])];
   const jobs = [
-    ...cSources.map((src) => ({ src, tool: CC, flags: ['-std=c11', '-Wall', '-Wextra', '-Werror=implicit-function-declaration'] })),
+    ...cSources.map((src) => ({
+      src,
+      tool: CC,
+      flags: ['-std=c11', '-Wall', '-Wextra', '-Werror=implicit-function-declaration', ...(INIT_ONLY_SOURCE.test(basename(src)) ? ['-Os'] : [])],
+    })),
     ...cxxSources.map((src) => ({ src, tool: CXX, flags: ['-std=c++17', '-fno-exceptions', '-fno-rtti', '-fno-threadsafe-statics'] })),
   ];
   const objects = await mapLimit(jobs, Math.max(1, availableParallelism()), async (job) => {
