@@ -182,6 +182,11 @@ async function resolveModel(options: BuildEmulatorOptions): Promise<{ modelSourc
         throw new DataFormatError(`${join(dir, f)} is missing: run \`tinyml export --model ${options.modelDir}\` first`);
       }
     }
+    if (options.runtime === 'native' && !readFileSync(join(dir, 'model_data.h'), 'utf8').includes('g_model_softmax_exp[')) {
+      throw new DataFormatError(
+        `${join(dir, 'model_data.h')} is from an older tinyml export (no g_model_softmax_exp, the softmax table the native runtime reads): run \`tinyml export --model ${options.modelDir}\` again`,
+      );
+    }
     return { modelSourceDir: dir, modelName: basename(dir) };
   }
   const model = readTflite(options.tflite!);
