@@ -369,7 +369,7 @@ static tml_status_t read_softmax(reader_t *r, const table_t *op, const vec_t *in
 static tml_status_t read_model(reader_t *r, tml_model_t *m) {
   fb_t *fb = &r->fb;
   if (fb->len < 8) return TML_ERR_MODEL_BOUNDS;
-  if (memcmp(fb->base + 4, TFL_FILE_IDENTIFIER, 4) != 0) return TML_ERR_MODEL_IDENTIFIER;
+  if (le32(fb->base + 4) != le32((const uint8_t *)TFL_FILE_IDENTIFIER)) return TML_ERR_MODEL_IDENTIFIER;
   table_t model;
   if (!fb_table_at(fb, 0, &model)) return status_or(fb, TML_ERR_MODEL_BOUNDS);
   if (fb_field_i32(fb, &model, TFL_MODEL_VERSION, 0) != TFL_SCHEMA_VERSION) return status_or(fb, TML_ERR_MODEL_VERSION);
