@@ -59,10 +59,11 @@ test('a softmax driven by the table equals the reference, cut short or not', () 
   assert.ok(cut > 0 && full > 0, `both kinds of table covered (cut ${cut}, full ${full})`);
 });
 
-test('model_data.cc holds the table of the model it carries, and {0, 0, 0} without softmax', () => {
+test('model_data.cc holds the table of the model it carries, ended by {0, 0, 0}, which alone stands for no softmax', () => {
   const model = randomInt8Model('t', [30, 12, 10], 77);
-  const words = softmaxExpTableWords(modelSoftmaxExpTable(model));
-  assert.equal(words[2], words.length - 3);
+  const words = softmaxExpTableWords([modelSoftmaxExpTable(model)]);
+  assert.equal(words[2], words.length - 6);
+  assert.deepEqual(Array.from(words.subarray(-3)), [0, 0, 0]);
   const { header, source } = renderCArray(writeTflite(model), model);
   assert.match(header, new RegExp(`extern const int32_t g_model_softmax_exp\\[${words.length}\\];`));
   const body = /g_model_softmax_exp\[\d+\] = \{([^}]*)\}/.exec(source)![1]!;

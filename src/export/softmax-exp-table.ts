@@ -14,7 +14,14 @@
  * entries below 2^11 are left out: they add (e + 2^11) >> 12 = 0 to the Q12.19
  * sum, and their output, RoundingDivideByPOT(SRDHM(scale, e), exponent) with
  * exponent >= 23, is 0 - 128, both exactly what an out-of-range difference
- * gives. Layout (int32): [input_multiplier, input_left_shift, count, e_0 .. e_count-1].
+ * gives.
+ *
+ * Layout (int32 words): tables one after the other, each
+ * [input_multiplier, input_left_shift, count, e_0 .. e_count-1], ended by
+ * [0, 0, 0]. The firmware's model array has one (none without softmax); a
+ * program that loads models at run time (the golden runner) is built with the
+ * tables of every model it will load, and the kernel takes the one whose
+ * multiplier and shift are its model's.
  */
 import type { Int8Model } from '../model/types.ts';
 import { expOnNegativeValues, multiplyByQuantizedMultiplierGreaterThanOne } from '../reference/fixed-point.ts';
@@ -52,8 +59,14 @@ export function modelSoftmaxExpTable(model: Int8Model): SoftmaxExpTable | null {
   return softmaxExpTable(prepareSoftmaxInt8(logits, model.softmax.beta));
 }
 
-/** The int32 words the firmware reads: [multiplier, left shift, count, exps...]; [0, 0, 0] without softmax. */
-export function softmaxExpTableWords(table: SoftmaxExpTable | null): Int32Array {
-  if (table === null) return Int32Array.of(0, 0, 0);
-  return Int32Array.of(table.inputMultiplier, table.inputLeftShift, table.exps.length, ...table.exps);
+/** The int32 words the firmware reads (see the module comment): each table once, then [0, 0, 0]. */
+export function softmaxExpTableWords(tables: readonly (SoftmaxExpTable | null)[]): Int32Array {
+  const words: number[] = [];
+  const seen = new Set<string>();
+  for (const t of tables) {
+    if (t === null || seen.has(`${t.inputMultiplier}/${t.inputLeftShift}`)) continue;
+    seen.add(`${t.inputMultiplier}/${t.inputLeftShift}`);
+    words.push(t.inputMultiplier, t.inputLeftShift, t.exps.length, ...t.exps);
+  }
+  return Int32Array.from([...words, 0, 0, 0]);
 }

@@ -37,10 +37,11 @@ bool tml_softmax_s8_prepare(float input_scale, float beta, tml_softmax_params_t 
 /* Prepare (once per model, after tml_softmax_s8_prepare): points params at
  * the exponential table the eval of this build reads, if it reads one. The
  * reference eval (core/kernels/softmax_s8.c) reads none: this sets NULL and
- * returns true. The Cortex-M4 port reads the table generated beside the model
- * array (g_model_softmax_exp, model_data.cc: flash, not RAM) and returns false
- * when that table was computed for another multiplier or shift, or is longer
- * than min(256, 1 - diff_min): a table that does not belong to the model. */
+ * returns true. The Cortex-M4 port reads the tables generated beside the model
+ * array (g_model_softmax_exp, model_data.cc: flash, not RAM;
+ * src/export/softmax-exp-table.ts) and returns false when none was computed
+ * for params' multiplier and shift, or it is longer than min(256, 1 - diff_min):
+ * no table that belongs to the model. */
 bool tml_softmax_s8_prepare_exp_table(tml_softmax_params_t *params);
 
 /* Eval: input and output hold `depth` (>= 1) int8 values and must not overlap
