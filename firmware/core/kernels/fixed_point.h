@@ -92,9 +92,13 @@ static inline bool tml_quantize_multiplier(double real, int32_t *multiplier, int
   return true;
 }
 
-/* QuantizeMultiplierGreaterThanOne: real must be > 1 (then shift >= 0). */
+/* QuantizeMultiplierGreaterThanOne: real must be > 1 (then shift >= 0). The
+ * comparison reads the bits too (positive doubles order as their bits), so no
+ * soft-float compare is linked. */
 static inline bool tml_quantize_multiplier_gt_one(double real, int32_t *multiplier, int *left_shift) {
-  if (!(real > 1.0)) return false;
+  uint64_t bits;
+  memcpy(&bits, &real, sizeof bits);
+  if ((bits >> 63) != 0 || bits <= 0x3FF0000000000000ull) return false; /* !(real > 1.0); NaN fails below */
   return tml_quantize_multiplier(real, multiplier, left_shift) && *left_shift >= 0;
 }
 
