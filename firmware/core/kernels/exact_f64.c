@@ -14,7 +14,8 @@ static tml_f64_t pack(uint64_t m, int e, int sticky) {
   e -= s;
   /* The low 11 bits are below the 53-bit significand. A left shift by s moves a
    * sticky fraction to at most 2^s units, all below a multiple of 2^s, so it
-   * never crosses the halfway point 0x400 (a multiple of 2^s, s <= 10). */
+   * never crosses the halfway point 0x400, a multiple of 2^s while s <= 10
+   * (callers passing a sticky bit have s <= 9; the others are exact). */
   uint64_t mant = m >> 11;
   const uint32_t low = (uint32_t)m & 0x7FFu;
   if (low > 0x400u || (low == 0x400u && (sticky || (mant & 1u) != 0u))) {
@@ -27,7 +28,7 @@ static tml_f64_t pack(uint64_t m, int e, int sticky) {
   return (uint64_t)(e + 11 + 52 + 1023) << 52 | (mant & F64_FRACTION_MASK);
 }
 
-/* a = m * 2^e with m's top bit at 52 (a a positive normal double). */
+/* a = m * 2^e with m's top bit at 52 (a is a positive normal double). */
 static uint64_t unpack(tml_f64_t a, int *e) {
   *e = (int)(a >> 52) - 1023 - 52;
   return (a & F64_FRACTION_MASK) | (1ull << 52);
