@@ -19,9 +19,10 @@
  * the weights' values), the emulator firmware: emulated instructions per
  * inference (median; QEMU -icount shift=0, read from SysTick) and per
  * multiply-accumulate, arena used, flash and RAM, the native runtime's code
- * bytes (from the link map), whether every output equals the reference; then a
- * least-squares fit instructions = a * MACs + b over the models (b: the fixed
- * cost per inference). With --tflm-dir DIR (or TINYML_TFLM_DIR) set to a
+ * bytes and those of the library members only it pulls in (both from the link
+ * map), whether every output equals the reference; then a least-squares fit
+ * instructions = a * MACs + b over the models (b: the fixed cost per
+ * inference). With --tflm-dir DIR (or TINYML_TFLM_DIR) set to a
  * tflite-micro-arduino-examples tree, the same models on real TFLM (CMSIS-NN
  * kernels) side by side, with the native/TFLM ratio. BENCH_FIRMWARE_SAMPLES
  * (default 300) test images each; BENCH_FIRMWARE_HIDDEN (comma list) changes
@@ -184,6 +185,7 @@ for (const m of firmwareModels) {
     nativeFlash: native.flash,
     nativeRam: native.ram,
     runtimeCodeBytes: native.runtimeCodeBytes,
+    runtimeLibraryBytes: native.runtimeLibraryBytes,
     nativeEqualsReference: native.exact,
   };
   if (tflmDir !== undefined) {
@@ -212,6 +214,7 @@ interface FirmwareRun {
   flash: number;
   ram: number;
   runtimeCodeBytes: number;
+  runtimeLibraryBytes: number;
   exact: boolean;
 }
 
@@ -245,6 +248,7 @@ async function runFirmware(m: (typeof firmwareModels)[number], runtime: 'native'
       flash: fw.flash.used,
       ram: fw.ram.used,
       runtimeCodeBytes: runtime === 'native' ? nativeRuntimeCodeBytes(await readFile(join(out, 'firmware.map'), 'utf8')) : 0,
+      runtimeLibraryBytes: runtime === 'native' ? nativeRuntimeLibraryBytes(await readFile(join(out, 'firmware.map'), 'utf8')) : 0,
       exact: r.exactAgreement === 1,
     };
   });
@@ -255,15 +259,39 @@ async function runFirmware(m: (typeof firmwareModels)[number], runtime: 'native'
  * native runtime's own objects (runtime_native.c, model.c, the kernels or their
  * Cortex-M4 ports), read from the link map.
  */
+function isNativeRuntimeObject(file: string): boolean {
+  return /^(runtime_native|model|exact_f64|fully_connected_s8[a-z_]*|softmax_s8[a-z_]*)\.c-[0-9a-f]{8}\.o$/.test(basename(file));
+}
+
 function nativeRuntimeCodeBytes(map: string): number {
-  const ours = /^(runtime_native|model|fully_connected_s8[a-z_]*|softmax_s8[a-z_]*)\.c-[0-9a-f]{8}\.o$/;
   let total = 0;
   const re = /^ (\.(?:text|rodata)\S*)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$/gm;
   // Only what was linked: the map lists discarded sections (--gc-sections) first.
   const linked = map.slice(Math.max(0, map.indexOf('Linker script and memory map')));
   const joined = linked.replace(/^ (\.\S+)\n\s+(0x)/gm, ' $1 $2'); // long section names wrap onto the next line
   for (const [, , size, file] of joined.matchAll(re)) {
-    if (ours.test(basename(file!))) total += parseInt(size!, 16);
+    if (isNativeRuntimeObject(file!)) total += parseInt(size!, 16);
+  }
+  return total;
+}
+
+/**
+ * Flash bytes of the library members (libgcc, libm, newlib) linked in for the
+ * native runtime alone: those the map's "Archive member included" section says
+ * were pulled in by a runtime object (or by such a member), e.g. the soft-float
+ * double routines its prepare code calls. Members the application pulled in
+ * first (memcpy, memset) are shared and not counted.
+ */
+function nativeRuntimeLibraryBytes(map: string): number {
+  const section = map.slice(map.indexOf('Archive member included'), map.indexOf('Discarded input sections'));
+  const members = new Set<string>();
+  for (const [, member, by] of section.matchAll(/^(\S+\.a\(\S+\))\n\s+(\S+)/gm)) {
+    if (isNativeRuntimeObject(by!) || members.has(by!)) members.add(member!);
+  }
+  const linked = map.slice(Math.max(0, map.indexOf('Linker script and memory map'))).replace(/^ (\.\S+)\n\s+(0x)/gm, ' $1 $2');
+  let total = 0;
+  for (const [, , size, file] of linked.matchAll(/^ (\.(?:text|rodata)\S*)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$/gm)) {
+    if (members.has(file!)) total += parseInt(size!, 16);
   }
   return total;
 }

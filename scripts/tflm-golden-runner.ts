@@ -26,6 +26,8 @@ import { HOST_CFLAGS } from '../src/firmware-build/host-build.ts';
 import { FIRMWARE_DIR } from '../src/firmware-build/paths.ts';
 import { tflmBuildInputs } from '../src/firmware-build/tflm-tree.ts';
 import { mapLimit, missingToolError, runTool } from '../src/firmware-build/toolchain.ts';
+import { modelSoftmaxExpTable, softmaxExpTableWords } from '../src/export/softmax-exp-table.ts';
+import { readTflite } from '../src/tflite/reader.ts';
 
 const RUNNER_DIR = join(FIRMWARE_DIR, 'tests', 'tflm_golden');
 /** Both runtimes' static arena: room for the 784-1024-10 model's activations and TFLM's bookkeeping. */
@@ -64,6 +66,12 @@ export interface ArmRunnerOptions {
   tflmDir?: string;
   /** Objects and the ELF go here; objects are reused while their command and inputs are unchanged. */
   outDir: string;
+  /**
+   * 'native': the .tflite models the jobs will load. The Cortex-M4 softmax reads
+   * its exponentials from tables built in with the model array
+   * (src/export/softmax-exp-table.ts), so the runner is built with theirs.
+   */
+  models?: readonly Uint8Array[];
 }
 
 export interface ArmRunner {
@@ -91,7 +99,7 @@ export async function buildArmRunner(options: ArmRunnerOptions): Promise<ArmRunn
     join(RUNNER_DIR, 'main_semihost.c'),
     join(board, 'startup.c'),
     join(board, 'hal.c'),
-    ...(tflm ? tflm.cSources : nativeSources(join(FIRMWARE_DIR, 'ports', 'cortex-m4'))),
+    ...(tflm ? tflm.cSources : [...nativeSources(join(FIRMWARE_DIR, 'ports', 'cortex-m4')), await writeSoftmaxTables(outDir, options.models ?? [])]),
   ];
   const jobs = [
     ...cSources.map((src) => ({ src, tool: 'arm-none-eabi-gcc', flags: ['-std=c11', '-Wall', '-Wextra'] })),
@@ -115,6 +123,22 @@ export async function buildArmRunner(options: ArmRunnerOptions): Promise<ArmRunn
   );
   const compiler = (await runTool('arm-none-eabi-g++', ['--version'], 'asking the compiler its version')).split('\n')[0]!;
   return { elf, compiler, flags: [...CORTEX_M4F_FLAGS], defines, sources: jobs.map((j) => j.src) };
+}
+
+/** g_model_softmax_exp with the tables of every model that has a valid softmax (the rest are refused before it is read). */
+async function writeSoftmaxTables(outDir: string, models: readonly Uint8Array[]): Promise<string> {
+  const tables = models.map((bytes) => {
+    try {
+      const model = readTflite(bytes);
+      return model.kind === 'int8' ? modelSoftmaxExpTable(model) : null;
+    } catch {
+      return null;
+    }
+  });
+  const words = softmaxExpTableWords(tables);
+  const file = join(outDir, 'softmax_tables.c');
+  await writeFile(file, `#include <stdint.h>\nconst int32_t g_model_softmax_exp[${words.length}] = {${Array.from(words).join(', ')}};\n`);
+  return file;
 }
 
 function tflmInputs(tflmDir: string | undefined) {

@@ -2,7 +2,7 @@
  * The Cortex-M4 kernel ports (firmware/ports/cortex-m4) on the emulated M4,
  * byte for byte against the TypeScript reference, on the shapes that take
  * their less travelled paths: per-channel multipliers, input lengths that are
- * not a multiple of 4 or of the 16-word unroll, row counts with a short last
+ * not a multiple of 4 or of the 8-word unroll, row counts with a short last
  * 4-row pass or under 4 rows, input zero points other than -128 (the input
  * offset added by SXTAB16), with and without softmax. The benchmark's 784-h-10
  * models cover the common path.

@@ -91,7 +91,7 @@ test('the portable C kernels (host gcc, native runtime) compute what TFLM comput
 
 test('the Cortex-M4 kernel ports (arm-none-eabi-gcc, QEMU mps2-an386) compute what TFLM computes', async () => {
   await withTemp(async (dir) => {
-    const runner = await buildArmRunner({ runtime: 'native', outDir: dir });
+    const runner = await buildArmRunner({ runtime: 'native', outDir: dir, models: cases.map((c) => c.tflite) });
     for (const port of ['fully_connected_s8_bias.c', 'softmax_s8.c']) {
       assert.ok(runner.sources.some((s) => s.endsWith(join('ports', 'cortex-m4', port))), `the port ${port} is built`);
     }

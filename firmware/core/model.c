@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "kernels/exact_f64.h"
 #include "kernels/fully_connected_s8.h"
 #include "kernels/softmax_s8.h"
 #include "tflite_schema.h" /* slots and codes, generated from src/tflite/schema.ts */
@@ -305,18 +306,23 @@ static tml_status_t read_fully_connected(reader_t *r, const table_t *op, const v
   if (bias_index >= 0) {
     /* TFLM copies a tensor's quantization only when it has both a scale and a
      * zero point; otherwise params.scale is 0. */
-    double bias_scale = 0.0;
+    float bias_scale = 0.0f;
     if (b.has_quant && b.has_scales && b.has_zero_points && b.scales.count > 0 && b.zero_points.count > 0) {
-      bias_scale = (double)lef32(fb->base + b.scales.start);
+      bias_scale = lef32(fb->base + b.scales.start);
     }
+    if (isnan(bias_scale) || isinf(bias_scale)) return TML_ERR_QUANTIZATION; /* the check below fails for them */
     if (b.has_zero_points) {
       for (uint32_t c = 0; c < b.zero_points.count; ++c) {
         if (le64(fb->base + b.zero_points.start + 8u * c) != 0) return TML_ERR_QUANTIZATION;
       }
     }
-    /* GetQuantizedConvolutionMultipler (kernel_util.cc), with its double product. */
-    const double product = (double)fc->input_scale * (double)lef32(fc->weight_scales);
-    if (!(fabs(product - bias_scale) / (double)fc->output_scale <= 0.02)) return TML_ERR_QUANTIZATION;
+    /* GetQuantizedConvolutionMultipler (kernel_util.cc), with its double
+     * product: |product - bias_scale| / output_scale <= 0.02, in double
+     * (exact_f64.h; positive doubles compare as their bits). */
+    const tml_f64_t product = tml_f64_mul_f32(fc->input_scale, lef32(fc->weight_scales));
+    const tml_f64_t diff = tml_f64_sum(product, tml_f64_from_f32(fabsf(bias_scale)), bias_scale >= 0.0f);
+    const tml_f64_t ratio = tml_f64_div(diff, tml_f64_from_f32(fc->output_scale));
+    if (ratio > 0x3F947AE147AE147Bull) return TML_ERR_QUANTIZATION; /* 0.02 */
   }
 
   const tml_fc_quant_t quant = tml_model_fc_quant(fc);
@@ -369,7 +375,7 @@ static tml_status_t read_softmax(reader_t *r, const table_t *op, const vec_t *in
 static tml_status_t read_model(reader_t *r, tml_model_t *m) {
   fb_t *fb = &r->fb;
   if (fb->len < 8) return TML_ERR_MODEL_BOUNDS;
-  if (memcmp(fb->base + 4, TFL_FILE_IDENTIFIER, 4) != 0) return TML_ERR_MODEL_IDENTIFIER;
+  if (le32(fb->base + 4) != le32((const uint8_t *)TFL_FILE_IDENTIFIER)) return TML_ERR_MODEL_IDENTIFIER;
   table_t model;
   if (!fb_table_at(fb, 0, &model)) return status_or(fb, TML_ERR_MODEL_BOUNDS);
   if (fb_field_i32(fb, &model, TFL_MODEL_VERSION, 0) != TFL_SCHEMA_VERSION) return status_or(fb, TML_ERR_MODEL_VERSION);

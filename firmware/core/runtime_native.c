@@ -23,11 +23,6 @@
 
 static _Alignas(16) uint8_t s_arena[TML_ARENA_BYTES];
 
-/* Softmax exponentials, one per int8 difference from the row max (at most 256),
- * filled at init: the same size for every model, so it is plain static RAM
- * rather than arena the host-side planner would have to count. */
-static int32_t s_softmax_exp[256];
-
 /* Prepared model, stored statically. */
 static struct {
   bool ready;
@@ -81,7 +76,9 @@ static tml_status_t init(const uint8_t *model, uint32_t model_len, runtime_info_
   if (m->has_softmax) {
     const tml_model_fc_t *last = &m->fc[m->fc_count - 1];
     if (!tml_softmax_s8_prepare(last->output_scale, m->softmax_beta, &s_rt.softmax)) return TML_ERR_QUANTIZATION;
-    tml_softmax_s8_prepare_exp_table(&s_rt.softmax, s_softmax_exp);
+    /* The Cortex-M4 eval reads its exponentials from a table in flash generated
+     * with the model array: refused if it was made for another model. */
+    if (!tml_softmax_s8_prepare_exp_table(&s_rt.softmax)) return TML_ERR_QUANTIZATION;
   }
   s_rt.act[0] = (int8_t *)p;
   s_rt.act[1] = (int8_t *)p + align4(act_size[0]);

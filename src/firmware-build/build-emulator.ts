@@ -38,6 +38,16 @@ export const CORTEX_M4F_FLAGS: readonly string[] = [
   '-g',
 ];
 
+/**
+ * The native runtime's C (the model reader, runtime glue, kernels' prepare and
+ * eval C): compiled with -Os, as the Nano's Arduino recipe compiles everything.
+ * Its hot loops are hand-written asm (ports/cortex-m4), which flags do not
+ * change; the reader and prepare steps run once, and the C around the loops a
+ * few hundred instructions per inference. The rest (app, link, board) and TFLM
+ * keep -O2.
+ */
+const SIZE_FIRST_SOURCE = /^(model|runtime_native|exact_f64|fully_connected_s8[a-z_]*|softmax_s8[a-z_]*)\.c$/;
+
 /** Sources and flags another runtime (TFLM) plugs in. */
 export interface FirmwareExtra {
   cSources?: readonly string[];
@@ -106,7 +116,11 @@ export async function buildEmulatorFirmware(options: BuildEmulatorOptions): Prom
   const cSources = [...(await coreSources(options.runtime)), ...(await cFiles(board)), ...(extra.cSources ?? [])];
   const cxxSources = [join(model, 'model_data.cc'), ...(extra.cxxSources ?? [])];
   const jobs = [
-    ...cSources.map((src) => ({ src, tool: CC, flags: ['-std=c11', '-Wall', '-Wextra', '-Werror=implicit-function-declaration'] })),
+    ...cSources.map((src) => ({
+      src,
+      tool: CC,
+      flags: ['-std=c11', '-Wall', '-Wextra', '-Werror=implicit-function-declaration', ...(SIZE_FIRST_SOURCE.test(basename(src)) ? ['-Os'] : [])],
+    })),
     ...cxxSources.map((src) => ({ src, tool: CXX, flags: ['-std=c++17', '-fno-exceptions', '-fno-rtti', '-fno-threadsafe-statics'] })),
   ];
   const objects = await mapLimit(jobs, Math.max(1, availableParallelism()), async (job) => {
@@ -169,6 +183,11 @@ async function resolveModel(options: BuildEmulatorOptions): Promise<{ modelSourc
       if (!existsSync(join(dir, f))) {
         throw new DataFormatError(`${join(dir, f)} is missing: run \`tinyml export --model ${options.modelDir}\` first`);
       }
+    }
+    if (options.runtime === 'native' && !readFileSync(join(dir, 'model_data.h'), 'utf8').includes('g_model_softmax_exp[')) {
+      throw new DataFormatError(
+        `${join(dir, 'model_data.h')} is from an older tinyml export (no g_model_softmax_exp, the softmax table the native runtime reads): run \`tinyml export --model ${options.modelDir}\` again`,
+      );
     }
     return { modelSourceDir: dir, modelName: basename(dir) };
   }

@@ -117,7 +117,7 @@ export async function assembleSketch(options: AssembleSketchOptions): Promise<As
   const runtimeVersion = options.runtimeVersion ?? defaultRuntimeVersion(runtime);
   if (/[\x00-\x1f]/.test(runtimeVersion)) throw new UsageError(`runtime version ${JSON.stringify(runtimeVersion)} has control characters`);
 
-  const modelFiles = await checkModelArray(options.modelDir, bytes.length);
+  const modelFiles = await checkModelArray(options.modelDir, bytes.length, runtime);
   const sources = await collectFirmware(firmwareDir, runtime);
   const boardDir = join(firmwareDir, 'boards', SKETCH_BOARD);
   const template = await readFile(join(boardDir, 'sketch.ino.in'), 'utf8');
@@ -175,8 +175,8 @@ export async function assembleSketch(options: AssembleSketchOptions): Promise<As
   return { name, sketchDir, inoPath, runtime, files, arenaBytes, runtimeVersion, model, modelBytes: bytes.length };
 }
 
-/** model_data.h/.cc must exist, use the symbol g_model and match the .tflite's length. */
-async function checkModelArray(modelDir: string, tfliteLength: number): Promise<{ header: string; source: string }> {
+/** model_data.h/.cc must exist, use the symbol g_model and match the .tflite's length (and, native, hold the softmax table). */
+async function checkModelArray(modelDir: string, tfliteLength: number, runtime: RuntimeKind): Promise<{ header: string; source: string }> {
   const paths = modelPaths(modelDir);
   const fix = `run 'tinyml export --model ${modelDir}'`;
   for (const p of [paths.cHeader, paths.cSource]) {
@@ -191,6 +191,9 @@ async function checkModelArray(modelDir: string, tfliteLength: number): Promise<
     throw new DataFormatError(
       `${paths.cHeader} is out of date: it holds ${len ? `${len[1]} bytes` : 'no G_MODEL_LEN'}, model_int8.tflite has ${tfliteLength}; ${fix}`,
     );
+  }
+  if (runtime === 'native' && !header.includes('g_model_softmax_exp[')) {
+    throw new DataFormatError(`${paths.cHeader} is from an older tinyml export (no g_model_softmax_exp, the softmax table the native runtime reads): ${fix}`);
   }
   return { header: resolve(paths.cHeader), source: resolve(paths.cSource) };
 }

@@ -18,9 +18,9 @@
 #ifndef TINYML_KERNELS_FIXED_POINT_H
 #define TINYML_KERNELS_FIXED_POINT_H
 
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define TML_INT32_MIN ((int32_t)(-2147483647 - 1))
 #define TML_INT32_MAX ((int32_t)2147483647)
@@ -62,34 +62,43 @@ static inline int32_t tml_multiply_by_quantized_multiplier_gt_one(int32_t x, int
 }
 
 /* QuantizeMultiplier (quantization_util.cc): real ~= multiplier * 2^(shift - 31),
- * multiplier in [2^30, 2^31 - 1] or 0. Returns false for NaN / infinity. Prepare
- * time only: it uses double math (frexp, round). */
+ * multiplier in [2^30, 2^31 - 1] or 0. Returns false for NaN / infinity.
+ *
+ * TFLM takes frexp(real) = f * 2^shift and round(f * 2^31) (half away from
+ * zero). Both are exact operations on the double's fields, so this reads them
+ * from its bits: f = m / 2^53 with m the 53-bit significand, round(f * 2^31) =
+ * (m + 2^21) >> 22. The same result, without frexp, round and the soft-float
+ * conversions they pull in on a Cortex-M4 (about 0.4 KB of flash). Zero and
+ * subnormals (below 2^-1022, so shift < -31) give (0, 0), as TFLM's flush does. */
 static inline bool tml_quantize_multiplier(double real, int32_t *multiplier, int *shift) {
-  if (isnan(real) || isinf(real)) return false;
-  if (real == 0.0) {
-    *multiplier = 0;
-    *shift = 0;
-    return true;
-  }
-  int exponent = 0;
-  const double q = frexp(real, &exponent);
-  int64_t q_fixed = (int64_t)round(q * (double)(1LL << 31)); /* TfLiteRound: half away from zero */
+  uint64_t bits;
+  memcpy(&bits, &real, sizeof bits);
+  const int biased = (int)(bits >> 52) & 0x7ff;
+  if (biased == 0x7ff) return false;
+  *multiplier = 0;
+  *shift = 0;
+  if (biased == 0) return true;
+  int exponent = biased - 1022;
+  const uint64_t significand = (bits & 0xFFFFFFFFFFFFFull) | (1ull << 52);
+  const int64_t rounded = (int64_t)((significand + (1ull << 21)) >> 22);
+  int64_t q_fixed = (bits >> 63) != 0 ? -rounded : rounded;
   if (q_fixed == (1LL << 31)) {
     q_fixed /= 2;
     ++exponent;
   }
-  if (exponent < -31) {
-    exponent = 0;
-    q_fixed = 0;
-  }
+  if (exponent < -31) return true;
   *multiplier = (int32_t)q_fixed;
   *shift = exponent;
   return true;
 }
 
-/* QuantizeMultiplierGreaterThanOne: real must be > 1 (then shift >= 0). */
+/* QuantizeMultiplierGreaterThanOne: real must be > 1 (then shift >= 0). The
+ * comparison reads the bits too (positive doubles order as their bits), so no
+ * soft-float compare is linked. */
 static inline bool tml_quantize_multiplier_gt_one(double real, int32_t *multiplier, int *left_shift) {
-  if (!(real > 1.0)) return false;
+  uint64_t bits;
+  memcpy(&bits, &real, sizeof bits);
+  if ((bits >> 63) != 0 || bits <= 0x3FF0000000000000ull) return false; /* !(real > 1.0); NaN fails below */
   return tml_quantize_multiplier(real, multiplier, left_shift) && *left_shift >= 0;
 }
 

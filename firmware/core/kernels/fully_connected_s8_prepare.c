@@ -1,6 +1,8 @@
 /* Prepare-time multipliers for tml_fully_connected_s8 (see the header). */
+#include <math.h>
 #include <string.h>
 
+#include "exact_f64.h"
 #include "fixed_point.h"
 #include "fully_connected_s8.h"
 
@@ -15,15 +17,19 @@ static float read_f32_le(const void *base, uint32_t index) {
 bool tml_fully_connected_s8_multiplier(const tml_fc_quant_t *quant, uint32_t channel, int32_t *multiplier,
                                        int *shift) {
   const float weight_scale = read_f32_le(quant->weight_scales, channel);
-  double real;
+  /* Scales are positive and finite (the reader checks), so the doubles below
+   * are too; exact_f64.h rounds them as double arithmetic does. */
+  tml_f64_t product;
   if (quant->weight_scale_count > 1) {
-    real = (double)quant->input_scale * (double)weight_scale / (double)quant->output_scale;
+    product = tml_f64_mul_f32(quant->input_scale, weight_scale);
   } else {
-    /* GetQuantizedConvolutionMultipler: the product is taken in float. */
-    const float product = quant->input_scale * weight_scale;
-    real = (double)product / (double)quant->output_scale;
+    /* GetQuantizedConvolutionMultipler: the product is taken in float, which may overflow. */
+    const float p = quant->input_scale * weight_scale;
+    if (isinf(p)) return false;
+    product = tml_f64_from_f32(p);
   }
-  return tml_quantize_multiplier(real, multiplier, shift) && *shift <= TML_FC_MAX_SHIFT;
+  const tml_f64_t real = tml_f64_div(product, tml_f64_from_f32(quant->output_scale));
+  return tml_quantize_multiplier(tml_f64_value(real), multiplier, shift) && *shift <= TML_FC_MAX_SHIFT;
 }
 
 bool tml_fully_connected_s8_prepare(const tml_fc_quant_t *quant, uint16_t input_size, uint16_t output_size,

@@ -18,10 +18,11 @@ typedef struct {
   int32_t input_left_shift;  /* [0, 31] */
   int32_t diff_min;          /* <= 0: inputs further than this below the row max give -128 */
   /* exp_table[k] = exp_on_negative_values(MultiplyByQuantizedMultiplierGreaterThanOne(-k)),
-   * Q0.31, for k = 0 .. exp_table_count - 1, exp_table_count = min(256, 1 - diff_min):
-   * every in-range int8 difference from the row max. Filled by
-   * tml_softmax_s8_prepare_exp_table; NULL until then. The reference eval
-   * ignores it; a port may require it (the native runtime always prepares it). */
+   * Q0.31, for k = 0 .. exp_table_count - 1 <= min(256, 1 - diff_min) - 1:
+   * the in-range int8 differences from the row max, less trailing entries below
+   * 2^11 (each adds 0 to the sum and gives -128, as an out-of-range difference
+   * does). Set by tml_softmax_s8_prepare_exp_table: NULL for the reference
+   * eval, which computes its exponentials; a port may require it. */
   const int32_t *exp_table;
   uint32_t exp_table_count;
 } tml_softmax_params_t;
@@ -33,15 +34,15 @@ typedef struct {
  * 2^26 is not > 1 (TFLM's prepare would fail too). */
 bool tml_softmax_s8_prepare(float input_scale, float beta, tml_softmax_params_t *params);
 
-/* Entries tml_softmax_s8_prepare_exp_table fills for `params`: min(256, 1 - diff_min). */
-uint32_t tml_softmax_s8_exp_table_count(const tml_softmax_params_t *params);
-
-/* Prepare (once per model, after tml_softmax_s8_prepare): fills `table`
- * (tml_softmax_s8_exp_table_count entries, must outlive `params`) with the
- * exponentials the kernel would compute, bit for bit, and points params at it.
- * An int8 softmax input has at most 256 distinct differences from its row max,
- * so eval then needs no fixed-point exp at all. */
-void tml_softmax_s8_prepare_exp_table(tml_softmax_params_t *params, int32_t *table);
+/* Prepare (once per model, after tml_softmax_s8_prepare): points params at
+ * the exponential table the eval of this build reads, if it reads one. The
+ * reference eval (core/kernels/softmax_s8.c) reads none: this sets NULL and
+ * returns true. The Cortex-M4 port reads the tables generated beside the model
+ * array (g_model_softmax_exp, model_data.cc: flash, not RAM;
+ * src/export/softmax-exp-table.ts) and returns false when none was computed
+ * for params' multiplier and shift, or it is longer than min(256, 1 - diff_min):
+ * no table that belongs to the model. */
+bool tml_softmax_s8_prepare_exp_table(tml_softmax_params_t *params);
 
 /* Eval: input and output hold `depth` (>= 1) int8 values and must not overlap
  * (the input is read twice). */

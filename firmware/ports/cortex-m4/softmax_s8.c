@@ -1,8 +1,11 @@
 /* Table-driven eval of int8 SOFTMAX: replaces core/kernels/softmax_s8.c in the
  * Cortex-M build (same header, same results). The exponentials come from
- * params->exp_table (tml_softmax_s8_prepare_exp_table, required), so eval is
- * a max, a sum of table entries, one GetReciprocal and one multiply per
- * output. diff >= diff_min is the same test as max - x < exp_table_count. */
+ * params->exp_table (tml_softmax_s8_prepare_exp_table, required: the table
+ * generated beside the model array, in flash), so eval is a max, a sum of
+ * table entries, one GetReciprocal and one multiply per output. A difference
+ * max - x at or past exp_table_count adds 0 and gives -128: past -diff_min as
+ * the reference does, and below it only where the exponential is under 2^11,
+ * whose contribution and output are the same 0 and -128 (softmax_s8.h). */
 #include "kernels/fixed_point.h"
 #include "kernels/softmax_s8.h"
 
