@@ -192,6 +192,7 @@ describe('assembleSketch', () => {
       'fully_connected.h',
       'hal.cpp',
       'hal.h',
+      'image_codec.h',
       'log.h',
       'model_data.cpp',
       'model_data.h',
