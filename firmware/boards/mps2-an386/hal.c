@@ -113,9 +113,10 @@ void hal_idle(void) {
  * masked. SysTick (QEMU's as the Arm ARM's) counts reload, ..., 1, 0: the wrap
  * (exception pending, COUNTFLAG) happens as it reaches 0, and it reloads only a
  * tick later. So CVR 0 is the first tick of a period whose wrap is already
- * counted (by the handler, or below when still pending), and ticks into the
- * period are (2^24 - CVR) mod 2^24; taking reload - CVR read those 40
- * instructions as the last tick of the previous period, one wrap too high.
+ * counted (by the handler, or below when still pending), or the first tick
+ * after hal_init() cleared CVR; ticks into the period are (2^24 - CVR) mod
+ * 2^24. Taking reload - CVR read that tick as the last of the previous period,
+ * one wrap too high.
  * A wrap pending (ICSR.PENDSTSET) but not yet counted by the handler is
  * counted here, with CVR re-read, which is then surely past the wrap.
  * The result, ticks * 40 in uint32, wraps every 2^32 instructions (4.3 s of
