@@ -3,9 +3,7 @@
  * by scripts/measure-image-codec.ts --emulator, which generates
  * image_codec_bench_data.h (the encoded test images and the sum of each
  * decoded image). Prints one line per image, "<index> <stream bytes>
- * <instructions> <sum ok 1|0>", then "done". Each image is decoded twice and
- * the smaller count kept: decoding is deterministic, and one reading in a few
- * hundred came out one SysTick wrap (2^24 ticks) off. */
+ * <instructions> <sum ok 1|0>", then "done". */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,15 +19,10 @@ int main(void) {
   hal_init();
   char line[64];
   for (unsigned k = 0; k < BENCH_IMAGES; k++) {
-    uint32_t spent = UINT32_MAX;
-    int rc = 0;
-    for (int pass = 0; pass < 2; pass++) {
-      const uint32_t start = hal_cycles_now();
-      rc |= image_decode(IMAGE_ENCODING_COMPACT, g_bench_streams + g_bench_offsets[k],
-                         g_bench_offsets[k + 1] - g_bench_offsets[k], s_input, BENCH_INPUT_BYTES);
-      const uint32_t t = hal_cycles_now() - start;
-      if (t < spent) spent = t;
-    }
+    const uint32_t start = hal_cycles_now();
+    const int rc = image_decode(IMAGE_ENCODING_COMPACT, g_bench_streams + g_bench_offsets[k],
+                                g_bench_offsets[k + 1] - g_bench_offsets[k], s_input, BENCH_INPUT_BYTES);
+    const uint32_t spent = hal_cycles_now() - start;
     int32_t sum = 0;
     for (unsigned i = 0; i < BENCH_INPUT_BYTES; i++) sum += s_input[i];
     snprintf(line, sizeof line, "%u %u %lu %d\n", k, (unsigned)(g_bench_offsets[k + 1] - g_bench_offsets[k]),

@@ -29,7 +29,12 @@
 #define SYST_CSR_CLKSOURCE_CPU 0x4u
 #define SCB_ICSR REG32(0xE000ED04u)
 #define SCB_ICSR_PENDSTSET (1u << 26)
-#define SYSTICK_RELOAD 0x00FFFFFFu /* full 24 bits: one wrap per 2^24 ticks */
+/* Full 24 bits: one wrap per 2^24 ticks. firmware/tests/cycles_wrap_test.c
+ * builds with fewer bits, to cross thousands of wraps in a second. */
+#ifndef TML_SYSTICK_BITS
+#define TML_SYSTICK_BITS 24u
+#endif
+#define SYSTICK_RELOAD ((1u << TML_SYSTICK_BITS) - 1u)
 
 /* SysTick wraps since hal_init; incremented by SysTick_Handler. */
 static volatile uint32_t s_wraps;
@@ -104,9 +109,16 @@ void hal_idle(void) {
   __asm volatile("cpsie i" ::: "memory");
 }
 
-/* ticks = wraps * 2^24 + (reload - CVR), read consistently with interrupts
- * masked: if a wrap is pending (ICSR.PENDSTSET) but not yet counted by the
- * handler, count it here and re-read CVR, which is then surely past the wrap.
+/* ticks = wraps * 2^24 + ticks into the current period, read with interrupts
+ * masked. SysTick (QEMU's as the Arm ARM's) counts reload, ..., 1, 0: the wrap
+ * (exception pending, COUNTFLAG) happens as it reaches 0, and it reloads only a
+ * tick later. So CVR 0 is the first tick of a period whose wrap is already
+ * counted (by the handler, or below when still pending), or the first tick
+ * after hal_init() cleared CVR; ticks into the period are (2^24 - CVR) mod
+ * 2^24. Taking reload - CVR read that tick as the last of the previous period,
+ * one wrap too high.
+ * A wrap pending (ICSR.PENDSTSET) but not yet counted by the handler is
+ * counted here, with CVR re-read, which is then surely past the wrap.
  * The result, ticks * 40 in uint32, wraps every 2^32 instructions (4.3 s of
  * virtual time), so differences are exact across one wrap as hal.h promises. */
 uint32_t hal_cycles_now(void) {
@@ -119,6 +131,6 @@ uint32_t hal_cycles_now(void) {
     wraps += 1u;
   }
   __asm volatile("msr primask, %0" ::"r"(primask) : "memory");
-  const uint32_t ticks = (wraps << 24) + (SYSTICK_RELOAD - cvr);
+  const uint32_t ticks = (wraps << TML_SYSTICK_BITS) + ((0u - cvr) & SYSTICK_RELOAD);
   return ticks * TML_BOARD_INSTRUCTIONS_PER_TICK;
 }
