@@ -23,6 +23,7 @@ import {
   ErrorCode,
   FrameError,
   decodeFrame,
+  encodeFrame,
   encodePayload,
   framePayload,
   PROTOCOL_VERSION,
@@ -55,6 +56,8 @@ export interface FrameFault {
   readonly duplicate?: boolean;
   /** The frame arrives this much later (later frames may overtake it). */
   readonly delayMs?: number;
+  /** To the device: this well-formed message arrives instead (a stale chunk of another input, say). */
+  readonly replace?: Message;
 }
 
 export interface FaultContext {
@@ -233,7 +236,8 @@ export class MockDevice implements Transport {
   private readonly splitter = new FrameSplitter();
   private readonly events = new TransportEvents();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly queue: Message[] = [];
+  /** Requests read and not yet answered, in order (a NAK waits its turn as the firmware's does). */
+  private readonly queue: { readonly run: boolean; readonly act: () => void }[] = [];
   private busy = false;
   private open_ = false;
   private closed = false;
@@ -387,6 +391,7 @@ export class MockDevice implements Transport {
     const index = this.inFrames++;
     const fault = this.faults?.({ direction: 'to-device', index, message: this.tryDecode(block) }) ?? {};
     if (fault.drop) return;
+    if (fault.replace) block = encodeFrame(fault.replace).subarray(0, -1);
     if (fault.corrupt) corruptByte(block, fault.corruptAt ?? 1 + index * 7);
     const deliver = () => {
       this.receive(block);
@@ -407,7 +412,7 @@ export class MockDevice implements Transport {
       const e = err as FrameError;
       const code = e.problem === 'version' ? ErrorCode.BAD_VERSION : e.problem === 'type' ? ErrorCode.BAD_TYPE : e.problem === 'length' ? ErrorCode.BAD_LENGTH : ErrorCode.BAD_FRAME;
       // As the firmware: a frame whose header survived is NAKed with its sequence number.
-      this.send({ type: 'error', seq: e.seq ?? SEQ_UNKNOWN, code, detail: 0 });
+      this.enqueue(false, () => this.send({ type: 'error', seq: e.seq ?? SEQ_UNKNOWN, code, detail: 0 }));
       return;
     }
     if (msg.type === 'infer-run') {
@@ -417,11 +422,12 @@ export class MockDevice implements Transport {
       this.stats.chunksReceived++;
       this.stats.chunkSeqCounts.set(msg.seq, (this.stats.chunkSeqCounts.get(msg.seq) ?? 0) + 1);
     }
-    if (this.options.synchronous) {
-      this.handle(msg);
-      return;
-    }
-    this.queue.push(msg);
+    this.enqueue(msg.type === 'infer-run', () => this.handle(msg));
+  }
+
+  private enqueue(run: boolean, act: () => void): void {
+    if (this.options.synchronous) return act();
+    this.queue.push({ run, act });
     this.pump();
   }
 
@@ -429,12 +435,11 @@ export class MockDevice implements Transport {
     const queued = this.queue.length + (this.busy ? 1 : 0);
     if (queued > this.stats.maxQueued) this.stats.maxQueued = queued;
     if (this.busy || this.queue.length === 0) return;
-    const msg = this.queue.shift()!;
+    const job = this.queue.shift()!;
     this.busy = true;
-    const ms = msg.type === 'infer-run' ? (this.options.computeMs ?? 0) : 0;
-    this.later(ms, () => {
+    this.later(job.run ? (this.options.computeMs ?? 0) : 0, () => {
       this.busy = false;
-      this.handle(msg);
+      job.act();
       this.pump();
     });
   }
