@@ -84,7 +84,7 @@ function conversation(inputs: readonly Int8Array[], chunk: number): Uint8Array[]
 /** What the device answered, fields that differ between boards left out. */
 function answers(bytes: Uint8Array): unknown[] {
   const splitter = new FrameSplitter();
-  return splitter.push(bytes).flatMap((block) => {
+  return splitter.push(bytes).flatMap<unknown>((block) => {
     const m = decodeFrame(block);
     if (m.type === 'log') return [];
     if (m.type === 'info') {
