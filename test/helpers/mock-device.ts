@@ -104,7 +104,7 @@ export interface MockDeviceOptions {
   readonly stagingBytes?: number;
   /** INFO's offered encodings; default every encoding image-codec.ts knows. */
   readonly encodings?: number;
-  /** Answers at once, inside write() (no timers): for measuring the host's own cost. */
+  /** Answers at once (a microtask after write(), no timers): for measuring the host's own cost. */
   readonly synchronous?: boolean;
   /** Replaces the reference interpreter (e.g. fixed outputs, to time the host alone). */
   readonly compute?: (input: Int8Array) => Int8Array;
@@ -426,7 +426,13 @@ export class MockDevice implements Transport {
   }
 
   private enqueue(run: boolean, act: () => void): void {
-    if (this.options.synchronous) return act();
+    if (this.options.synchronous) {
+      // In order, without timers; a microtask, so a host writing from its answer handler does not recurse.
+      queueMicrotask(() => {
+        if (!this.closed) act();
+      });
+      return;
+    }
     this.queue.push({ run, act });
     this.pump();
   }
