@@ -5,17 +5,19 @@
  * sends while nobody has the port open, so HELLO is repeated (every 200 ms by
  * default) until an INFO answers one of them.
  *
- * infer(): keeps `window` INFER requests in flight so the device never waits for
- * the link, matches RESULTs by sequence number, and resends a request with the
- * same sequence number when its answer is late or lost, when the device NAKs it
- * (BAD_FRAME naming its sequence number: the header survived, the body did not),
- * or when its answer arrives damaged but names it. Only that request is resent
- * and charged; a BAD_FRAME that names nothing (the header was hit) resends
- * nothing: the lost request is found when later answers overtake it, or by its
- * timeout. The device recomputes, the host keeps the first answer. Answers to
- * sequence numbers not outstanding — duplicates, late answers to resent
- * requests, leftovers from HELLO — are dropped, so each sample is counted
- * exactly once.
+ * infer(): each input, encoded in the shortest encoding the device offers
+ * (encodeForLink), goes into a free device slot as INFER_CHUNKs of INFO's chunk
+ * size followed at once by its INFER_RUN; with two slots the next input streams
+ * while the device runs this one, and at most `window` frames are unanswered.
+ * A fault costs one chunk: a chunk the device NAKs (BAD_FRAME naming it) is sent
+ * again at once, with its RUN after it; a RUN that finds a chunk missing
+ * (INPUT_INCOMPLETE) gets the chunks not acknowledged and is sent again; one
+ * whose chunks decode to another input (INPUT_MISMATCH: its CRC-32 differs, a
+ * stale chunk) gets every chunk again. A RUN whose answer is overtaken by more
+ * than `window` later answers, or a link silent for `timeoutMs`, is a loss.
+ * Answers to sequence numbers not on their way (duplicates, late answers to
+ * resent requests, leftovers from HELLO) are dropped, and a sample's first
+ * RESULT is the one kept, so each sample is counted exactly once.
  *
  * Sequence numbers run 0..0xFFFE and wrap; 0xFFFF is reserved for BAD_FRAME.
  *
@@ -28,7 +30,8 @@
  * LOG frames (the device log) may arrive at any time, in any exchange or none:
  * they never answer a request. Each line is kept once in `deviceLog` and passed
  * to `onLog`: the device replays the lines it kept after every HELLO, and its
- * line numbers tell a replayed line (already had) from a new one.
+ * line numbers tell a replayed line (already had) from a new one; a line with
+ * another boot id comes from a device that restarted and numbers from 0 again.
  */
 import {
   decodeFrame,
@@ -68,16 +71,16 @@ export interface HandshakeOptions {
 }
 
 export interface InferOptions {
-  /** Requests in flight; default 4. */
+  /** Frames (chunks and runs) unanswered at most; default 16. */
   readonly window?: number;
   /** Time a request may wait for its answer before it is sent again; default 2000 ms. */
   readonly timeoutMs?: number;
   /** Resends allowed per sample for a lost request or answer (timeout, overtaken) before infer() fails; default 5. */
   readonly retries?: number;
   /**
-   * Resends allowed per sample for a damaged request or answer that names it
-   * (a NAK proves the device alive and reading, so the budget is larger: at
-   * 1e-3 byte faults over half of 790-byte INFERs are hit); default 50.
+   * Resends allowed per sample for a damaged request or answer that names it,
+   * or a run that found its input incomplete or different (each proves the
+   * device alive and reading, so the budget is larger); default 50.
    */
   readonly nakRetries?: number;
   /** Called after each sample is answered, with (answered, total). */
