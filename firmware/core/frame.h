@@ -29,8 +29,8 @@ typedef struct {
  * 0x00 delimiter. Returns the number of wire bytes, or 0 if body_len is too big. */
 size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t body_len, uint8_t *wire);
 
-/* As proto_frame_seal(), but hands the wire form to `write` piece by piece (each
- * COBS block, then the delimiter) instead of building it in a buffer: the device
+/* As proto_frame_seal(), but COBS-encodes on the way out, handing the wire form
+ * to `write` in pieces of at most 64 bytes (a buffer on the stack): the device
  * needs no wire buffer for what it sends. Returns the wire bytes written, or 0
  * (nothing written) if body_len is too big. */
 size_t proto_frame_send(uint8_t *payload, uint8_t type, uint16_t seq, size_t body_len,

@@ -99,21 +99,49 @@ size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t bod
   return n + 1;
 }
 
+/* proto_frame_send()'s output: bytes gathered in a small buffer on the stack,
+ * so `write` is called once per 64 bytes rather than per COBS block (on USB
+ * CDC each call may become a packet). */
+typedef struct {
+  uint8_t buf[64];
+  size_t fill;
+  size_t total;
+  void (*write)(const uint8_t *data, size_t n);
+} send_buf_t;
+
+static void send_flush(send_buf_t *o) {
+  if (o->fill > 0) o->write(o->buf, o->fill);
+  o->fill = 0;
+}
+
+static void send_bytes(send_buf_t *o, const uint8_t *p, size_t n) {
+  o->total += n;
+  while (n > 0) {
+    size_t k = sizeof o->buf - o->fill;
+    if (k > n) k = n;
+    memcpy(o->buf + o->fill, p, k);
+    o->fill += k;
+    p += k;
+    n -= k;
+    if (o->fill == sizeof o->buf) send_flush(o);
+  }
+}
+
 size_t proto_frame_send(uint8_t *payload, uint8_t type, uint16_t seq, size_t body_len,
                         void (*write)(const uint8_t *data, size_t n)) {
   if (body_len > PROTO_MAX_BODY) return 0;
   const size_t n = seal_payload(payload, type, seq, body_len);
+  send_buf_t o = {.fill = 0, .total = 0, .write = write};
   /* The same blocks as proto_cobs_encode(): a code byte, then up to 254 bytes
    * that are not 0x00; a full block consumes no zero and ends the frame when
    * the payload ends with it. */
-  size_t i = 0, out = 0;
+  size_t i = 0;
   for (;;) {
     size_t j = i;
     while (j < n && payload[j] != 0 && j - i < 254u) ++j;
     const uint8_t code = (uint8_t)(j - i + 1u);
-    write(&code, 1);
-    if (j > i) write(payload + i, j - i);
-    out += 1u + (j - i);
+    send_bytes(&o, &code, 1);
+    send_bytes(&o, payload + i, j - i);
     if (code == 0xFFu) {
       i = j;
       if (i >= n) break;
@@ -124,8 +152,9 @@ size_t proto_frame_send(uint8_t *payload, uint8_t type, uint16_t seq, size_t bod
     }
   }
   static const uint8_t delimiter = 0x00;
-  write(&delimiter, 1);
-  return out + 1u;
+  send_bytes(&o, &delimiter, 1);
+  send_flush(&o);
+  return o.total;
 }
 
 tml_status_t proto_frame_parse(uint8_t *block, size_t n, proto_frame_t *frame) {

@@ -58,6 +58,14 @@ static void test_cobs(FILE *f) {
   free(raw), free(enc), free(got), free(dec);
 }
 
+static uint8_t sent[PROTO_MAX_ENCODED];
+static size_t sent_len;
+static void collect(const uint8_t *data, size_t n) {
+  CHECK(n <= 64 && sent_len + n <= sizeof sent, "write of %zu bytes", n);
+  if (sent_len + n <= sizeof sent) memcpy(sent + sent_len, data, n);
+  sent_len += n;
+}
+
 static void test_frame(FILE *f) {
   const uint8_t type = (uint8_t)vec_int(f);
   const uint16_t seq = (uint16_t)vec_int(f);
@@ -69,6 +77,11 @@ static void test_frame(FILE *f) {
   memcpy(payload + PROTO_HEADER_BYTES, body, n);
   const size_t gm = proto_frame_seal(payload, type, seq, n, out);
   CHECK(gm == m && memcmp(out, wire, m) == 0, "frame type %02x seq %u: %zu wire bytes, want %zu", type, seq, gm, m);
+  /* The same bytes when COBS-encoded on the way out, in pieces. */
+  memcpy(payload + PROTO_HEADER_BYTES, body, n);
+  sent_len = 0;
+  const size_t sm = proto_frame_send(payload, type, seq, n, collect);
+  CHECK(sm == m && sent_len == m && memcmp(sent, wire, m) == 0, "frame_send type %02x seq %u: %zu wire bytes, want %zu", type, seq, sm, m);
   proto_frame_t fr;
   CHECK(wire[m - 1] == 0, "frame ends with the delimiter");
   const tml_status_t st = proto_frame_parse(wire, m - 1, &fr);
