@@ -13,8 +13,8 @@
  * again at once, with its RUN after it; a RUN that finds a chunk missing
  * (INPUT_INCOMPLETE) gets the chunks not acknowledged and is sent again; one
  * whose chunks decode to another input (INPUT_MISMATCH: its CRC-32 differs, a
- * stale chunk) gets every chunk again. A RUN whose answer is overtaken by more
- * than `window` later answers, or a link silent for `timeoutMs`, is a loss.
+ * stale chunk) gets every chunk again. A RUN whose answer is overtaken by three
+ * later answers, or a link silent for `timeoutMs`, is a loss.
  * Answers to sequence numbers not on their way (duplicates, late answers to
  * resent requests, leftovers from HELLO) are dropped, and a sample's first
  * RESULT is the one kept, so each sample is counted exactly once.
@@ -148,6 +148,9 @@ export interface DeviceLinkOptions {
   /** Called with each new device log line, as it arrives. */
   readonly onLog?: (line: string) => void;
 }
+
+/** Answers to later requests that may overtake a run's answer before it is presumed lost (see overtake()). */
+const OVERTAKEN_AFTER = 2;
 
 const DEFAULTS = { window: 16, timeoutMs: 2000, retries: 5, nakRetries: 50, handshakeMs: 10_000, helloMs: 200 } as const;
 
@@ -539,11 +542,16 @@ export class DeviceLink {
           resolve({ count, width, outputs, top1, cycles, wallMs: performance.now() - started, resends, nakResends, staleAnswers: stale });
         }
       };
-      /** A run whose answer more than `window` later answers overtook was lost, or its answer was: send it again now. */
+      /**
+       * A run whose answer later answers overtook was lost, or its answer was: send it again now. A serial
+       * device answers in order, so one overtaking answer is proof; OVERTAKEN_AFTER of them leave room for
+       * a transport that reorders a little, and still act long before the other slot runs dry.
+       */
+      const overtakenAfter = Math.min(window, OVERTAKEN_AFTER);
       const overtake = (order: number) => {
         for (const job of [...active]) {
-          if (job.runsDue > 0 && job.run.order < order && ++job.overtaken > window && active.has(job)) {
-            resendJob(job, `overtaken by ${window + 1} later answers`, false, false);
+          if (job.runsDue > 0 && job.run.order < order && ++job.overtaken > overtakenAfter && active.has(job)) {
+            resendJob(job, `overtaken by ${overtakenAfter + 1} later answers`, false, false);
           }
         }
       };
