@@ -174,6 +174,7 @@ static void put_f32(uint8_t *p, float f) {
  * length and that many ASCII bytes, then INFO_TAIL bytes (docs/protocol.md). */
 #define INFO_FIXED 60u
 #define INFO_TAIL 13u
+_Static_assert(INFO_FIXED + 2u * (1u + 255u) + INFO_TAIL <= PROTO_MAX_BODY, "INFO with two 255-byte strings fits a frame");
 
 static size_t put_string(uint8_t *b, size_t at, const char *s) {
   size_t len = s != NULL ? strlen(s) : 0;
@@ -209,7 +210,6 @@ static void send_info(uint16_t seq) {
   size_t at = INFO_FIXED;
   at = put_string(b, at, board->name);
   at = put_string(b, at, runtime_version(ri->kind));
-  if (at + INFO_TAIL > PROTO_MAX_BODY) at = PROTO_MAX_BODY - INFO_TAIL; /* cannot happen: two strings of <= 255 */
   proto_put_u16(b + at, (uint16_t)TML_CHUNK_BYTES);
   b[at + 2] = (uint8_t)TML_INPUT_SLOTS;
   proto_put_u16(b + at + 3, (uint16_t)TML_STAGING_BYTES);
