@@ -334,11 +334,11 @@ export function crc16Ccitt(bytes: Uint8Array): number {
   return crc;
 }
 
-/** Protocol v3: version, type, seq u16, body length u16, CRC-16 of those, body, CRC-32 of all before it. */
+/** Protocol v4: version, type, seq u16, body length u16, CRC-16 of those, body, CRC-32 of all before it. */
 export function frameWire(type: number, seq: number, body: Uint8Array): Uint8Array {
   const payload = new Uint8Array(12 + body.length);
   const v = new DataView(payload.buffer);
-  payload[0] = 3; // protocol version
+  payload[0] = 4; // protocol version
   payload[1] = type;
   v.setUint16(2, seq, true);
   v.setUint16(4, body.length, true);
@@ -353,7 +353,7 @@ export function frameWire(type: number, seq: number, body: Uint8Array): Uint8Arr
 
 export function protocolVectors(): string {
   const w = new Writer();
-  header(w, 'CRC-32, COBS and frames of protocol v3 (firmware/tests/protocol_test.c)');
+  header(w, 'CRC-32, COBS and frames of protocol v4 (firmware/tests/protocol_test.c)');
   const rand = mulberry32(GOLDEN_SEED + 7);
   const bytes = (n: number, zeros = 0.2) => Uint8Array.from({ length: n }, () => (rand() < zeros ? 0 : 1 + Math.floor(rand() * 255)));
   const crcCases = [new TextEncoder().encode('123456789'), new Uint8Array(0), new Uint8Array([0]), bytes(1000), bytes(7, 0)];

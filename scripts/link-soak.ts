@@ -5,7 +5,9 @@
  * reference. Needs arm-none-eabi-gcc, qemu-system-arm and socat.
  *
  *   node --import tsx scripts/link-soak.ts [samples=1000] [rate=1e-3] [modes=clean,faults,unplug]
- * (TIMEOUT_MS=2000: validate's --timeout, how long without progress before a request is sent again)
+ * (TIMEOUT_MS=2000: validate's --timeout, how long without progress before a request is sent again;
+ * INPUTS=random (default: seeded random bytes, which no input encoding shrinks) or INPUTS=fashion:
+ * Fashion-MNIST test images, as `tinyml validate` sends them)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +17,8 @@ import { startQemu } from '../src/device/qemu.ts';
 import { SerialTransport } from '../src/device/serial-transport.ts';
 import { DeviceLink } from '../src/device/link.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
-import { Int8Interpreter } from '../src/reference/int8-interpreter.ts';
+import { Int8Interpreter, quantizeInput } from '../src/reference/int8-interpreter.ts';
+import { loadFashionMnist } from '../src/data/fashion-mnist.ts';
 import { mulberry32 } from '../src/util/prng.ts';
 import { randomInt8Model } from './golden-vectors.ts';
 import { startFaultRelay } from '../test/helpers/fault-relay.ts';
@@ -25,7 +28,13 @@ const rate = Number(process.argv[3] ?? 1e-3);
 const modes = (process.argv[4] ?? 'clean,faults,unplug').split(',');
 const model = randomInt8Model('soak', [784, 16, 10], 11, { inputShape: [28, 28] });
 const rand = mulberry32(12);
-const inputs = Array.from({ length: count }, () => Int8Array.from({ length: 784 }, () => Math.floor(rand() * 256) - 128));
+const inputs =
+  process.env.INPUTS === 'fashion'
+    ? await (async () => {
+        const data = await loadFashionMnist({ split: 'test', limit: Math.min(count, 10_000), download: false });
+        return Array.from({ length: count }, (_, i) => quantizeInput(data.images, (i % data.count) * 784, model.input, true));
+      })()
+    : Array.from({ length: count }, () => Int8Array.from({ length: 784 }, () => Math.floor(rand() * 256) - 128));
 const interp = new Int8Interpreter(model);
 const expected = inputs.map((x) => interp.run(x).output);
 
@@ -66,7 +75,7 @@ try {
       const f = relay.faulters;
       const faults = f ? [f.toDevice.stats, f.toHost.stats].reduce((n, s) => n + s.corrupted + s.dropped + s.inserted, 0) : 0;
       console.log(
-        `${mode.padEnd(22)} ${count} samples in ${(r.wallMs / 1000).toFixed(1)} s = ${(count / (r.wallMs / 1000)).toFixed(1)} samples/s; ` +
+        `${mode.padEnd(22)} ${process.env.INPUTS === 'fashion' ? 'fashion' : 'random'} inputs: ${count} samples in ${(r.wallMs / 1000).toFixed(1)} s = ${(count / (r.wallMs / 1000)).toFixed(1)} samples/s; ` +
           `${wrong} wrong, every sample once: ${once}; ${faults} byte faults, ${r.resends} resends (${r.nakResends} NAKed), ` +
           `${link.stats.deviceBadFramesUnnamed} unnamed BAD_FRAMEs, ${r.reconnects} reconnects`,
       );

@@ -68,7 +68,7 @@ async function withEmulator<T>(elf: string, fn: (send: (m: Message) => void, nex
 /** HELLO, repeated until INFO arrives (QEMU may drop output before the pipe is read). */
 async function hello(send: (m: Message) => void, next: (ms: number) => Promise<Message>): Promise<DeviceInfo> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    send({ type: 'hello', seq: attempt });
+    send({ type: 'hello', seq: attempt, nonce: attempt });
     try {
       let m = await next(500);
       while (m.type === 'log') m = await next(500); // the device log's lines come before INFO
@@ -98,9 +98,14 @@ async function checkModelOnEmulator(elf: string, tflite: Uint8Array, model: Int8
     assert.ok(info.arenaUsed > 0 && info.arenaUsed <= info.arenaSize);
     const cycles: number[] = [];
     for (const [i, input] of inputs.entries()) {
-      send({ type: 'infer', seq: 1000 + i, input });
+      // The input in chunks of INFO's size, raw, then INFER_RUN (docs/protocol.md).
+      const raw = new Uint8Array(input.buffer, input.byteOffset, input.length);
+      for (let offset = 0; offset < raw.length; offset += info.chunkBytes) {
+        send({ type: 'infer-chunk', seq: 2000 + offset, slot: 0, offset, data: raw.subarray(offset, offset + info.chunkBytes) });
+      }
+      send({ type: 'infer-run', seq: 1000 + i, slot: 0, encoding: 0, length: raw.length, crc32: crc32(raw) });
       let m = await next(10_000);
-      while (m.type === 'info' || m.type === 'log') m = await next(10_000); // late answers to a repeated HELLO
+      while (m.type === 'info' || m.type === 'log' || m.type === 'chunk-ack') m = await next(10_000); // late answers to a repeated HELLO
       assert.equal(m.type, 'result', JSON.stringify(m));
       if (m.type !== 'result') continue;
       assert.equal(m.seq, 1000 + i);

@@ -145,7 +145,9 @@ test('the device reset mid-run (QEMU system_reset): requests it lost are sent ag
   const answers = new Array<number>(COUNT).fill(0);
   try {
     await link.transport.open();
-    await link.handshake({ timeoutMs: 10_000 });
+    const firstBoot = (await link.handshake({ timeoutMs: 10_000 })).bootId;
+    const bootLine = (l: string) => l.startsWith('model loaded: ');
+    assert.equal(link.deviceLog.filter(bootLine).length, 1);
     let reset = false;
     const result = await link.inferReconnecting(inputs, {
       timeoutMs: 500,
@@ -161,6 +163,10 @@ test('the device reset mid-run (QEMU system_reset): requests it lost are sent ag
     assert.ok(reset);
     assert.deepEqual(result.outputs, expected);
     assert.deepEqual(answers, new Array<number>(COUNT).fill(1), 'every sample answered once');
+    // The rebooted device numbers its log from 0 again: its boot id tells the host these are new lines, not replays.
+    const info = await link.handshake({ timeoutMs: 10_000 });
+    assert.notEqual(info.bootId, firstBoot, 'a new boot id');
+    assert.equal(link.deviceLog.filter(bootLine).length, 2, `the second boot's line kept: ${link.deviceLog.join(' | ')}`);
     t.diagnostic(`${result.resends} resends after the reset, ${result.wallMs.toFixed(0)} ms`);
   } finally {
     await link.close();

@@ -108,37 +108,87 @@ test('lost, corrupt, duplicated and delayed frames still give each sample exactl
   }
 });
 
-/** Corrupts the first sending of INFER `seq` on its way to the device, at wire byte `at`. */
-function corruptOnce(seq: number, at: number): MockDeviceOptions['faults'] {
+// HELLO takes sequence 0; sample s then has chunks 1+5s .. 4+5s (784 bytes in chunks of 256) and its INFER_RUN 5+5s.
+const runSeq = (sample: number) => 5 + 5 * sample;
+const chunkSeq = (sample: number, k: number) => 1 + 5 * sample + k;
+
+/** Applies `fault` to the first sending of request `seq` on its way to the device. */
+function once(seq: number, fault: NonNullable<ReturnType<NonNullable<MockDeviceOptions['faults']>>>): MockDeviceOptions['faults'] {
   let done = false;
   return ({ direction, message }) => {
-    if (done || direction !== 'to-device' || message?.type !== 'infer' || message.seq !== seq) return undefined;
+    if (done || direction !== 'to-device' || message?.seq !== seq || message.type === 'hello') return undefined;
     done = true;
-    return { corrupt: true, corruptAt: at };
+    return fault;
   };
 }
 
-test('a damaged INFER is NAKed by its sequence number: that one request is resent at once, and only it', async () => {
-  const { device, link } = await connect({ faults: corruptOnce(3, 400) });
+/** Every request of `device` but `except` was read once. */
+function readOnce(device: MockDevice, except: readonly number[] = []): void {
+  for (const [seq, n] of [...device.stats.chunkSeqCounts, ...device.stats.inferSeqCounts]) {
+    if (!except.includes(seq)) assert.equal(n, 1, `sequence ${seq} read ${n} times`);
+  }
+  for (const [seq, n] of device.stats.resultSeqCounts) assert.equal(n, 1, `sequence ${seq} run ${n} times`);
+}
+
+test('a damaged chunk is NAKed by its sequence number: that chunk is resent at once, with its run, and nothing else', async () => {
+  const { device, link } = await connect({ faults: once(chunkSeq(0, 2), { corrupt: true, corruptAt: 100 }) });
   const started = performance.now();
   const result = await link.infer(inputs.slice(0, 10), { timeoutMs: 5000 });
   assert.ok(performance.now() - started < 2000, 'did not wait for the timeout');
-  assert.equal(result.resends, 1);
-  assert.equal(result.nakResends, 1);
+  assert.deepEqual([result.resends, result.nakResends], [2, 2]);
   assert.deepEqual([link.stats.deviceBadFrames, link.stats.deviceBadFramesUnnamed], [1, 0]);
   assert.equal(device.stats.badFramesReceived, 1);
-  for (const [seq, n] of device.stats.inferSeqCounts) assert.equal(n, 1, `sequence ${seq} read ${n} times`);
+  // The run sent before the chunk came back found it missing (INPUT_INCOMPLETE, an answer to an earlier sending: ignored).
+  assert.equal(device.stats.inferSeqCounts.get(runSeq(0)), 2);
+  readOnce(device, [runSeq(0)]);
   assert.deepEqual(result.outputs, expected.subarray(0, 100));
   await link.close();
 });
 
-test('a damaged header gives a BAD_FRAME naming nothing: nothing is resent for it, the lost request once overtaken', async () => {
-  const { device, link } = await connect({ faults: corruptOnce(3, 3) }); // wire byte 3 is the sequence number's low byte
-  const result = await link.infer(inputs.slice(0, 20), { timeoutMs: 5000 });
+test('a chunk lost outright: INFER_RUN names the missing chunk, only it is resent', async () => {
+  const { device, link } = await connect({ faults: once(chunkSeq(3, 1), { drop: true }) });
+  const result = await link.infer(inputs.slice(0, 10), { timeoutMs: 60_000 });
+  assert.deepEqual([result.resends, result.nakResends], [2, 2]);
+  assert.equal(device.stats.chunkSeqCounts.get(chunkSeq(3, 1)), 1, 'arrived once, the second time');
+  readOnce(device, [runSeq(3)]);
+  assert.deepEqual(result.outputs, expected.subarray(0, 100));
+  await link.close();
+});
+
+test('a damaged header gives a BAD_FRAME naming nothing: nothing is resent for it; the run finds the chunk missing', async () => {
+  const { device, link } = await connect({ faults: once(chunkSeq(2, 0), { corrupt: true, corruptAt: 3 }) }); // wire byte 3: the sequence number
+  const result = await link.infer(inputs.slice(0, 20), { timeoutMs: 60_000 });
   assert.deepEqual([link.stats.deviceBadFrames, link.stats.deviceBadFramesUnnamed], [1, 1]);
-  assert.deepEqual([result.resends, result.nakResends], [1, 0]);
-  for (const [seq, n] of device.stats.inferSeqCounts) assert.equal(n, 1, `sequence ${seq} read ${n} times`);
+  assert.deepEqual([result.resends, result.nakResends], [2, 2]);
+  readOnce(device, [runSeq(2)]);
   assert.deepEqual(result.outputs, expected.subarray(0, 200));
+  await link.close();
+});
+
+test('a duplicated chunk is stored twice, acknowledged twice, and the second ACK dropped', async () => {
+  const { device, link } = await connect({ faults: once(chunkSeq(1, 3), { duplicate: true }) });
+  const result = await link.infer(inputs.slice(0, 10));
+  assert.deepEqual([result.resends, result.staleAnswers], [0, 1]);
+  assert.equal(device.stats.chunkSeqCounts.get(chunkSeq(1, 3)), 2);
+  readOnce(device, [chunkSeq(1, 3)]);
+  assert.deepEqual(result.outputs, expected.subarray(0, 100));
+  await link.close();
+});
+
+test('a stale chunk of another input in place of the right one never ends in a wrong result: the CRC check resends the input', async () => {
+  // Sample 2 travels in slot 0 (samples 0, 2, 4... alternate with 1, 3...). Its chunk 1 is replaced by sample 0's chunk 1,
+  // same slot, offset and sequence number: the frame checks, the device acknowledges it, the decoded input does not.
+  const stale = inputs[0]!.subarray(256, 512);
+  assert.notDeepEqual(stale, inputs[2]!.subarray(256, 512));
+  const data = new Uint8Array(stale.buffer, stale.byteOffset, stale.length);
+  const { device, link } = await connect({
+    faults: once(chunkSeq(2, 1), { replace: { type: 'infer-chunk', seq: chunkSeq(2, 1), slot: 0, offset: 256, data } }),
+  });
+  const result = await link.infer(inputs.slice(0, 10));
+  assert.deepEqual(result.outputs, expected.subarray(0, 100));
+  assert.deepEqual([result.resends, result.nakResends], [5, 5], 'all four chunks and the run again');
+  for (const [seq, n] of device.stats.resultSeqCounts) assert.equal(n, 1, `sequence ${seq} run ${n} times`);
+  assert.equal(device.stats.resultSeqCounts.size, 10);
   await link.close();
 });
 
@@ -159,7 +209,8 @@ test('byte faults (flips, losses, insertions) at 1e-3 with the default window: e
 
 test('a NAK budget separate from the loss budget: a request damaged every time fails naming both counts', async () => {
   const { link } = await connect({
-    faults: ({ direction, message }) => (direction === 'to-device' && message?.type === 'infer' && message.seq === 2 ? { corrupt: true, corruptAt: 300 } : undefined),
+    faults: ({ direction, message }) =>
+      direction === 'to-device' && message?.type === 'infer-chunk' && message.seq === chunkSeq(0, 1) ? { corrupt: true, corruptAt: 100 } : undefined,
   });
   await assert.rejects(link.infer(inputs.slice(0, 5), { timeoutMs: 5000, nakRetries: 7 }), (err: unknown) => {
     assert.ok(err instanceof DeviceTimeoutError);
@@ -173,15 +224,16 @@ test('a NAK budget separate from the loss budget: a request damaged every time f
 test('a sample whose answers keep getting lost fails with a typed error naming it', async () => {
   const { link } = await connect({
     faults: ({ direction, message }) =>
-      direction === 'to-host' && message?.type === 'result' && message.seq === 5 ? { drop: true } : undefined,
+      direction === 'to-host' && message?.type === 'result' && message.seq === runSeq(4) ? { drop: true } : undefined,
   });
-  // HELLO took sequence 0; samples start at 1, so sequence 5 is sample 4.
+  // Each lost RESULT is found overtaken (a loss); the device had emptied the slot, so the run comes back
+  // INPUT_INCOMPLETE and the whole input is sent again (damage): the loss budget runs out first.
   await assert.rejects(link.infer(inputs, { timeoutMs: 10, retries: 3 }), (err: unknown) => {
     assert.ok(err instanceof DeviceTimeoutError);
     assert.equal(err.sample, 4);
-    assert.equal(err.seq, 5);
-    assert.equal(err.attempts, 4);
-    assert.match(err.message, /sample 4 .*after 4 attempts/);
+    assert.equal(err.seq, runSeq(4));
+    assert.equal(err.attempts, 7);
+    assert.match(err.message, /sample 4 .*after 7 attempts \(3 lost, 3 damaged/);
     return true;
   });
   await link.close();
@@ -190,10 +242,10 @@ test('a sample whose answers keep getting lost fails with a typed error naming i
 test('sequence numbers wrap at 0xFFFF and skip it', async () => {
   const { device, link } = await connect();
   link.setNextSeq(0xfffa);
-  const result = await link.infer(inputs.slice(0, 12), { window: 3 });
-  assert.deepEqual(result.outputs, expected.subarray(0, 120));
-  const seqs = [...device.stats.inferSeqCounts.keys()];
-  assert.deepEqual(seqs, [0xfffa, 0xfffb, 0xfffc, 0xfffd, 0xfffe, 0, 1, 2, 3, 4, 5, 6]);
+  const result = await link.infer(inputs.slice(0, 3), { window: 3 });
+  assert.deepEqual(result.outputs, expected.subarray(0, 30));
+  assert.deepEqual([...device.stats.chunkSeqCounts.keys()], [0xfffa, 0xfffb, 0xfffc, 0xfffd, 0, 1, 2, 3, 5, 6, 7, 8]);
+  assert.deepEqual([...device.stats.inferSeqCounts.keys()], [0xfffe, 4, 9]);
   await link.close();
 });
 
@@ -230,19 +282,14 @@ test('a slow device behind a full window causes no resends; a lost request is re
   assert.deepEqual(r.outputs, expected.subarray(0, 160));
   await slow.link.close();
 
-  let dropped = false;
-  const lossy = await connect({
-    faults: ({ direction, message }) => {
-      if (dropped || direction !== 'to-device' || message?.type !== 'infer') return undefined;
-      dropped = true;
-      return { drop: true };
-    },
-  });
+  // A lost run: nothing names it; later answers overtake it and it is sent again (its chunks had all arrived).
+  const lossy = await connect({ faults: once(runSeq(1), { drop: true }) });
   const started = performance.now();
   const r2 = await lossy.link.infer(inputs, { window: 4, timeoutMs: 60_000 });
   assert.ok(performance.now() - started < 5000, 'did not wait for the timeout');
-  assert.equal(r2.resends, 1);
+  assert.deepEqual([r2.resends, r2.nakResends], [1, 0]);
   assertExactlyRight(r2);
+  readOnce(lossy.device);
   await lossy.link.close();
 });
 
@@ -256,8 +303,9 @@ test('device log: boot lines arrive with the handshake, each once however often 
   assert.deepEqual(link.deviceLog, ['model loaded: native runtime', 'second line']);
   assert.deepEqual(seen, link.deviceLog);
   // Lines written during a run come just before the next answer; they are not answers (not stale).
+  let runs = 0;
   device.faults = (ctx) => {
-    if (ctx.direction === 'to-device' && ctx.message?.type === 'infer' && ctx.index % 10 === 0) device.log(`diag ${ctx.index}`);
+    if (ctx.direction === 'to-device' && ctx.message?.type === 'infer-run' && runs++ % 3 === 0) device.log(`diag ${ctx.index}`);
     return undefined;
   };
   const result = await link.infer(inputs, { window: 3 });
@@ -265,6 +313,30 @@ test('device log: boot lines arrive with the handshake, each once however often 
   assert.equal(result.staleAnswers, 0);
   assert.ok(link.deviceLog.length > 2 && link.deviceLog.slice(2).every((l) => /^diag \d+$/.test(l)), link.deviceLog.join(', '));
   assert.equal(link.stats.logLinesLost, 0);
+  await link.close();
+});
+
+test('device log: after a reset the device numbers its lines from 0 again; its new boot id keeps them', async () => {
+  const { device, link } = await connect({ bootLog: ['model loaded', 'second line'] });
+  const firstBoot = link.info!.bootId;
+  assert.deepEqual(link.deviceLog, ['model loaded', 'second line']);
+  // A reset mid-run: the slots are emptied, the boot lines written again (numbers 0 and 1) and sent before the next answer.
+  let reset = false;
+  device.faults = ({ direction, message }) => {
+    if (!reset && direction === 'to-device' && message?.type === 'infer-run' && message.seq === runSeq(20)) {
+      reset = true;
+      device.reset();
+    }
+    return undefined;
+  };
+  const result = await link.infer(inputs, { timeoutMs: 60_000 });
+  assertExactlyRight(result);
+  for (const [seq, n] of device.stats.resultSeqCounts) assert.equal(n, 1, `sequence ${seq} run ${n} times`);
+  assert.deepEqual(link.deviceLog, ['model loaded', 'second line', 'model loaded', 'second line']);
+  assert.equal(link.stats.logLinesLost, 0);
+  await link.handshake({ intervalMs: 5 }); // replays the new boot's lines: already had
+  assert.notEqual(link.info!.bootId, firstBoot);
+  assert.equal(link.deviceLog.length, 4);
   await link.close();
 });
 

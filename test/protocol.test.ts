@@ -15,6 +15,7 @@ import {
   HEADER_BYTES,
   MAX_BODY,
   MAX_LOG_TEXT,
+  CHUNK_HEADER,
   MAX_ENCODED,
   type DeviceInfo,
   type Message,
@@ -74,7 +75,7 @@ test('COBS: malformed blocks are rejected', () => {
 });
 
 const info: DeviceInfo = {
-  protocolVersion: 3,
+  protocolVersion: 4,
   runtime: 'tflm',
   cycleUnit: 'emulated-instructions',
   modelCrc32: 0xdeadbeef,
@@ -93,13 +94,20 @@ const info: DeviceInfo = {
   txDroppedBytes: 0x01020304,
   board: 'mps2-an386',
   runtimeVersion: 'tflm (Arduino_TensorFlowLite 2.4.0-ALPHA)',
+  chunkBytes: 256,
+  inputSlots: 2,
+  stagingBytes: 1024,
+  encodings: 0b11,
+  bootId: 0xc0ffee01,
 };
 
 const messages: Message[] = [
-  { type: 'hello', seq: 0 },
-  { type: 'hello', seq: 0xfffe },
-  { type: 'infer', seq: 7, input: Int8Array.from({ length: 784 }, (_, i) => (i % 256) - 128) },
-  { type: 'infer', seq: 8, input: new Int8Array(MAX_BODY) },
+  { type: 'hello', seq: 0, nonce: 0 },
+  { type: 'hello', seq: 0xfffe, nonce: 0xffffffff },
+  { type: 'infer-chunk', seq: 7, slot: 1, offset: 512, data: Uint8Array.from({ length: 256 }, (_, i) => i) },
+  { type: 'infer-chunk', seq: 8, slot: 0, offset: 0, data: new Uint8Array(MAX_BODY - CHUNK_HEADER) },
+  { type: 'infer-run', seq: 9, slot: 1, encoding: 1, length: 784, crc32: 0xcbf43926 },
+  { type: 'chunk-ack', seq: 0x1234 },
   { type: 'info', seq: 1, info },
   { type: 'info', seq: 2, info: { ...info, runtime: 'native', cycleUnit: 'cpu-cycles', inputDims: [784], board: '', runtimeVersion: '', modelStatus: 24 } },
   // A model that did not load: no input, rank 0.
@@ -108,8 +116,8 @@ const messages: Message[] = [
   { type: 'result', seq: 301, top1: 0, cycles: 0, outputs: new Int8Array(0) },
   { type: 'error', seq: 0xffff, code: 1, detail: 0 },
   { type: 'error', seq: 42, code: 6, detail: 26 },
-  { type: 'log', seq: 0, text: 'model loaded: native runtime, 17776 bytes' },
-  { type: 'log', seq: 0xffff, text: 'x'.repeat(MAX_LOG_TEXT) },
+  { type: 'log', seq: 0, bootId: 1, text: 'model loaded: native runtime, 17776 bytes' },
+  { type: 'log', seq: 0xffff, bootId: 0xffffffff, text: 'x'.repeat(MAX_LOG_TEXT) },
 ];
 
 test('every message round-trips through the wire form', () => {
@@ -125,7 +133,7 @@ test('every message round-trips through the wire form', () => {
 
 test('payload layout matches docs/protocol.md', () => {
   const p = encodePayload({ type: 'error', seq: 0x1234, code: 4, detail: 9 });
-  assert.deepEqual([...p.subarray(0, 6)], [3, 0x7f, 0x34, 0x12, 2, 0]);
+  assert.deepEqual([...p.subarray(0, 6)], [4, 0x7f, 0x34, 0x12, 2, 0]);
   assert.equal(Buffer.from(p).readUInt16LE(6), crc16(p, 0, 6));
   assert.deepEqual([...p.subarray(8, 10)], [4, 9]);
   assert.equal(Buffer.from(p).readUInt32LE(10), crc32(p.subarray(0, 10)));
@@ -134,8 +142,8 @@ test('payload layout matches docs/protocol.md', () => {
   assert.deepEqual([...r.subarray(8, 18)], [2, 0, 2, 0, 4, 3, 2, 1, 0xff, 5]);
   const i = encodePayload({ type: 'info', seq: 1, info });
   const b = Buffer.from(i.subarray(8, i.length - 4));
-  assert.equal(b.length, 60 + 1 + 'mps2-an386'.length + 1 + info.runtimeVersion.length);
-  assert.equal(b[0], 3);
+  assert.equal(b.length, 60 + 1 + 'mps2-an386'.length + 1 + info.runtimeVersion.length + 13);
+  assert.equal(b[0], 4);
   assert.equal(b[1], 1);
   assert.equal(b[2], 1);
   assert.equal(b[3], 3);
@@ -148,26 +156,43 @@ test('payload layout matches docs/protocol.md', () => {
   assert.equal(b[60], 10);
   assert.equal(b.subarray(61, 71).toString('latin1'), 'mps2-an386');
   assert.equal(b[71], info.runtimeVersion.length);
-  assert.equal(b.subarray(72).toString('latin1'), info.runtimeVersion);
-  const l = encodePayload({ type: 'log', seq: 0x0102, text: 'arena' });
-  assert.deepEqual([...l.subarray(0, 6)], [3, 0x83, 0x02, 0x01, 5, 0]);
-  assert.deepEqual([...l.subarray(8, l.length - 4)], [...Buffer.from('arena')]);
+  const tail = 72 + info.runtimeVersion.length;
+  assert.equal(b.subarray(72, tail).toString('latin1'), info.runtimeVersion);
+  assert.deepEqual([b.readUInt16LE(tail), b[tail + 2], b.readUInt16LE(tail + 3), b.readUInt32LE(tail + 5), b.readUInt32LE(tail + 9)], [256, 2, 1024, 3, 0xc0ffee01]);
+  const l = encodePayload({ type: 'log', seq: 0x0102, bootId: 0x0a0b0c0d, text: 'arena' });
+  assert.deepEqual([...l.subarray(0, 6)], [4, 0x83, 0x02, 0x01, 9, 0]);
+  assert.deepEqual([...l.subarray(8, l.length - 4)], [0x0d, 0x0c, 0x0b, 0x0a, ...Buffer.from('arena')]);
+  const h = encodePayload({ type: 'hello', seq: 1, nonce: 0x01020304 });
+  assert.deepEqual([...h.subarray(1, 2), ...h.subarray(4, 6), ...h.subarray(8, 12)], [0x01, 4, 0, 4, 3, 2, 1]);
+  const c = encodePayload({ type: 'infer-chunk', seq: 2, slot: 1, offset: 0x0100, data: Uint8Array.of(9, 8) });
+  assert.deepEqual([...c.subarray(1, 2), ...c.subarray(8, c.length - 4)], [0x03, 1, 0x00, 0x01, 9, 8]);
+  const run = encodePayload({ type: 'infer-run', seq: 3, slot: 1, encoding: 2, length: 0x0310, crc32: 0x11223344 });
+  assert.deepEqual([...run.subarray(1, 2), ...run.subarray(8, run.length - 4)], [0x04, 1, 2, 0x10, 0x03, 0x44, 0x33, 0x22, 0x11]);
+  assert.deepEqual([...encodePayload({ type: 'chunk-ack', seq: 4 }).subarray(1, 6)], [0x84, 4, 0, 0, 0]);
   assert.equal(crc16(new TextEncoder().encode('123456789')), 0x29b1, 'CRC-16/CCITT-FALSE check value');
 });
 
 test('LOG: bounded printable text; INFO strings must fill the body exactly', () => {
-  const log = (body: Uint8Array) => rawPayload(3, 0x83, 5, body);
-  assert.deepEqual(decodePayload(log(Uint8Array.of(0x41, 0x07, 0xff, 0x42))), { type: 'log', seq: 5, text: 'A??B' });
+  const log = (body: Uint8Array) => rawPayload(4, 0x83, 5, Uint8Array.of(7, 0, 0, 0, ...body));
+  assert.deepEqual(decodePayload(log(Uint8Array.of(0x41, 0x07, 0xff, 0x42))), { type: 'log', seq: 5, bootId: 7, text: 'A??B' });
   assert.equal(problemOf(() => decodePayload(log(new Uint8Array(0)))), 'length');
   assert.equal(problemOf(() => decodePayload(log(new Uint8Array(MAX_LOG_TEXT + 1).fill(0x41)))), 'length');
-  assert.throws(() => encodeFrame({ type: 'log', seq: 1, text: '' }), RangeError);
-  assert.throws(() => encodeFrame({ type: 'log', seq: 1, text: 'y'.repeat(MAX_LOG_TEXT + 1) }), RangeError);
+  assert.throws(() => encodeFrame({ type: 'log', seq: 1, bootId: 1, text: '' }), RangeError);
+  assert.throws(() => encodeFrame({ type: 'log', seq: 1, bootId: 1, text: 'y'.repeat(MAX_LOG_TEXT + 1) }), RangeError);
+  assert.equal(problemOf(() => decodePayload(rawPayload(4, 0x03, 5, Uint8Array.of(0, 0, 0)))), 'length', 'INFER_CHUNK without data');
+  assert.equal(problemOf(() => decodePayload(rawPayload(4, 0x04, 5, new Uint8Array(7)))), 'length', 'INFER_RUN too short');
+  assert.equal(problemOf(() => decodePayload(rawPayload(4, 0x84, 5, new Uint8Array(1)))), 'length', 'CHUNK_ACK with a body');
+  assert.equal(problemOf(() => decodePayload(rawPayload(4, 0x02, 5, new Uint8Array(784)))), 'type', "version 3's INFER is retired");
   const good = encodePayload({ type: 'info', seq: 1, info });
   const body = good.subarray(8, good.length - 4);
-  const reInfo = (b: Uint8Array) => rawPayload(3, 0x81, 1, b);
+  const reInfo = (b: Uint8Array) => rawPayload(4, 0x81, 1, b);
   assert.equal(problemOf(() => decodePayload(reInfo(body.subarray(0, body.length - 1)))), 'length', 'runtime version cut short');
   assert.equal(problemOf(() => decodePayload(reInfo(Uint8Array.from([...body, 0])))), 'length', 'a byte too many');
   assert.equal(problemOf(() => decodePayload(reInfo(body.subarray(0, 61)))), 'length', 'no runtime version');
+  assert.equal(problemOf(() => decodePayload(reInfo(body.subarray(0, body.length - 13)))), 'length', "version 3's INFO (no chunk fields)");
+  const noSlots = body.slice();
+  noSlots[body.length - 11] = 0;
+  assert.equal(problemOf(() => decodePayload(reInfo(noSlots))), 'value', 'no input slots');
   const rank0 = body.slice();
   rank0[3] = 0;
   assert.equal(problemOf(() => decodePayload(reInfo(rank0))), 'value', 'rank 0 with a loaded model');
@@ -217,27 +242,28 @@ test('corrupt frames are rejected with a typed error; an intact header still nam
     if (err.problem === 'header') assert.equal(err.seq, null);
   }
   // A lost byte in the body, and a lost delimiter (two frames in one block): still named.
-  const infer = encodeFrame({ type: 'infer', seq: 77, input: new Int8Array(784).fill(3) }).slice(0, -1);
+  const infer = encodeFrame({ type: 'infer-chunk', seq: 77, slot: 0, offset: 0, data: new Uint8Array(784).fill(3) }).slice(0, -1);
   const lost = Uint8Array.from([...infer.subarray(0, 400), ...infer.subarray(401)]);
   assert.equal(errorOf(() => decodeFrame(lost)).seq, 77);
-  const merged = Uint8Array.from([...infer, ...encodeFrame({ type: 'hello', seq: 78 })]).subarray(0, -1);
+  const merged = Uint8Array.from([...infer, ...encodeFrame({ type: 'hello', seq: 78, nonce: 1 })]).subarray(0, -1);
   assert.deepEqual([errorOf(() => decodeFrame(merged)).problem, errorOf(() => decodeFrame(merged)).seq], ['size', 77]);
-  const ok = encodePayload({ type: 'hello', seq: 3 });
-  for (const version of [2, 4]) {
-    assert.equal(problemOf(() => decodePayload(rawPayload(version, 0x01, 3, new Uint8Array(0)))), 'version', `version ${version}`);
+  const ok = encodePayload({ type: 'hello', seq: 3, nonce: 0 });
+  for (const version of [3, 5]) {
+    assert.equal(problemOf(() => decodePayload(rawPayload(version, 0x01, 3, new Uint8Array(4)))), 'version', `version ${version}`);
   }
   const v2 = ok.slice();
   v2[0] = 2; // a version-2 device's frame: its header does not check here, and the message says why
-  assert.match(errorOf(() => decodePayload(v2)).message, /version byte 2, this host speaks 3/);
-  assert.equal(problemOf(() => decodePayload(rawPayload(3, 0x55, 3, new Uint8Array(0)))), 'type');
-  assert.equal(problemOf(() => decodePayload(rawPayload(3, 0x01, 3, new Uint8Array(1)))), 'length');
+  assert.match(errorOf(() => decodePayload(v2)).message, /version byte 2, this host speaks 4/);
+  assert.equal(problemOf(() => decodePayload(rawPayload(4, 0x55, 3, new Uint8Array(0)))), 'type');
+  assert.equal(problemOf(() => decodePayload(rawPayload(4, 0x01, 3, new Uint8Array(1)))), 'length');
   assert.equal(problemOf(() => decodePayload(ok.subarray(0, 6))), 'short');
   assert.equal(problemOf(() => decodePayload(ok.subarray(0, 10))), 'size');
   assert.equal(problemOf(() => decodeFrame(new Uint8Array(MAX_ENCODED).fill(1))), 'header');
-  const bigPayload = rawPayload(3, 0x02, 9, new Uint8Array(MAX_BODY + 1));
+  const bigPayload = rawPayload(4, 0x03, 9, new Uint8Array(MAX_BODY + 1));
   assert.deepEqual([problemOf(() => decodeFrame(framePayload(bigPayload).subarray(0, -1)))], ['long']);
-  assert.throws(() => encodeFrame({ type: 'infer', seq: 1, input: new Int8Array(MAX_BODY + 1) }), RangeError);
-  assert.throws(() => encodeFrame({ type: 'hello', seq: 0x10000 }), RangeError);
+  assert.throws(() => encodeFrame({ type: 'infer-chunk', seq: 1, slot: 0, offset: 0, data: new Uint8Array(MAX_BODY) }), RangeError);
+  assert.throws(() => encodeFrame({ type: 'infer-chunk', seq: 1, slot: 0, offset: 0, data: new Uint8Array(0) }), RangeError);
+  assert.throws(() => encodeFrame({ type: 'hello', seq: 0x10000, nonce: 0 }), RangeError);
   assert.match(describeErrorCode(24), /ARENA_TOO_SMALL/);
 });
 
@@ -265,17 +291,17 @@ test('splitter: frames across chunks, several per chunk, empty blocks skipped', 
 
 test('splitter resyncs after garbage and overlong runs', () => {
   const s = new FrameSplitter();
-  const hello = encodeFrame({ type: 'hello', seq: 9 });
+  const hello = encodeFrame({ type: 'hello', seq: 9, nonce: 0x55 });
   // Garbage then a frame: the garbage block fails to decode, the frame after the next 0x00 is fine.
   const blocks = s.push(Buffer.concat([Buffer.from('boot banner\r\n'), Buffer.of(0), hello]));
   assert.equal(blocks.length, 2);
   assert.throws(() => decodeFrame(blocks[0]!), FrameError);
-  assert.deepEqual(decodeFrame(blocks[1]!), { type: 'hello', seq: 9 });
+  assert.deepEqual(decodeFrame(blocks[1]!), { type: 'hello', seq: 9, nonce: 0x55 });
   // A run longer than any frame is dropped without growing the buffer.
   const noise = new Uint8Array(5000).fill(0x41);
   assert.deepEqual(s.push(noise.subarray(0, 2500)), []);
   assert.ok(s.pending <= s.maxBlock);
-  assert.deepEqual(s.push(Buffer.concat([noise.subarray(2500), Buffer.of(0), hello])).map((b) => decodeFrame(b)), [{ type: 'hello', seq: 9 }]);
+  assert.deepEqual(s.push(Buffer.concat([noise.subarray(2500), Buffer.of(0), hello])).map((b) => decodeFrame(b)), [{ type: 'hello', seq: 9, nonce: 0x55 }]);
   assert.equal(s.overflows, 1);
 });
 

@@ -34,7 +34,7 @@ test('a host that stops reading: the emulator drops and counts instead of blocki
   try {
     // A reader that never reads: each HELLO's answer (a LOG and INFO, about 230 bytes) piles up in the pty.
     const fd = openSync(qemu.ptyPath, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOCTTY);
-    let wire = Buffer.concat([Buffer.of(0), ...Array.from({ length: 1000 }, (_, i) => encodeFrame({ type: 'hello', seq: i }))]);
+    let wire = Buffer.concat([Buffer.of(0), ...Array.from({ length: 1000 }, (_, i) => encodeFrame({ type: 'hello', seq: i, nonce: i }))]);
     const until = Date.now() + 60_000;
     while (Date.now() < until) {
       try {

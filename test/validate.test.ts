@@ -126,7 +126,7 @@ test('INFO checks: another model CRC, a failed load, wrong sizes', async () => {
   await assert.rejects(run(model, bytes, { runtime: 'tflm', infoOverrides: { modelStatus: 24, arenaUsed: 2336, arenaSize: 2016 } }), /tflm runtime needs at least 2,336 bytes/);
   await assert.rejects(run(model, bytes, { infoOverrides: { modelStatus: 20 } }), /could not load the model: 20 UNSUPPORTED_OP/);
   await assert.rejects(run(model, bytes, { infoOverrides: { inputBytes: 100, outputCount: 3 } }), /input of 100 bytes.*3 outputs/);
-  await assert.rejects(run(model, bytes, { infoOverrides: { protocolVersion: 4 } }), /protocol version 4, this host 3/);
+  await assert.rejects(run(model, bytes, { infoOverrides: { protocolVersion: 5 } }), /protocol version 5, this host 4/);
 });
 
 test('the device\'s dropped serial bytes, as INFO reports them after the run', async () => {

@@ -1,4 +1,4 @@
-/* The request loop (app.h) for protocol version 3 (docs/protocol.md), and the
+/* The request loop (app.h) for protocol version 4 (docs/protocol.md), and the
  * device log (log.h) it sends as LOG frames. */
 #include "app.h"
 
@@ -7,12 +7,16 @@
 
 #include "frame.h"
 #include "hal.h"
+#include "image_codec.h"
 #include "log.h"
 #include "protocol.h"
 #include "runtime.h"
 #include "status.h"
 
-#define RX_MAX (PROTO_MAX_ENCODED - 1u) /* longest block between delimiters */
+/* Longest block between delimiters the device keeps: one INFER_CHUNK frame.
+ * Anything longer is NAKed at its delimiter (BAD_FRAME, with its sequence
+ * number when the header survived). */
+#define RX_MAX PROTO_RX_MAX_ENCODED
 
 /* INFO's runtime version: TML_RUNTIME_VERSION (a string literal) when the build
  * defines it (the emulator build passes -D, the Arduino sketch's tinyml_config.h
@@ -26,13 +30,30 @@ static const char *runtime_version(runtime_kind_t kind) {
 static const char *runtime_version(runtime_kind_t kind) { return kind == RUNTIME_NATIVE ? "native" : "tflm"; }
 #endif
 
+/* This boot's id, sent in INFO and in every LOG, so a host tells a reset device
+ * (line numbers restarting at 0) from replayed lines. Set from the first block
+ * the device hears after boot (a HELLO carries the host's random nonce; after a
+ * reset mid-run, another input's chunk) and the cycle counter; never 0. */
+static uint32_t s_boot_id;
+
+static void boot_id_from(const uint8_t *block, size_t n) {
+  if (s_boot_id != 0) return;
+  const uint32_t now = hal_cycles_now();
+  uint8_t c[4];
+  proto_put_u32(c, now);
+  s_boot_id = proto_crc32(proto_crc32(0, block, n), c, sizeof c);
+  if (s_boot_id == 0) s_boot_id = 1;
+}
+
+static void serial_write(const uint8_t *data, size_t n) { hal_serial_write(data, n); }
+
 /* ------------------------------------------------------------- device log */
 
 /* The last LOG_LINES lines, line number s at slot s % LOG_LINES (65536 is a
  * multiple, so the mapping survives the u16 wrap). Kept apart from s_app: the
  * runtime logs while app_init() loads the model. */
 #define LOG_LINES 8u
-#define LOG_PAYLOAD (PROTO_HEADER_BYTES + PROTO_LOG_MAX_TEXT + PROTO_CRC_BYTES)
+#define LOG_PAYLOAD (PROTO_HEADER_BYTES + PROTO_LOG_HEADER + PROTO_LOG_MAX_TEXT + PROTO_CRC_BYTES)
 
 static struct {
   char text[LOG_LINES][PROTO_LOG_MAX_TEXT];
@@ -42,10 +63,9 @@ static struct {
   uint16_t unsent;   /* of those, the newest `unsent` are still to be sent */
   char line[PROTO_LOG_MAX_TEXT];
   uint8_t line_len;
-  /* LOG frames have their own buffers: a line may be sent while an answer is
-   * being built in s_app.tx_payload (TFLM logs during Invoke). */
+  /* LOG frames have their own payload buffer: a line may be sent while an
+   * answer is being built in s_app.tx_payload (TFLM logs during Invoke). */
   uint8_t payload[LOG_PAYLOAD];
-  uint8_t wire[LOG_PAYLOAD + LOG_PAYLOAD / 254u + 2u];
 } s_log;
 
 static void log_end_line(void) {
@@ -102,12 +122,19 @@ static void log_flush(void) {
   while (s_log.unsent > 0) {
     const uint16_t seq = (uint16_t)(s_log.next_seq - s_log.unsent);
     const unsigned slot = seq % LOG_LINES;
-    memcpy(s_log.payload + PROTO_HEADER_BYTES, s_log.text[slot], s_log.len[slot]);
-    const size_t n = proto_frame_seal(s_log.payload, PROTO_MSG_LOG, seq, s_log.len[slot], s_log.wire);
+    proto_put_u32(s_log.payload + PROTO_HEADER_BYTES, s_boot_id);
+    memcpy(s_log.payload + PROTO_HEADER_BYTES + PROTO_LOG_HEADER, s_log.text[slot], s_log.len[slot]);
     s_log.unsent--;
-    if (n > 0) hal_serial_write(s_log.wire, n);
+    proto_frame_send(s_log.payload, PROTO_MSG_LOG, seq, PROTO_LOG_HEADER + s_log.len[slot], serial_write);
   }
 }
+
+/* One encoded input being assembled: chunk k holds bytes k*C .. k*C+len-1,
+ * chunk_len[k] = 0 while it has not arrived since the slot was last emptied. */
+typedef struct {
+  uint8_t bytes[TML_STAGING_BYTES];
+  uint16_t chunk_len[PROTO_CHUNKS_PER_SLOT];
+} input_slot_t;
 
 static struct {
   tml_status_t load_status;
@@ -117,8 +144,9 @@ static struct {
   uint8_t rx[RX_MAX];
   size_t rx_len;
   bool rx_overflow; /* the current block outgrew rx: NAK it (BAD_FRAME) at its delimiter */
+  input_slot_t slot[TML_INPUT_SLOTS];
+  /* Answers are sealed here and COBS-encoded on their way out (proto_frame_send): no wire buffer. */
   uint8_t tx_payload[PROTO_MAX_PAYLOAD];
-  uint8_t tx_wire[PROTO_MAX_ENCODED];
 } s_app;
 
 static uint8_t *tx_body(void) { return s_app.tx_payload + PROTO_HEADER_BYTES; }
@@ -127,8 +155,7 @@ static uint8_t *tx_body(void) { return s_app.tx_payload + PROTO_HEADER_BYTES; }
  * line about a request (a TFLM error during Invoke) reaches the host first. */
 static void send(uint8_t type, uint16_t seq, size_t body_len) {
   log_flush();
-  const size_t n = proto_frame_seal(s_app.tx_payload, type, seq, body_len, s_app.tx_wire);
-  if (n > 0) hal_serial_write(s_app.tx_wire, n);
+  proto_frame_send(s_app.tx_payload, type, seq, body_len, serial_write);
 }
 
 static void send_error(uint16_t seq, tml_status_t code, uint8_t detail) {
@@ -144,8 +171,10 @@ static void put_f32(uint8_t *p, float f) {
 }
 
 /* INFO's fixed part; then the board name and the runtime version, each a u8
- * length and that many ASCII bytes (docs/protocol.md). */
+ * length and that many ASCII bytes, then INFO_TAIL bytes (docs/protocol.md). */
 #define INFO_FIXED 60u
+#define INFO_TAIL 13u
+_Static_assert(INFO_FIXED + 2u * (1u + 255u) + INFO_TAIL <= PROTO_MAX_BODY, "INFO with two 255-byte strings fits a frame");
 
 static size_t put_string(uint8_t *b, size_t at, const char *s) {
   size_t len = s != NULL ? strlen(s) : 0;
@@ -181,23 +210,83 @@ static void send_info(uint16_t seq) {
   size_t at = INFO_FIXED;
   at = put_string(b, at, board->name);
   at = put_string(b, at, runtime_version(ri->kind));
-  send(PROTO_MSG_INFO, seq, at);
+  proto_put_u16(b + at, (uint16_t)TML_CHUNK_BYTES);
+  b[at + 2] = (uint8_t)TML_INPUT_SLOTS;
+  proto_put_u16(b + at + 3, (uint16_t)TML_STAGING_BYTES);
+  proto_put_u32(b + at + 5, (uint32_t)IMAGE_ENCODINGS_SUPPORTED);
+  proto_put_u32(b + at + 9, s_boot_id);
+  send(PROTO_MSG_INFO, seq, at + INFO_TAIL);
 }
 
-static void handle_infer(const proto_frame_t *f) {
+static void slot_empty(input_slot_t *s) { memset(s->chunk_len, 0, sizeof s->chunk_len); }
+
+/* INFER_CHUNK: slot u8, offset u16 (a multiple of the chunk size), then 1..C bytes. */
+static void handle_chunk(const proto_frame_t *f) {
+  if (f->body_len <= PROTO_CHUNK_HEADER || f->body_len > PROTO_CHUNK_HEADER + TML_CHUNK_BYTES) {
+    send_error(f->seq, TML_ERR_BAD_LENGTH, 0);
+    return;
+  }
+  const uint8_t slot = f->body[0];
+  const uint32_t offset = proto_get_u16(f->body + 1);
+  const uint32_t len = (uint32_t)(f->body_len - PROTO_CHUNK_HEADER);
+  if (slot >= TML_INPUT_SLOTS || offset % TML_CHUNK_BYTES != 0 || offset + len > TML_STAGING_BYTES) {
+    send_error(f->seq, TML_ERR_BAD_LENGTH, 1);
+    return;
+  }
+  input_slot_t *s = &s_app.slot[slot];
+  memcpy(s->bytes + offset, f->body + PROTO_CHUNK_HEADER, len);
+  s->chunk_len[offset / TML_CHUNK_BYTES] = (uint16_t)len;
+  send(PROTO_MSG_CHUNK_ACK, f->seq, 0);
+}
+
+/* INFER_RUN: slot u8, encoding u8, encoded length u16, CRC-32 of the decoded input u32. */
+static void handle_run(const proto_frame_t *f) {
   if (s_app.load_status != TML_OK) {
     send_error(f->seq, TML_ERR_MODEL_NOT_READY, (uint8_t)s_app.load_status);
     return;
   }
   const uint32_t n = s_app.info.output_count;
-  if (f->body_len != s_app.info.input_bytes || 8u + n > PROTO_MAX_BODY) {
+  if (f->body_len != PROTO_RUN_BODY || 8u + n > PROTO_MAX_BODY) {
     send_error(f->seq, TML_ERR_BAD_LENGTH, 0);
+    return;
+  }
+  const uint8_t slot = f->body[0], encoding = f->body[1];
+  const uint32_t len = proto_get_u16(f->body + 2), crc = proto_get_u32(f->body + 4);
+  if (slot >= TML_INPUT_SLOTS || len == 0 || len > TML_STAGING_BYTES) {
+    send_error(f->seq, TML_ERR_BAD_LENGTH, 1);
+    return;
+  }
+  if (encoding >= 32u || ((uint32_t)IMAGE_ENCODINGS_SUPPORTED >> encoding & 1u) == 0) {
+    send_error(f->seq, TML_ERR_BAD_ENCODING, encoding);
+    return;
+  }
+  input_slot_t *s = &s_app.slot[slot];
+  const uint32_t chunks = (len + TML_CHUNK_BYTES - 1u) / TML_CHUNK_BYTES;
+  for (uint32_t k = 0; k < chunks; ++k) {
+    const uint32_t want = k + 1u < chunks ? TML_CHUNK_BYTES : len - k * TML_CHUNK_BYTES;
+    /* A chunk of another length is from an earlier input of another size: missing too. */
+    if (s->chunk_len[k] != want) {
+      send_error(f->seq, TML_ERR_INPUT_INCOMPLETE, (uint8_t)(k < 255u ? k : 255u));
+      return;
+    }
+  }
+  /* Whatever happens next, these chunks have been used: a RUN sent again must
+   * come with its chunks again (a stale chunk can never be run twice). */
+  slot_empty(s);
+  int8_t *input = runtime_input_tensor();
+  const uint32_t input_bytes = s_app.info.input_bytes;
+  if (input == NULL || image_decode(encoding, s->bytes, len, input, input_bytes) != 0) {
+    send_error(f->seq, TML_ERR_INPUT_MISMATCH, 1);
+    return;
+  }
+  if (proto_crc32(0, (const uint8_t *)input, input_bytes) != crc) {
+    send_error(f->seq, TML_ERR_INPUT_MISMATCH, 2);
     return;
   }
   uint8_t *b = tx_body();
   int8_t *outputs = (int8_t *)(b + 8);
   uint32_t cycles = 0;
-  const tml_status_t st = runtime_invoke((const int8_t *)f->body, outputs, &cycles);
+  const tml_status_t st = runtime_invoke(NULL, outputs, &cycles);
   if (st != TML_OK) {
     send_error(f->seq, TML_ERR_INVOKE_FAILED, (uint8_t)st);
     return;
@@ -214,6 +303,7 @@ static void handle_infer(const proto_frame_t *f) {
 }
 
 static void handle_block(bool overflow) {
+  boot_id_from(s_app.rx, s_app.rx_len);
   proto_frame_t f;
   /* An overlong block (two frames whose delimiter was lost) still names the
    * first one's sequence number when its header is intact. */
@@ -225,7 +315,7 @@ static void handle_block(bool overflow) {
   }
   switch (f.type) {
     case PROTO_MSG_HELLO:
-      if (f.body_len != 0) {
+      if (f.body_len != 4) {
         send_error(f.seq, TML_ERR_BAD_LENGTH, 0);
       } else {
         /* A new host (or one that lost the first answers while opening the
@@ -235,8 +325,11 @@ static void handle_block(bool overflow) {
         send_info(f.seq);
       }
       break;
-    case PROTO_MSG_INFER:
-      handle_infer(&f);
+    case PROTO_MSG_INFER_CHUNK:
+      handle_chunk(&f);
+      break;
+    case PROTO_MSG_INFER_RUN:
+      handle_run(&f);
       break;
     default:
       send_error(f.seq, TML_ERR_BAD_TYPE, f.type);
@@ -283,6 +376,7 @@ static void log_load(void) {
 
 void app_init(const uint8_t *model, uint32_t model_len) {
   memset(&s_app, 0, sizeof s_app);
+  s_boot_id = 0;
   s_app.model_len = model_len;
   s_app.model_crc = model != NULL ? proto_crc32(0, model, model_len) : 0;
   s_app.load_status = runtime_init(model, model_len, &s_app.info);

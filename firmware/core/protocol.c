@@ -80,8 +80,8 @@ long proto_cobs_decode(const uint8_t *src, size_t n, uint8_t *dst) {
   return complete || n == 0 ? (long)out : -1;
 }
 
-size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t body_len, uint8_t *wire) {
-  if (body_len > PROTO_MAX_BODY) return 0;
+/* Seals the header and the CRC-32 around a body already in place; returns the payload length. */
+static size_t seal_payload(uint8_t *payload, uint8_t type, uint16_t seq, size_t body_len) {
   payload[0] = (uint8_t)PROTO_VERSION;
   payload[1] = type;
   proto_put_u16(payload + 2, seq);
@@ -89,9 +89,72 @@ size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t bod
   proto_put_u16(payload + 6, proto_crc16(payload, 6));
   const size_t crc_at = PROTO_HEADER_BYTES + body_len;
   proto_put_u32(payload + crc_at, proto_crc32(0, payload, crc_at));
-  const size_t n = proto_cobs_encode(payload, crc_at + PROTO_CRC_BYTES, wire);
+  return crc_at + PROTO_CRC_BYTES;
+}
+
+size_t proto_frame_seal(uint8_t *payload, uint8_t type, uint16_t seq, size_t body_len, uint8_t *wire) {
+  if (body_len > PROTO_MAX_BODY) return 0;
+  const size_t n = proto_cobs_encode(payload, seal_payload(payload, type, seq, body_len), wire);
   wire[n] = 0x00;
   return n + 1;
+}
+
+/* proto_frame_send()'s output: bytes gathered in a small buffer on the stack,
+ * so `write` is called once per 64 bytes rather than per COBS block (on USB
+ * CDC each call may become a packet). */
+typedef struct {
+  uint8_t buf[64];
+  size_t fill;
+  size_t total;
+  void (*write)(const uint8_t *data, size_t n);
+} send_buf_t;
+
+static void send_flush(send_buf_t *o) {
+  if (o->fill > 0) o->write(o->buf, o->fill);
+  o->fill = 0;
+}
+
+static void send_bytes(send_buf_t *o, const uint8_t *p, size_t n) {
+  o->total += n;
+  while (n > 0) {
+    size_t k = sizeof o->buf - o->fill;
+    if (k > n) k = n;
+    memcpy(o->buf + o->fill, p, k);
+    o->fill += k;
+    p += k;
+    n -= k;
+    if (o->fill == sizeof o->buf) send_flush(o);
+  }
+}
+
+size_t proto_frame_send(uint8_t *payload, uint8_t type, uint16_t seq, size_t body_len,
+                        void (*write)(const uint8_t *data, size_t n)) {
+  if (body_len > PROTO_MAX_BODY) return 0;
+  const size_t n = seal_payload(payload, type, seq, body_len);
+  send_buf_t o = {.fill = 0, .total = 0, .write = write};
+  /* The same blocks as proto_cobs_encode(): a code byte, then up to 254 bytes
+   * that are not 0x00; a full block consumes no zero and ends the frame when
+   * the payload ends with it. */
+  size_t i = 0;
+  for (;;) {
+    size_t j = i;
+    while (j < n && payload[j] != 0 && j - i < 254u) ++j;
+    const uint8_t code = (uint8_t)(j - i + 1u);
+    send_bytes(&o, &code, 1);
+    send_bytes(&o, payload + i, j - i);
+    if (code == 0xFFu) {
+      i = j;
+      if (i >= n) break;
+    } else if (j >= n) {
+      break;
+    } else {
+      i = j + 1u;
+    }
+  }
+  static const uint8_t delimiter = 0x00;
+  send_bytes(&o, &delimiter, 1);
+  send_flush(&o);
+  return o.total;
 }
 
 tml_status_t proto_frame_parse(uint8_t *block, size_t n, proto_frame_t *frame) {

@@ -112,10 +112,12 @@ tml_status_t runtime_init(const uint8_t *model, uint32_t model_len, runtime_info
   return st;
 }
 
+int8_t *runtime_input_tensor(void) { return s_rt.ready ? s_rt.act[0] : NULL; }
+
 tml_status_t runtime_invoke(const int8_t *input, int8_t *output, uint32_t *cycles) {
   if (!s_rt.ready) return TML_ERR_MODEL_NOT_READY;
   const tml_model_t *m = &s_rt.model;
-  memcpy(s_rt.act[0], input, m->fc[0].input_size);
+  if (input != NULL) memcpy(s_rt.act[0], input, m->fc[0].input_size);
 
   const uint32_t start = hal_cycles_now();
   uint32_t op = 0;

@@ -41,8 +41,15 @@ tml_status_t runtime_init(const uint8_t *model, uint32_t model_len, runtime_info
 /* Runs one inference: copies `input` (info.input_bytes) into the model's input
  * tensor (again before every run: an arena planner may reuse its bytes), runs
  * the model, copies the output (info.output_count) to `output`, and stores in
- * *cycles the hal_cycles_now() difference around the model run alone. */
+ * *cycles the hal_cycles_now() difference around the model run alone. With
+ * input == NULL the input tensor is used as it is: the caller has just written
+ * it through runtime_input_tensor(). */
 tml_status_t runtime_invoke(const int8_t *input, int8_t *output, uint32_t *cycles);
+
+/* The model's input tensor (info.input_bytes), to decode an input straight into
+ * it right before runtime_invoke(NULL, ...); NULL when no model is loaded. Its
+ * bytes are only valid until the next invoke (the planner may reuse them). */
+int8_t *runtime_input_tensor(void);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,9 @@ typedef enum {
   TML_ERR_BAD_LENGTH = 4,      /* body length wrong for the type */
   TML_ERR_MODEL_NOT_READY = 5, /* the model failed to load */
   TML_ERR_INVOKE_FAILED = 6,   /* the runtime failed */
+  TML_ERR_INPUT_INCOMPLETE = 7, /* INFER_RUN: a chunk of the input is missing; detail: the first missing chunk's index */
+  TML_ERR_INPUT_MISMATCH = 8,   /* INFER_RUN: the chunks do not decode to the input named by its CRC-32; the slot was emptied */
+  TML_ERR_BAD_ENCODING = 9,     /* INFER_RUN: an input encoding the device does not offer; detail: the encoding */
 
   /* Model load errors (INFO status, ERROR detail). */
   TML_ERR_MODEL_IDENTIFIER = 16, /* not "TFL3" */

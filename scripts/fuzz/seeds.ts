@@ -3,6 +3,7 @@
  * small valid int8 .tflite files written by our writer, and a few valid frames
  * as the host sends them. Deterministic: the same bytes on every run.
  */
+import { crc32 } from '../../src/protocol/crc32.ts';
 import { encodeFrame } from '../../src/protocol/frames.ts';
 import { writeTflite } from '../../src/tflite/writer.ts';
 import type { Int8Model } from '../../src/model/types.ts';
@@ -29,19 +30,26 @@ export function frameTargetModel(): { model: Int8Model; bytes: Uint8Array } {
   return seedModels()[0]!;
 }
 
-/** Frames as the host sends them to that device: HELLO, INFER (right and wrong sizes), several at once. */
+/** Frames as the host sends them to that device: HELLO, an input in chunks and its INFER_RUN (right and wrong), several at once. */
 export function seedFrames(inputBytes: number): Array<{ name: string; bytes: Uint8Array }> {
   const input = Int8Array.from({ length: inputBytes }, (_, i) => ((i * 37) % 256) - 128);
-  const hello = encodeFrame({ type: 'hello', seq: 1 });
-  const infer = encodeFrame({ type: 'infer', seq: 2, input });
-  const short = encodeFrame({ type: 'infer', seq: 3, input: input.subarray(0, inputBytes - 1) });
+  const raw = new Uint8Array(input.buffer, input.byteOffset, input.length);
+  const hello = encodeFrame({ type: 'hello', seq: 1, nonce: 0x5eed });
+  const chunks = Buffer.concat(
+    Array.from({ length: Math.ceil(inputBytes / 256) }, (_, k) =>
+      encodeFrame({ type: 'infer-chunk', seq: 10 + k, slot: 0, offset: 256 * k, data: raw.subarray(256 * k, 256 * k + 256) }),
+    ),
+  );
+  const run = encodeFrame({ type: 'infer-run', seq: 2, slot: 0, encoding: 0, length: inputBytes, crc32: crc32(raw) });
+  const badCrc = encodeFrame({ type: 'infer-run', seq: 3, slot: 0, encoding: 0, length: inputBytes, crc32: crc32(raw) ^ 1 });
   const error = encodeFrame({ type: 'error', seq: 4, code: 1, detail: 0 });
   return [
     { name: 'hello', bytes: hello },
-    { name: 'infer', bytes: infer },
-    { name: 'infer_short', bytes: short },
+    { name: 'chunks_run', bytes: Uint8Array.from([...chunks, ...run]) },
+    { name: 'run_alone', bytes: run },
+    { name: 'chunks_bad_crc', bytes: Uint8Array.from([...chunks, ...badCrc]) },
     { name: 'error_from_host', bytes: error },
-    { name: 'hello_infer_infer', bytes: Uint8Array.from([...hello, ...infer, ...infer]) },
+    { name: 'hello_chunks_run_run', bytes: Uint8Array.from([...hello, ...chunks, ...run, ...run]) },
     { name: 'noise_then_hello', bytes: Uint8Array.from([0x13, 0x37, 0x00, ...hello]) },
   ];
 }

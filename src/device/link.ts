@@ -5,17 +5,19 @@
  * sends while nobody has the port open, so HELLO is repeated (every 200 ms by
  * default) until an INFO answers one of them.
  *
- * infer(): keeps `window` INFER requests in flight so the device never waits for
- * the link, matches RESULTs by sequence number, and resends a request with the
- * same sequence number when its answer is late or lost, when the device NAKs it
- * (BAD_FRAME naming its sequence number: the header survived, the body did not),
- * or when its answer arrives damaged but names it. Only that request is resent
- * and charged; a BAD_FRAME that names nothing (the header was hit) resends
- * nothing: the lost request is found when later answers overtake it, or by its
- * timeout. The device recomputes, the host keeps the first answer. Answers to
- * sequence numbers not outstanding — duplicates, late answers to resent
- * requests, leftovers from HELLO — are dropped, so each sample is counted
- * exactly once.
+ * infer(): each input, encoded in the shortest encoding the device offers
+ * (encodeForLink), goes into a free device slot as INFER_CHUNKs of INFO's chunk
+ * size followed at once by its INFER_RUN; with two slots the next input streams
+ * while the device runs this one, and at most `window` frames are unanswered.
+ * A fault costs one chunk: a chunk the device NAKs (BAD_FRAME naming it) is sent
+ * again at once, with its RUN after it; a RUN that finds a chunk missing
+ * (INPUT_INCOMPLETE) gets the chunks not acknowledged and is sent again; one
+ * whose chunks decode to another input (INPUT_MISMATCH: its CRC-32 differs, a
+ * stale chunk) gets every chunk again. A RUN whose answer is overtaken by three
+ * later answers, or a link silent for `timeoutMs`, is a loss.
+ * Answers to sequence numbers not on their way (duplicates, late answers to
+ * resent requests, leftovers from HELLO) are dropped, and a sample's first
+ * RESULT is the one kept, so each sample is counted exactly once.
  *
  * Sequence numbers run 0..0xFFFE and wrap; 0xFFFF is reserved for BAD_FRAME.
  *
@@ -28,13 +30,15 @@
  * LOG frames (the device log) may arrive at any time, in any exchange or none:
  * they never answer a request. Each line is kept once in `deviceLog` and passed
  * to `onLog`: the device replays the lines it kept after every HELLO, and its
- * line numbers tell a replayed line (already had) from a new one.
+ * line numbers tell a replayed line (already had) from a new one; a line with
+ * another boot id comes from a device that restarted and numbers from 0 again.
  */
 import {
   decodeFrame,
   describeErrorCode,
   encodeFrame,
   ErrorCode,
+  int8Bytes,
   FrameError,
   MessageType,
   SEQ_UNKNOWN,
@@ -44,6 +48,9 @@ import {
   type ResultMessage,
 } from '../protocol/frames.ts';
 import { FrameSplitter } from '../protocol/frame-parser.ts';
+import { crc32 } from '../protocol/crc32.ts';
+import { encodeForLink } from '../protocol/image-codec.ts';
+import { randomInt } from 'node:crypto';
 import {
   DeviceModelError,
   DeviceReportedError,
@@ -64,16 +71,16 @@ export interface HandshakeOptions {
 }
 
 export interface InferOptions {
-  /** Requests in flight; default 4. */
+  /** Frames (chunks and runs) unanswered at most; default 16. */
   readonly window?: number;
   /** Time a request may wait for its answer before it is sent again; default 2000 ms. */
   readonly timeoutMs?: number;
   /** Resends allowed per sample for a lost request or answer (timeout, overtaken) before infer() fails; default 5. */
   readonly retries?: number;
   /**
-   * Resends allowed per sample for a damaged request or answer that names it
-   * (a NAK proves the device alive and reading, so the budget is larger: at
-   * 1e-3 byte faults over half of 790-byte INFERs are hit); default 50.
+   * Resends allowed per sample for a damaged request or answer that names it,
+   * or a run that found its input incomplete or different (each proves the
+   * device alive and reading, so the budget is larger); default 50.
    */
   readonly nakRetries?: number;
   /** Called after each sample is answered, with (answered, total). */
@@ -142,7 +149,10 @@ export interface DeviceLinkOptions {
   readonly onLog?: (line: string) => void;
 }
 
-const DEFAULTS = { window: 4, timeoutMs: 2000, retries: 5, nakRetries: 50, handshakeMs: 10_000, helloMs: 200 } as const;
+/** Answers to later requests that may overtake a run's answer before it is presumed lost (see overtake()). */
+const OVERTAKEN_AFTER = 2;
+
+const DEFAULTS = { window: 16, timeoutMs: 2000, retries: 5, nakRetries: 50, handshakeMs: 10_000, helloMs: 200 } as const;
 
 export class DeviceLink {
   readonly stats: LinkStats = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badFrames: 0, deviceBadFrames: 0, deviceBadFramesUnnamed: 0, logLinesLost: 0 };
@@ -151,6 +161,7 @@ export class DeviceLink {
   /** The device log lines received over this link, each once, in order. */
   readonly deviceLog: string[] = [];
   private lastLogSeq: number | null = null;
+  private logBootId: number | null = null;
   private readonly splitter = new FrameSplitter();
   private seq = 0;
   private handler: ((msg: Message) => void) | null = null;
@@ -226,9 +237,16 @@ export class DeviceLink {
     }
   }
 
-  /** Keeps a line whose number follows the last one kept (within half the u16 range); a replayed one is dropped. */
+  /**
+   * Keeps a line whose number follows the last one kept (within half the u16
+   * range); a replayed one is dropped. Line numbers count from 0 at the device's
+   * boot: a line from another boot id (the device restarted) starts the count again.
+   */
   private onLogLine(msg: LogMessage): void {
-    // Line numbers count from 0 at the device's boot.
+    if (msg.bootId !== this.logBootId) {
+      this.logBootId = msg.bootId;
+      this.lastLogSeq = null;
+    }
     const ahead = this.lastLogSeq === null ? msg.seq + 1 : (msg.seq - this.lastLogSeq) & 0xffff;
     if (ahead === 0 || ahead >= 0x8000) return;
     this.stats.logLinesLost += ahead - 1;
@@ -295,7 +313,7 @@ export class DeviceLink {
         sent.add(seq);
         hellos++;
         // A leading 0x00 ends whatever partial frame the device may hold from an earlier session.
-        const frame = encodeFrame({ type: 'hello', seq });
+        const frame = encodeFrame({ type: 'hello', seq, nonce: randomInt(0x1_0000_0000) });
         const wire = hellos === 1 ? Uint8Array.of(0, ...frame) : frame;
         this.stats.framesSent++;
         this.transport.write(wire).catch(fail);
@@ -340,8 +358,8 @@ export class DeviceLink {
    * Runs every input on the device and returns the outputs in input order.
    * @param inputs one int8 tensor per sample, each INFO's `inputBytes` long
    * @throws DeviceTimeoutError naming the sample when one exhausts its retries;
-   *         DeviceReportedError when the device answers with an ERROR other than
-   *         BAD_FRAME; TransportClosedError; InterruptedError on abort
+   *         DeviceReportedError when the device answers with an ERROR the link
+   *         does not recover from; TransportClosedError; InterruptedError on abort
    */
   infer(inputs: readonly Int8Array[], options: InferOptions = {}): Promise<InferResult> {
     const info = this.info;
@@ -361,21 +379,35 @@ export class DeviceLink {
     const where = this.transport.description;
 
     return this.session<InferResult>(options.signal, ({ resolve, fail, timers, ended }) => {
-      interface Pending {
-        readonly index: number;
+      /** One frame of a job: chunk k (k >= 0) or the job's INFER_RUN (k = -1). */
+      interface Request {
+        readonly seq: number;
         readonly frame: Uint8Array;
-        attempts: number;
-        /** Resends for a NAK or a damaged answer naming it. */
-        naks: number;
-        /** Resends for a lost request or answer. */
-        losses: number;
-        /** Transmission order of its latest sending (answers come back in this order from a serial device). */
+        readonly job: Job;
+        readonly chunk: number;
+        /** Transmission order of its latest sending (a serial device answers in this order); -1 before the first. */
         order: number;
-        /** Answers to requests transmitted after this one that arrived before its own. */
-        overtaken: number;
-        timer: NodeJS.Timeout | null;
       }
-      const pending = new Map<number, Pending>();
+      /** One sample on its way: its chunks and INFER_RUN, in one device slot. */
+      interface Job {
+        readonly index: number;
+        readonly slot: number;
+        readonly chunks: Request[];
+        readonly run: Request;
+        /** CHUNK_ACK received for chunk k since it was last (re)sent in full. */
+        readonly acked: boolean[];
+        /** INFER_RUN transmissions whose answer is still due: an INCOMPLETE to one of several is stale. */
+        runsDue: number;
+        /** Answers to later requests that arrived while the run's answer is due. */
+        overtaken: number;
+        attempts: number;
+        naks: number;
+        losses: number;
+      }
+      const bySeq = new Map<number, Request>();
+      const active = new Set<Job>();
+      const freeSlots = Array.from({ length: info.inputSlots }, (_, i) => info.inputSlots - 1 - i);
+      const queue: Request[] = [];
       let next = 0;
       let done = 0;
       let resends = 0;
@@ -385,138 +417,259 @@ export class DeviceLink {
       const started = performance.now();
       let lastProgress = started;
 
-      // A request is presumed lost when the device has made no progress for
-      // timeoutMs (no answer at all), not when it merely waited behind the
-      // window: a slow or loaded device must not trigger a storm of resends.
-      const arm = (seq: number, p: Pending, ms: number) => {
-        if (p.timer) {
-          clearTimeout(p.timer);
-          timers.delete(p.timer);
+      const outstanding = () => {
+        let n = 0;
+        for (const j of active) {
+          for (const c of j.chunks) if (c.order >= 0 && !j.acked[c.chunk]) n++;
+          n += j.runsDue;
         }
-        p.timer = setTimeout(() => {
-          timers.delete(p.timer!);
-          p.timer = null;
-          const quiet = performance.now() - lastProgress;
-          if (quiet < timeoutMs) arm(seq, p, timeoutMs - quiet);
-          else resend(seq, p, `no answer within ${timeoutMs} ms`);
-        }, ms);
-        timers.add(p.timer);
+        return n;
       };
-      const transmit = (seq: number, p: Pending) => {
+      const transmit = (r: Request) => {
         if (ended()) return;
         this.stats.framesSent++;
-        p.order = transmissions++;
-        p.overtaken = 0;
-        this.transport.write(p.frame).catch(fail);
-        arm(seq, p, timeoutMs);
+        r.order = transmissions++;
+        if (r.chunk < 0) {
+          r.job.runsDue++;
+          r.job.overtaken = 0;
+        }
+        this.transport.write(r.frame).catch(fail);
       };
-      const resend = (seq: number, p: Pending, why: string, named = false) => {
-        if (named ? p.naks >= nakRetries : p.losses >= retries) {
+      /** Charges one attempt to the job; false (and the run failed) when its budget is spent. */
+      const charge = (job: Job, why: string, named: boolean): boolean => {
+        if (named ? job.naks >= nakRetries : job.losses >= retries) {
           const advice = named
             ? 'the link damages most frames: check the cable and the port'
             : 'the link is losing frames or the device hangs: reset it, check the cable, or raise --timeout';
           fail(
             new DeviceTimeoutError(
-              `sample ${p.index} (sequence ${seq}) got no valid answer from ${where} after ${p.attempts} attempts ` +
-                `(${p.losses} lost, ${p.naks} damaged; last: ${why}); ${advice}`,
-              p.index,
-              seq,
-              p.attempts,
+              `sample ${job.index} (sequence ${job.run.seq}) got no valid answer from ${where} after ${job.attempts} attempts ` +
+                `(${job.losses} lost, ${job.naks} damaged; last: ${why}); ${advice}`,
+              job.index,
+              job.run.seq,
+              job.attempts,
             ),
           );
-          return;
+          return false;
         }
-        p.attempts++;
-        resends++;
-        if (named) {
-          p.naks++;
-          nakResends++;
-        } else p.losses++;
-        transmit(seq, p);
+        job.attempts++;
+        if (named) job.naks++;
+        else job.losses++;
+        return true;
       };
-      const fill = () => {
-        while (pending.size < window && next < count) {
-          const index = next++;
-          const input = inputs[index]!;
-          if (input.length !== info.inputBytes) {
-            fail(new RangeError(`sample ${index} has ${input.length} input bytes, the device expects ${info.inputBytes}`));
-            return;
-          }
-          const seq = this.nextSeq();
-          const p: Pending = { index, frame: encodeFrame({ type: 'infer', seq, input }), attempts: 1, naks: 0, losses: 0, order: 0, overtaken: 0, timer: null };
-          pending.set(seq, p);
-          transmit(seq, p);
+      const resendFrame = (r: Request, named: boolean) => {
+        resends++;
+        if (named) nakResends++;
+        transmit(r);
+      };
+      /** One chunk again, and the run after it when the run had already gone (it will find the chunk missing). */
+      const resendChunk = (r: Request, why: string) => {
+        const job = r.job;
+        if (!charge(job, why, true)) return;
+        resendFrame(r, true);
+        if (job.run.order >= 0) resendFrame(job.run, true);
+      };
+      /** The chunks not acknowledged (all of them with `all`: the device emptied the slot), then the run. */
+      const resendJob = (job: Job, why: string, named: boolean, all: boolean) => {
+        if (!charge(job, why, named)) return;
+        if (!named) job.runsDue = 0; // answers presumed lost
+        for (const c of job.chunks) {
+          if (all) job.acked[c.chunk] = false;
+          if (c.order >= 0 && !job.acked[c.chunk]) resendFrame(c, named);
         }
-        if (done === count) {
+        if (job.run.order >= 0) resendFrame(job.run, named);
+      };
+      const finish = (job: Job) => {
+        active.delete(job);
+        bySeq.delete(job.run.seq);
+        for (const c of job.chunks) bySeq.delete(c.seq);
+        freeSlots.push(job.slot);
+      };
+      const start = (): boolean => {
+        const index = next;
+        const input = inputs[index]!;
+        if (input.length !== info.inputBytes) {
+          fail(new RangeError(`sample ${index} has ${input.length} input bytes, the device expects ${info.inputBytes}`));
+          return false;
+        }
+        const { encoding, bytes } = encodeForLink(input, info.encodings);
+        if (bytes.length > info.stagingBytes) {
+          fail(new RangeError(`sample ${index} is ${bytes.length} bytes once encoded, the device holds at most ${info.stagingBytes}`));
+          return false;
+        }
+        next++;
+        const slot = freeSlots.pop()!;
+        const chunks: Request[] = [];
+        const job: Job = {
+          index,
+          slot,
+          chunks,
+          run: null as unknown as Request,
+          acked: [],
+          runsDue: 0,
+          overtaken: 0,
+          attempts: 1,
+          naks: 0,
+          losses: 0,
+        };
+        for (let offset = 0, k = 0; offset < bytes.length; offset += info.chunkBytes, k++) {
+          const seq = this.nextSeq();
+          const data = bytes.subarray(offset, offset + info.chunkBytes);
+          const r: Request = { seq, frame: encodeFrame({ type: 'infer-chunk', seq, slot, offset, data }), job, chunk: k, order: -1 };
+          chunks.push(r);
+          job.acked.push(false);
+          bySeq.set(seq, r);
+          queue.push(r);
+        }
+        const seq = this.nextSeq();
+        const crc = crc32(int8Bytes(input));
+        const run: Request = { seq, frame: encodeFrame({ type: 'infer-run', seq, slot, encoding, length: bytes.length, crc32: crc }), job, chunk: -1, order: -1 };
+        (job as { run: Request }).run = run;
+        bySeq.set(seq, run);
+        queue.push(run);
+        active.add(job);
+        return true;
+      };
+      const pump = () => {
+        for (;;) {
+          if (queue.length === 0) {
+            if (freeSlots.length === 0 || next >= count || !start()) break;
+          }
+          if (outstanding() >= window) break;
+          transmit(queue.shift()!);
+        }
+        if (done === count && !ended()) {
           resolve({ count, width, outputs, top1, cycles, wallMs: performance.now() - started, resends, nakResends, staleAnswers: stale });
         }
       };
-      const accept = (msg: ResultMessage, p: Pending) => {
+      /**
+       * A run whose answer later answers overtook was lost, or its answer was: send it again now. A serial
+       * device answers in order, so one overtaking answer is proof; OVERTAKEN_AFTER of them leave room for
+       * a transport that reorders a little, and still act long before the other slot runs dry.
+       */
+      const overtakenAfter = Math.min(window, OVERTAKEN_AFTER);
+      const overtake = (order: number) => {
+        for (const job of [...active]) {
+          if (job.runsDue > 0 && job.run.order < order && ++job.overtaken > overtakenAfter && active.has(job)) {
+            resendJob(job, `overtaken by ${overtakenAfter + 1} later answers`, false, false);
+          }
+        }
+      };
+      const accept = (msg: ResultMessage, job: Job) => {
         if (msg.outputs.length !== width) {
-          fail(
-            new DeviceReportedError(
-              `the device answered sample ${p.index} with ${msg.outputs.length} outputs, but INFO announced ${width}`,
-              0,
-              0,
-              p.index,
-            ),
-          );
+          fail(new DeviceReportedError(`the device answered sample ${job.index} with ${msg.outputs.length} outputs, but INFO announced ${width}`, 0, 0, job.index));
           return;
         }
-        outputs.set(msg.outputs, p.index * width);
-        top1[p.index] = msg.top1;
-        cycles[p.index] = msg.cycles;
+        outputs.set(msg.outputs, job.index * width);
+        top1[job.index] = msg.top1;
+        cycles[job.index] = msg.cycles;
         done++;
-        options.onAnswer?.(p.index, msg);
+        options.onAnswer?.(job.index, msg);
         options.onProgress?.(done, count);
       };
+      const refuse = (msg: { code: number; detail: number }, job: Job) =>
+        fail(
+          new DeviceReportedError(
+            `the device refused sample ${job.index}: ERROR ${describeErrorCode(msg.code)}, detail ${describeErrorCode(msg.detail)}`,
+            msg.code,
+            msg.detail,
+            job.index,
+          ),
+        );
 
       this.handler = (msg) => {
+        const r = bySeq.get(msg.seq);
         if (msg.type === 'error' && msg.code === ErrorCode.BAD_FRAME) {
           this.stats.deviceBadFrames++;
-          const p = pending.get(msg.seq);
-          if (p) resend(msg.seq, p, 'the device reported BAD_FRAME', true);
-          else if (msg.seq === SEQ_UNKNOWN) this.stats.deviceBadFramesUnnamed++;
+          if (r) {
+            lastProgress = performance.now();
+            if (r.chunk >= 0) resendChunk(r, 'the device reported BAD_FRAME');
+            else {
+              r.job.runsDue = Math.max(0, r.job.runsDue - 1);
+              if (charge(r.job, 'the device reported BAD_FRAME', true)) resendFrame(r, true);
+            }
+          } else if (msg.seq === SEQ_UNKNOWN) this.stats.deviceBadFramesUnnamed++;
           return;
         }
-        const p = pending.get(msg.seq);
-        if (!p || (msg.type !== 'result' && msg.type !== 'error')) {
+        if (!r || (msg.type !== 'result' && msg.type !== 'error' && msg.type !== 'chunk-ack')) {
           stale++;
           return;
         }
-        pending.delete(msg.seq);
-        if (p.timer) {
-          clearTimeout(p.timer);
-          timers.delete(p.timer);
-        }
-        if (msg.type === 'error') {
-          fail(
-            new DeviceReportedError(
-              `the device refused sample ${p.index}: ERROR ${describeErrorCode(msg.code)}, detail ${describeErrorCode(msg.detail)}`,
-              msg.code,
-              msg.detail,
-              p.index,
-            ),
-          );
+        const job = r.job;
+        lastProgress = performance.now();
+        if (r.chunk >= 0) {
+          if (msg.type !== 'chunk-ack') {
+            if (msg.type === 'error') refuse(msg, job);
+            else stale++;
+            return;
+          }
+          if (job.acked[r.chunk]) stale++;
+          job.acked[r.chunk] = true;
+          overtake(r.order);
+          pump();
           return;
         }
-        lastProgress = performance.now();
-        // The device answers in order: more than `window` answers overtaking a
-        // request mean it was lost on the way (or its answer was); send it again
-        // now rather than at the end of the run.
-        for (const [qs, q] of [...pending]) {
-          if (q.order < p.order && ++q.overtaken > window && pending.has(qs)) resend(qs, q, `overtaken by ${window + 1} later answers`);
+        if (msg.type === 'chunk-ack') {
+          stale++;
+          return;
         }
-        accept(msg, p);
-        fill();
+        job.runsDue = Math.max(0, job.runsDue - 1);
+        if (msg.type === 'error') {
+          if (msg.code !== ErrorCode.INPUT_INCOMPLETE && msg.code !== ErrorCode.INPUT_MISMATCH) {
+            refuse(msg, job);
+            return;
+          }
+          // An answer to an earlier sending of this run: the latest one is still on its way.
+          if (job.runsDue > 0) return;
+          if (msg.code === ErrorCode.INPUT_INCOMPLETE) {
+            // The device names the first chunk it lacks; if the host thought it had them all, the slot was emptied (a reset).
+            const k = msg.detail;
+            const all = job.acked.every(Boolean);
+            if (k < job.acked.length) job.acked[k] = false;
+            resendJob(job, `chunk ${k} did not arrive`, true, all);
+          } else {
+            resendJob(job, 'its chunks did not decode to the input', true, true);
+          }
+          return;
+        }
+        finish(job);
+        overtake(r.order);
+        accept(msg, job);
+        pump();
       };
-      // An answer damaged after its header still names its request: ask again now.
+      // An answer damaged after its header still names its request.
       this.problemHandler = (err) => {
-        if (err.seq === null || (err.typeCode !== MessageType.RESULT && err.typeCode !== MessageType.ERROR)) return;
-        const p = pending.get(err.seq);
-        if (p) resend(err.seq, p, `its answer arrived damaged (${err.message})`, true);
+        if (err.seq === null) return;
+        const r = bySeq.get(err.seq);
+        if (!r) return;
+        lastProgress = performance.now();
+        if (r.chunk >= 0) {
+          // A damaged CHUNK_ACK: the chunk most likely arrived; the run will say if not. A damaged ERROR was its NAK.
+          if (err.typeCode === MessageType.ERROR) resendChunk(r, `its answer arrived damaged (${err.message})`);
+          return;
+        }
+        if (err.typeCode !== MessageType.RESULT && err.typeCode !== MessageType.ERROR) return;
+        r.job.runsDue = Math.max(0, r.job.runsDue - 1);
+        if (r.job.runsDue > 0) return;
+        // A RESULT means the device emptied the slot: every chunk again.
+        resendJob(r.job, `its answer arrived damaged (${err.message})`, true, err.typeCode === MessageType.RESULT);
       };
-      fill();
+      // The last resort: no answer at all for timeoutMs (a lost frame nothing overtook, a device that hung).
+      const watchdog = (ms: number) => {
+        const t = setTimeout(() => {
+          timers.delete(t);
+          const quiet = performance.now() - lastProgress;
+          if (quiet >= timeoutMs) {
+            lastProgress = performance.now();
+            for (const job of [...active]) if (active.has(job)) resendJob(job, `no answer within ${timeoutMs} ms`, false, false);
+            if (ended()) return;
+            watchdog(timeoutMs);
+          } else watchdog(timeoutMs - quiet);
+        }, ms);
+        timers.add(t);
+      };
+      watchdog(timeoutMs);
+      pump();
     });
   }
 

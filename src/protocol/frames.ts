@@ -1,5 +1,5 @@
 /**
- * Messages of protocol version 3 (docs/protocol.md) and their wire form:
+ * Messages of protocol version 4 (docs/protocol.md) and their wire form:
  * `COBS(payload) 0x00` with payload = version u8, type u8, seq u16 LE, body
  * length u16 LE, CRC-16 LE of those six bytes, body, CRC-32 LE of everything
  * before it. Pure functions: encodeFrame turns a message into wire bytes,
@@ -12,7 +12,7 @@ import { cobsDecodePrefix, cobsEncode } from './cobs.ts';
 import { crc16 } from './crc16.ts';
 import { crc32 } from './crc32.ts';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** version, type, seq u16, body length u16, CRC-16 of those six bytes. */
 export const HEADER_BYTES = 8;
 export const CRC_BYTES = 4;
@@ -24,13 +24,18 @@ export const MAX_ENCODED = MAX_PAYLOAD + Math.floor(MAX_PAYLOAD / 254) + 2;
 export const SEQ_UNKNOWN = 0xffff;
 /** Longest LOG text (PROTO_LOG_MAX_TEXT). */
 export const MAX_LOG_TEXT = 160;
+/** INFER_CHUNK's body before the data: slot u8, offset u16. */
+export const CHUNK_HEADER = 3;
 
 export const MessageType = {
   HELLO: 0x01,
-  INFER: 0x02,
+  // 0x02 was version 3's one-frame INFER: retired, inputs travel in chunks.
+  INFER_CHUNK: 0x03,
+  INFER_RUN: 0x04,
   INFO: 0x81,
   RESULT: 0x82,
   LOG: 0x83,
+  CHUNK_ACK: 0x84,
   ERROR: 0x7f,
 } as const;
 
@@ -76,16 +81,47 @@ export interface DeviceInfo {
   readonly board: string;
   /** TML_RUNTIME_VERSION of the firmware build, e.g. "native (tinyml-deploy 0.1.0)", or just "native" / "tflm". */
   readonly runtimeVersion: string;
+  /** Largest INFER_CHUNK data (C); chunk k starts at k * C. */
+  readonly chunkBytes: number;
+  /** Inputs the device can assemble at once (INFER_CHUNK / INFER_RUN slot numbers 0 .. inputSlots-1). */
+  readonly inputSlots: number;
+  /** Largest encoded input a slot holds. */
+  readonly stagingBytes: number;
+  /** Input encodings the device decodes, bit e for encoding e (image-codec.ts). */
+  readonly encodings: number;
+  /** This boot's id (never 0): changes when the device restarts; LOG frames carry it too. */
+  readonly bootId: number;
 }
 
 export interface HelloMessage {
   readonly type: 'hello';
   readonly seq: number;
+  /** The host's random u32: the device's boot id derives from the first block it hears. */
+  readonly nonce: number;
 }
-export interface InferMessage {
-  readonly type: 'infer';
+/** Bytes `offset` .. of the encoded input being assembled in `slot`. */
+export interface InferChunkMessage {
+  readonly type: 'infer-chunk';
   readonly seq: number;
-  readonly input: Int8Array;
+  readonly slot: number;
+  /** A multiple of INFO's chunkBytes. */
+  readonly offset: number;
+  /** 1 .. chunkBytes bytes. */
+  readonly data: Uint8Array;
+}
+/** Decode the `length` encoded bytes of `slot` and run them. */
+export interface InferRunMessage {
+  readonly type: 'infer-run';
+  readonly seq: number;
+  readonly slot: number;
+  readonly encoding: number;
+  readonly length: number;
+  /** CRC-32 of the decoded input tensor. */
+  readonly crc32: number;
+}
+export interface ChunkAckMessage {
+  readonly type: 'chunk-ack';
+  readonly seq: number;
 }
 export interface InfoMessage {
   readonly type: 'info';
@@ -113,10 +149,20 @@ export interface ErrorMessage {
 export interface LogMessage {
   readonly type: 'log';
   readonly seq: number;
+  /** The boot id of the device that wrote the line (INFO's bootId): line numbers restart at each boot. */
+  readonly bootId: number;
   /** Printable ASCII, at most MAX_LOG_TEXT characters. */
   readonly text: string;
 }
-export type Message = HelloMessage | InferMessage | InfoMessage | ResultMessage | ErrorMessage | LogMessage;
+export type Message =
+  | HelloMessage
+  | InferChunkMessage
+  | InferRunMessage
+  | ChunkAckMessage
+  | InfoMessage
+  | ResultMessage
+  | ErrorMessage
+  | LogMessage;
 
 /**
  * Which check failed: 'header' (the header's CRC-16: nothing in the frame can be
@@ -141,7 +187,11 @@ export class FrameError extends TinymlError {
 }
 
 const INFO_FIXED = 60;
+/** After INFO's strings: chunk bytes u16, slots u8, staging bytes u16, encodings u32, boot id u32. */
+const INFO_TAIL = 13;
 const RESULT_FIXED = 8;
+const RUN_BODY = 8;
+const LOG_HEADER = 4;
 
 function checkSeq(seq: number): void {
   if (!Number.isInteger(seq) || seq < 0 || seq > 0xffff) throw new RangeError(`sequence number ${seq} is not a u16`);
@@ -152,7 +202,7 @@ function encodeInfoBody(info: DeviceInfo): Uint8Array {
   const version = asciiField(info.runtimeVersion, 'runtime version');
   const minRank = info.modelStatus === 0 ? 1 : 0;
   if (info.inputDims.length < minRank || info.inputDims.length > 4) throw new RangeError(`input rank ${info.inputDims.length} not in ${minRank}..4`);
-  const body = new Uint8Array(INFO_FIXED + 1 + name.length + 1 + version.length);
+  const body = new Uint8Array(INFO_FIXED + 1 + name.length + 1 + version.length + INFO_TAIL);
   const v = new DataView(body.buffer);
   v.setUint8(0, info.protocolVersion);
   v.setUint8(1, RUNTIMES.indexOf(info.runtime));
@@ -178,6 +228,11 @@ function encodeInfoBody(info: DeviceInfo): Uint8Array {
     body.set(field, at + 1);
     at += 1 + field.length;
   }
+  v.setUint16(at, info.chunkBytes, true);
+  v.setUint8(at + 2, info.inputSlots);
+  v.setUint16(at + 3, info.stagingBytes, true);
+  v.setUint32(at + 5, info.encodings >>> 0, true);
+  v.setUint32(at + 9, info.bootId >>> 0, true);
   return body;
 }
 
@@ -194,7 +249,9 @@ function printable(bytes: Uint8Array): string {
 
 function decodeInfoBody(body: Uint8Array, seq: number): DeviceInfo {
   const tooShort = () => new FrameError('length', `INFO body of ${body.length} bytes is too short for its strings`, seq);
-  if (body.length < INFO_FIXED + 2) throw new FrameError('length', `INFO body of ${body.length} bytes, expected at least ${INFO_FIXED + 2}`, seq);
+  if (body.length < INFO_FIXED + 2 + INFO_TAIL) {
+    throw new FrameError('length', `INFO body of ${body.length} bytes, expected at least ${INFO_FIXED + 2 + INFO_TAIL}`, seq);
+  }
   const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const strings: string[] = [];
   let at = INFO_FIXED;
@@ -205,8 +262,14 @@ function decodeInfoBody(body: Uint8Array, seq: number): DeviceInfo {
     strings.push(printable(body.subarray(at + 1, at + 1 + n)));
     at += 1 + n;
   }
-  if (at !== body.length) {
-    throw new FrameError('length', `INFO body of ${body.length} bytes, expected ${at} for its board name and runtime version`, seq);
+  if (at + INFO_TAIL !== body.length) {
+    throw new FrameError('length', `INFO body of ${body.length} bytes, expected ${at + INFO_TAIL} for its board name and runtime version`, seq);
+  }
+  const chunkBytes = v.getUint16(at, true);
+  const inputSlots = v.getUint8(at + 2);
+  const stagingBytes = v.getUint16(at + 3, true);
+  if (chunkBytes < 1 || inputSlots < 1 || stagingBytes < 1) {
+    throw new FrameError('value', `INFO chunk size ${chunkBytes}, slots ${inputSlots}, staging ${stagingBytes}: each must be at least 1`, seq);
   }
   const runtime = RUNTIMES[v.getUint8(1)];
   const cycleUnit = CYCLE_UNITS[v.getUint8(2)];
@@ -239,19 +302,45 @@ function decodeInfoBody(body: Uint8Array, seq: number): DeviceInfo {
     txDroppedBytes: v.getUint32(56, true),
     board: strings[0]!,
     runtimeVersion: strings[1]!,
+    chunkBytes,
+    inputSlots,
+    stagingBytes,
+    encodings: v.getUint32(at + 5, true),
+    bootId: v.getUint32(at + 9, true),
   };
 }
 
-function int8Bytes(a: Int8Array): Uint8Array {
+export function int8Bytes(a: Int8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 function bodyOf(msg: Message): Uint8Array {
   switch (msg.type) {
-    case 'hello':
+    case 'hello': {
+      const body = new Uint8Array(4);
+      new DataView(body.buffer).setUint32(0, msg.nonce >>> 0, true);
+      return body;
+    }
+    case 'infer-chunk': {
+      if (msg.data.length < 1) throw new RangeError('INFER_CHUNK without data');
+      const body = new Uint8Array(CHUNK_HEADER + msg.data.length);
+      const v = new DataView(body.buffer);
+      v.setUint8(0, msg.slot);
+      v.setUint16(1, msg.offset, true);
+      body.set(msg.data, CHUNK_HEADER);
+      return body;
+    }
+    case 'infer-run': {
+      const body = new Uint8Array(RUN_BODY);
+      const v = new DataView(body.buffer);
+      v.setUint8(0, msg.slot);
+      v.setUint8(1, msg.encoding);
+      v.setUint16(2, msg.length, true);
+      v.setUint32(4, msg.crc32 >>> 0, true);
+      return body;
+    }
+    case 'chunk-ack':
       return new Uint8Array(0);
-    case 'infer':
-      return int8Bytes(msg.input);
     case 'info':
       return encodeInfoBody(msg.info);
     case 'result': {
@@ -268,14 +357,19 @@ function bodyOf(msg: Message): Uint8Array {
     case 'log': {
       const text = Buffer.from(msg.text, 'latin1');
       if (text.length < 1 || text.length > MAX_LOG_TEXT) throw new RangeError(`LOG text of ${text.length} bytes not in 1..${MAX_LOG_TEXT}`);
-      return text;
+      const body = new Uint8Array(LOG_HEADER + text.length);
+      new DataView(body.buffer).setUint32(0, msg.bootId >>> 0, true);
+      body.set(text, LOG_HEADER);
+      return body;
     }
   }
 }
 
 const TYPE_CODE: Readonly<Record<Message['type'], number>> = {
   hello: MessageType.HELLO,
-  infer: MessageType.INFER,
+  'infer-chunk': MessageType.INFER_CHUNK,
+  'infer-run': MessageType.INFER_RUN,
+  'chunk-ack': MessageType.CHUNK_ACK,
   info: MessageType.INFO,
   result: MessageType.RESULT,
   error: MessageType.ERROR,
@@ -360,10 +454,21 @@ function checkPayload(payload: Uint8Array, complete: boolean, tooLong: boolean):
   };
   switch (type) {
     case MessageType.HELLO:
-      need(0, 'HELLO');
-      return { type: 'hello', seq };
-    case MessageType.INFER:
-      return { type: 'infer', seq, input: new Int8Array(body.buffer, body.byteOffset, body.byteLength) };
+      need(4, 'HELLO');
+      return { type: 'hello', seq, nonce: new DataView(body.buffer, body.byteOffset, 4).getUint32(0, true) };
+    case MessageType.INFER_CHUNK: {
+      if (body.length <= CHUNK_HEADER) throw new FrameError('length', `INFER_CHUNK body of ${body.length} bytes, expected more than ${CHUNK_HEADER}`, seq);
+      const b = new DataView(body.buffer, body.byteOffset, body.byteLength);
+      return { type: 'infer-chunk', seq, slot: b.getUint8(0), offset: b.getUint16(1, true), data: body.subarray(CHUNK_HEADER) };
+    }
+    case MessageType.INFER_RUN: {
+      need(RUN_BODY, 'INFER_RUN');
+      const b = new DataView(body.buffer, body.byteOffset, body.byteLength);
+      return { type: 'infer-run', seq, slot: b.getUint8(0), encoding: b.getUint8(1), length: b.getUint16(2, true), crc32: b.getUint32(4, true) };
+    }
+    case MessageType.CHUNK_ACK:
+      need(0, 'CHUNK_ACK');
+      return { type: 'chunk-ack', seq };
     case MessageType.INFO:
       return { type: 'info', seq, info: decodeInfoBody(body, seq) };
     case MessageType.RESULT: {
@@ -383,8 +488,15 @@ function checkPayload(payload: Uint8Array, complete: boolean, tooLong: boolean):
       need(2, 'ERROR');
       return { type: 'error', seq, code: body[0]!, detail: body[1]! };
     case MessageType.LOG:
-      if (body.length < 1 || body.length > MAX_LOG_TEXT) throw new FrameError('length', `LOG body of ${body.length} bytes, expected 1..${MAX_LOG_TEXT}`, seq);
-      return { type: 'log', seq, text: printable(body) };
+      if (body.length < LOG_HEADER + 1 || body.length > LOG_HEADER + MAX_LOG_TEXT) {
+        throw new FrameError('length', `LOG body of ${body.length} bytes, expected ${LOG_HEADER + 1}..${LOG_HEADER + MAX_LOG_TEXT}`, seq);
+      }
+      return {
+        type: 'log',
+        seq,
+        bootId: new DataView(body.buffer, body.byteOffset, LOG_HEADER).getUint32(0, true),
+        text: printable(body.subarray(LOG_HEADER)),
+      };
     default:
       throw new FrameError('type', `unknown message type 0x${type.toString(16).padStart(2, '0')}`, seq);
   }

@@ -75,7 +75,7 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
     throw new UsageError(`--board ${args.board}: only 'emulator' boots here; for a real board pass its serial port with --port`);
   }
   const samples = positive('samples', args.samples, 1000);
-  const window = positive('window', args.window, 4);
+  const window = positive('window', args.window, 16);
   const timeoutMs = positive('timeout', args.timeout, 2000);
   const handshakeMs = positive('handshake-timeout', args['handshake-timeout'], 15_000);
   const reconnectS = args['reconnect-timeout'] ?? 15;

@@ -368,7 +368,7 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
     throughputSamplesPerSec: result.wallMs > 0 ? (n - already) / (result.wallMs / 1000) : 0,
     wallSeconds: result.wallMs / 1000,
     link: {
-      window: input.window ?? 4,
+      window: input.window ?? 16,
       resends: result.resends,
       nakResends: result.nakResends,
       staleAnswers: result.staleAnswers,

@@ -1,6 +1,7 @@
 /**
  * An in-memory device behind the Transport interface: it speaks protocol
- * version 3 and runs our TypeScript int8 reference (TFLM's arithmetic), so the
+ * version 4 (inputs assembled from INFER_CHUNKs in slots, run by INFER_RUN,
+ * decoded with the host's image codec as the firmware decodes them) and runs our TypeScript int8 reference (TFLM's arithmetic), so the
  * link, the retry logic and validation are tested without hardware. Knobs drop,
  * corrupt, duplicate and delay frames in either direction, deterministically
  * (a FaultPlan function, or randomFaults with a seed), and `byteFaults` damages
@@ -12,7 +13,8 @@
  * and replays the kept ones before INFO on every HELLO.
  *
  * Like the firmware it answers one request at a time: requests queue while it
- * "computes" (computeMs), which is how `maxQueued` shows the host's window.
+ * "computes" (computeMs, for an INFER_RUN), which is how `maxQueued` shows the
+ * host's window. `reset()` plays a reboot: slots and log emptied, a new boot id.
  */
 import type { Int8Model } from '../../src/model/types.ts';
 import { Int8Interpreter } from '../../src/reference/int8-interpreter.ts';
@@ -21,16 +23,21 @@ import {
   ErrorCode,
   FrameError,
   decodeFrame,
+  encodeFrame,
   encodePayload,
   framePayload,
   PROTOCOL_VERSION,
   SEQ_UNKNOWN,
   type CycleUnit,
   type DeviceInfo,
+  type InferChunkMessage,
+  type InferRunMessage,
   type Message,
   type Runtime,
 } from '../../src/protocol/frames.ts';
 import { FrameSplitter } from '../../src/protocol/frame-parser.ts';
+import { crc32 } from '../../src/protocol/crc32.ts';
+import { decodeImage, ImageEncoding } from '../../src/protocol/image-codec.ts';
 import { TransportClosedError } from '../../src/device/errors.ts';
 import type { Transport } from '../../src/device/transport.ts';
 import { mulberry32 } from '../../src/util/prng.ts';
@@ -49,6 +56,8 @@ export interface FrameFault {
   readonly duplicate?: boolean;
   /** The frame arrives this much later (later frames may overtake it). */
   readonly delayMs?: number;
+  /** To the device: this well-formed message arrives instead (a stale chunk of another input, say). */
+  readonly replace?: Message;
 }
 
 export interface FaultContext {
@@ -87,6 +96,18 @@ export interface MockDeviceOptions {
   readonly bootLog?: readonly string[];
   /** Byte-level faults on the wire in both directions; may be swapped later through `byteFaults`. */
   readonly byteFaults?: ByteFaultOptions;
+  /** INFO's chunk size C (TML_CHUNK_BYTES); default 256. */
+  readonly inferChunkBytes?: number;
+  /** INFO's input slots (TML_INPUT_SLOTS); default 2. */
+  readonly inputSlots?: number;
+  /** INFO's staging bytes per slot (TML_STAGING_BYTES); default 1024. */
+  readonly stagingBytes?: number;
+  /** INFO's offered encodings; default every encoding image-codec.ts knows. */
+  readonly encodings?: number;
+  /** Answers at once (a microtask after write(), no timers): for measuring the host's own cost. */
+  readonly synchronous?: boolean;
+  /** Replaces the reference interpreter (e.g. fixed outputs, to time the host alone). */
+  readonly compute?: (input: Int8Array) => Int8Array;
 }
 
 export interface ByteFaultOptions {
@@ -139,10 +160,16 @@ export const LOG_KEPT = 8;
 export interface MockDeviceStats {
   framesReceived: number;
   badFramesReceived: number;
+  /** INFER_RUNs read (whole frames). */
   infersReceived: number;
-  /** Distinct INFER sequence numbers seen, with how often each arrived. */
+  /** Distinct INFER_RUN sequence numbers seen, with how often each arrived. */
   readonly inferSeqCounts: Map<number, number>;
-  /** Most INFER requests received and not yet answered at any one time. */
+  /** INFER_RUN sequence numbers answered with a RESULT, with how often (a lost RESULT makes it run again). */
+  readonly resultSeqCounts: Map<number, number>;
+  chunksReceived: number;
+  /** Distinct INFER_CHUNK sequence numbers seen, with how often each arrived. */
+  readonly chunkSeqCounts: Map<number, number>;
+  /** Most requests received and not yet answered at any one time. */
   maxQueued: number;
   framesSent: number;
 }
@@ -191,6 +218,9 @@ export class MockDevice implements Transport {
     badFramesReceived: 0,
     infersReceived: 0,
     inferSeqCounts: new Map(),
+    resultSeqCounts: new Map(),
+    chunksReceived: 0,
+    chunkSeqCounts: new Map(),
     maxQueued: 0,
     framesSent: 0,
   };
@@ -199,11 +229,15 @@ export class MockDevice implements Transport {
   /** Byte faults in force, one generator per direction; null for a clean wire. */
   byteFaults: { readonly toDevice: ByteFaulter; readonly toHost: ByteFaulter } | null = null;
   private readonly interp: Int8Interpreter;
-  private readonly info: DeviceInfo;
+  private info: DeviceInfo;
+  /** The slots' bytes and, per chunk, its length (0: not arrived since the slot was emptied), as app.c. */
+  private readonly slots: { bytes: Uint8Array; chunkLen: number[] }[];
+  private static nextBootId = 0x1000;
   private readonly splitter = new FrameSplitter();
   private readonly events = new TransportEvents();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly queue: Message[] = [];
+  /** Requests read and not yet answered, in order (a NAK waits its turn as the firmware's does). */
+  private readonly queue: { readonly run: boolean; readonly act: () => void }[] = [];
   private busy = false;
   private open_ = false;
   private closed = false;
@@ -241,9 +275,34 @@ export class MockDevice implements Transport {
       txDroppedBytes: 0,
       board: options.board ?? 'mock',
       runtimeVersion: options.runtime ?? 'native',
+      chunkBytes: options.inferChunkBytes ?? 256,
+      inputSlots: options.inputSlots ?? 2,
+      stagingBytes: options.stagingBytes ?? 1024,
+      encodings: options.encodings ?? Object.values(ImageEncoding).reduce<number>((m, e) => m | (1 << e), 0),
+      bootId: MockDevice.nextBootId++,
       ...options.infoOverrides,
     };
+    this.slots = Array.from({ length: this.info.inputSlots }, () => ({
+      bytes: new Uint8Array(this.info.stagingBytes),
+      chunkLen: new Array<number>(Math.ceil(this.info.stagingBytes / this.info.chunkBytes)).fill(0),
+    }));
     for (const line of options.bootLog ?? []) this.log(line);
+  }
+
+  /** Plays a reboot: slots, queue and log emptied, the boot lines written again, a new boot id. */
+  reset(): void {
+    for (const s of this.slots) s.chunkLen.fill(0);
+    this.queue.length = 0;
+    this.logKept.length = 0;
+    this.nextLogSeq = 0;
+    this.logUnsent = 0;
+    this.info = { ...this.info, bootId: MockDevice.nextBootId++ };
+    for (const line of this.options.bootLog ?? []) this.log(line);
+  }
+
+  /** This boot's id (INFO's bootId). */
+  get bootId(): number {
+    return this.info.bootId;
   }
 
   /** Starts (or, with null, stops) damaging the byte stream in both directions. */
@@ -264,7 +323,7 @@ export class MockDevice implements Transport {
   private flushLog(): void {
     for (; this.logUnsent > 0; this.logUnsent--) {
       const text = this.logKept[this.logKept.length - this.logUnsent]!;
-      this.sendFrame({ type: 'log', seq: (this.nextLogSeq - this.logUnsent) & 0xffff, text });
+      this.sendFrame({ type: 'log', seq: (this.nextLogSeq - this.logUnsent) & 0xffff, bootId: this.info.bootId, text });
     }
   }
 
@@ -332,6 +391,7 @@ export class MockDevice implements Transport {
     const index = this.inFrames++;
     const fault = this.faults?.({ direction: 'to-device', index, message: this.tryDecode(block) }) ?? {};
     if (fault.drop) return;
+    if (fault.replace) block = encodeFrame(fault.replace).subarray(0, -1);
     if (fault.corrupt) corruptByte(block, fault.corruptAt ?? 1 + index * 7);
     const deliver = () => {
       this.receive(block);
@@ -352,31 +412,40 @@ export class MockDevice implements Transport {
       const e = err as FrameError;
       const code = e.problem === 'version' ? ErrorCode.BAD_VERSION : e.problem === 'type' ? ErrorCode.BAD_TYPE : e.problem === 'length' ? ErrorCode.BAD_LENGTH : ErrorCode.BAD_FRAME;
       // As the firmware: a frame whose header survived is NAKed with its sequence number.
-      this.send({ type: 'error', seq: e.seq ?? SEQ_UNKNOWN, code, detail: 0 });
+      this.enqueue(false, () => this.send({ type: 'error', seq: e.seq ?? SEQ_UNKNOWN, code, detail: 0 }));
       return;
     }
-    if (msg.type === 'infer') {
+    if (msg.type === 'infer-run') {
       this.stats.infersReceived++;
       this.stats.inferSeqCounts.set(msg.seq, (this.stats.inferSeqCounts.get(msg.seq) ?? 0) + 1);
+    } else if (msg.type === 'infer-chunk') {
+      this.stats.chunksReceived++;
+      this.stats.chunkSeqCounts.set(msg.seq, (this.stats.chunkSeqCounts.get(msg.seq) ?? 0) + 1);
     }
-    this.queue.push(msg);
+    this.enqueue(msg.type === 'infer-run', () => this.handle(msg));
+  }
+
+  private enqueue(run: boolean, act: () => void): void {
+    if (this.options.synchronous) {
+      // In order, without timers; a microtask, so a host writing from its answer handler does not recurse.
+      queueMicrotask(() => {
+        if (!this.closed) act();
+      });
+      return;
+    }
+    this.queue.push({ run, act });
     this.pump();
   }
 
-  private queuedInfers(): number {
-    return this.queue.filter((m) => m.type === 'infer').length;
-  }
-
   private pump(): void {
-    const queued = this.queuedInfers() + (this.busy ? 1 : 0);
+    const queued = this.queue.length + (this.busy ? 1 : 0);
     if (queued > this.stats.maxQueued) this.stats.maxQueued = queued;
     if (this.busy || this.queue.length === 0) return;
-    const msg = this.queue.shift()!;
+    const job = this.queue.shift()!;
     this.busy = true;
-    const ms = msg.type === 'infer' ? (this.options.computeMs ?? 0) : 0;
-    this.later(ms, () => {
+    this.later(job.run ? (this.options.computeMs ?? 0) : 0, () => {
       this.busy = false;
-      this.handle(msg);
+      job.act();
       this.pump();
     });
   }
@@ -387,25 +456,57 @@ export class MockDevice implements Transport {
         this.logUnsent = this.logKept.length;
         this.send({ type: 'info', seq: msg.seq, info: this.info });
         return;
-      case 'infer': {
-        if (this.info.modelStatus !== 0) {
-          this.send({ type: 'error', seq: msg.seq, code: ErrorCode.MODEL_NOT_READY, detail: this.info.modelStatus });
-          return;
-        }
-        if (msg.input.length !== this.interp.inputSize) {
-          this.send({ type: 'error', seq: msg.seq, code: ErrorCode.BAD_LENGTH, detail: 0 });
-          return;
-        }
-        const outputs = this.interp.run(msg.input).output;
-        this.options.tamper?.(msg.input, outputs);
-        const cycles = this.options.cycles ? this.options.cycles(msg.input) : defaultCycles(msg.input);
-        this.send({ type: 'result', seq: msg.seq, top1: argmax(outputs), cycles, outputs });
+      case 'infer-chunk':
+        this.chunk(msg);
         return;
-      }
+      case 'infer-run':
+        this.run(msg);
+        return;
       default:
         // A device never receives INFO/RESULT/ERROR: answer as the firmware does.
         this.send({ type: 'error', seq: msg.seq, code: ErrorCode.BAD_TYPE, detail: 0 });
     }
+  }
+
+  /** INFER_CHUNK, checked as app.c's handle_chunk(). */
+  private chunk(msg: InferChunkMessage): void {
+    const { chunkBytes, inputSlots, stagingBytes } = this.info;
+    if (msg.data.length > chunkBytes) return this.send({ type: 'error', seq: msg.seq, code: ErrorCode.BAD_LENGTH, detail: 0 });
+    if (msg.slot >= inputSlots || msg.offset % chunkBytes !== 0 || msg.offset + msg.data.length > stagingBytes) {
+      return this.send({ type: 'error', seq: msg.seq, code: ErrorCode.BAD_LENGTH, detail: 1 });
+    }
+    const slot = this.slots[msg.slot]!;
+    slot.bytes.set(msg.data, msg.offset);
+    slot.chunkLen[msg.offset / chunkBytes] = msg.data.length;
+    this.send({ type: 'chunk-ack', seq: msg.seq });
+  }
+
+  /** INFER_RUN, checked as app.c's handle_run(). */
+  private run(msg: InferRunMessage): void {
+    const error = (code: number, detail: number) => this.send({ type: 'error', seq: msg.seq, code, detail });
+    if (this.info.modelStatus !== 0) return error(ErrorCode.MODEL_NOT_READY, this.info.modelStatus);
+    const { chunkBytes, inputSlots, stagingBytes, encodings } = this.info;
+    if (msg.slot >= inputSlots || msg.length === 0 || msg.length > stagingBytes) return error(ErrorCode.BAD_LENGTH, 1);
+    if (msg.encoding >= 32 || ((encodings >>> msg.encoding) & 1) === 0) return error(ErrorCode.BAD_ENCODING, msg.encoding);
+    const slot = this.slots[msg.slot]!;
+    const chunks = Math.ceil(msg.length / chunkBytes);
+    for (let k = 0; k < chunks; k++) {
+      const want = k + 1 < chunks ? chunkBytes : msg.length - k * chunkBytes;
+      if (slot.chunkLen[k] !== want) return error(ErrorCode.INPUT_INCOMPLETE, Math.min(k, 255));
+    }
+    slot.chunkLen.fill(0);
+    let input: Int8Array;
+    try {
+      input = decodeImage(slot.bytes.subarray(0, msg.length), msg.encoding, this.interp.inputSize);
+    } catch {
+      return error(ErrorCode.INPUT_MISMATCH, 1);
+    }
+    if (crc32(new Uint8Array(input.buffer, input.byteOffset, input.byteLength)) !== msg.crc32 >>> 0) return error(ErrorCode.INPUT_MISMATCH, 2);
+    const outputs = this.options.compute ? this.options.compute(input) : this.interp.run(input).output;
+    this.options.tamper?.(input, outputs);
+    const cycles = this.options.cycles ? this.options.cycles(input) : defaultCycles(input);
+    this.stats.resultSeqCounts.set(msg.seq, (this.stats.resultSeqCounts.get(msg.seq) ?? 0) + 1);
+    this.send({ type: 'result', seq: msg.seq, top1: argmax(outputs), cycles, outputs });
   }
 
   /** An answer, preceded by the log lines not sent yet (as the firmware's send()). */

@@ -222,11 +222,15 @@ extern "C" tml_status_t runtime_init(const uint8_t *model_data, uint32_t model_l
   return TML_OK;
 }
 
+extern "C" int8_t *runtime_input_tensor(void) {
+  return interpreter != nullptr ? interpreter->input(0)->data.int8 : nullptr;
+}
+
 extern "C" tml_status_t runtime_invoke(const int8_t *input, int8_t *output, uint32_t *cycles) {
   if (interpreter == nullptr) return TML_ERR_MODEL_NOT_READY;
   // Again before every run: the planner may have put later tensors over the
   // input's bytes.
-  memcpy(interpreter->input(0)->data.int8, input, loaded.input_bytes);
+  if (input != nullptr) memcpy(interpreter->input(0)->data.int8, input, loaded.input_bytes);
   const uint32_t start = hal_cycles_now();
   const TfLiteStatus status = interpreter->Invoke();
   const uint32_t end = hal_cycles_now();

@@ -1,7 +1,8 @@
 /* libFuzzer target: the device's frame decoder and request loop. Parses the input
  * as one received block (proto_frame_parse, COBS decoded in place), then streams
  * it into the request loop (app.c) over the host board's in-memory link, with a
- * small valid model loaded, so HELLO, INFER and every error answer run. Every
+ * small valid model loaded, so HELLO, INFER_CHUNK, INFER_RUN and every error
+ * answer run. Every
  * answer the device writes must be a well-formed frame: 0x00-delimited COBS
  * whose CRC checks. The model comes from fuzz_model.h, written by the build. */
 #include <stdint.h>

@@ -13,7 +13,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .option('port', { type: 'string', describe: 'Serial port of a flashed board, e.g. /dev/ttyACM0' })
       .option('elf', { type: 'string', describe: 'Firmware ELF for --board emulator (default build/emulator/<model folder>/firmware.elf)' })
       .option('samples', { type: 'number', default: 1000, describe: 'Test images to run' })
-      .option('window', { type: 'number', default: 4, describe: 'Requests kept in flight' })
+      .option('window', { type: 'number', default: 16, describe: 'Frames (input chunks and runs) kept in flight' })
       .option('timeout', { type: 'number', default: 2000, describe: 'Milliseconds to wait for an answer before sending a request again' })
       .option('handshake-timeout', { type: 'number', default: 15000, describe: 'Milliseconds to wait for the device to answer HELLO' })
       .option('reconnect-timeout', { type: 'number', default: 15, describe: 'Seconds to keep reopening the port when it is lost mid-run (0: do not reconnect)' })
