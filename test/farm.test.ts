@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,7 @@ import { randomFloatModel, randomImages, writeInt8ModelFolder } from './helpers/
 import { quantizeModel } from '../src/quantize/quantize.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 import { startLocalRedis, type LocalRedis } from './helpers/local-redis.ts';
+import { qemuUnder } from './helpers/processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const TINYML = join(REPO, 'bin', 'tinyml.js');
@@ -138,13 +139,15 @@ const skip = !has('redis-server')
     ? 'needs arm-none-eabi-gcc and qemu-system-arm'
     : false;
 
-/** Pids of QEMUs booted from under `dir` (a SIGKILLed worker cannot stop its own). */
-function qemusUnder(dir: string): number[] {
-  const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
-  return ps
-    .split('\n')
-    .filter((l) => l.includes('qemu-system-arm') && l.includes(dir))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
+/** Pids of the QEMUs that process `pid` started. */
+function qemusOf(pid: number): number[] {
+  return qemuUnder('').filter((q) => {
+    try {
+      return Number(readFileSync(`/proc/${q}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid;
+    } catch {
+      return false;
+    }
+  });
 }
 
 // 300 samples in 6 shards, not 3,000: QEMU's UART carries ~20 samples/s per emulator on an idle
@@ -181,7 +184,6 @@ describe('a farm of three emulator workers', { skip }, () => {
     for (const w of workers.values()) w.kill('SIGTERM');
     await Promise.all([...workers.values()].map((w) => Promise.race([w, sleep(10_000)])));
     for (const w of workers.values()) w.kill('SIGKILL');
-    for (const pid of qemusUnder(dir)) process.kill(pid, 'SIGKILL');
     await local?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -216,8 +218,15 @@ describe('a farm of three emulator workers', { skip }, () => {
         await sleep(100);
       }
       t.diagnostic(`first shard under way after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const victimQemus = qemusOf(workers.get(victim)!.pid!);
+      assert.equal(victimQemus.length, 1, 'the victim runs its shard on one QEMU');
       workers.get(victim)!.kill('SIGKILL');
       await workers.get(victim);
+      // Nothing of the killed worker is left running: its QEMU got the parent-death signal.
+      for (let i = 0; qemuUnder(dir).includes(victimQemus[0]!); i++) {
+        assert.ok(i < 50, `the killed worker's QEMU ${victimQemus[0]} is still running`);
+        await sleep(100);
+      }
 
       const waited = await tinyml(['submit', '--redis', url, '--model', modelDir, '--board', 'emulator', '--samples', String(SAMPLES), '--shards', String(SHARDS), '--wait', '--json', '--timeout', '240']);
       assert.equal(waited.exitCode, 0, `${waited.stderr}\n${waited.stdout}`);
@@ -339,9 +348,8 @@ describe('a farm of three emulator workers', { skip }, () => {
       assert.equal(r.exitCode, 0, `${name}: ${r.all}`);
       assert.match(String(r.stdout), /stopped after \d+ jobs/);
     }
-    // The SIGKILLed worker's QEMU is an orphan; every other one was stopped by its worker.
-    await sleep(500);
-    assert.ok(qemusUnder(dir).length <= 1, `QEMUs left: ${qemusUnder(dir).join(', ')}`);
+    // The SIGKILLed worker's QEMU died with it; every other one was stopped by its worker.
+    assert.deepEqual(qemuUnder(dir), [], 'QEMU left running');
   });
 });
 
