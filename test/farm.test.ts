@@ -17,8 +17,12 @@ import { Job, Queue } from 'bullmq';
 import { FarmJobDataError, MergeError, RedisUrlError } from '../src/farm/errors.ts';
 import { parseMergeJobData, parseShardJobData } from '../src/farm/schema.ts';
 import { MERGE_QUEUE, mergeJobId, shardQueueName, shardRanges } from '../src/farm/queues.ts';
-import { mergeAnswers } from '../src/farm/merge.ts';
-import type { ShardResult } from '../src/farm/shard.ts';
+import { mergeAnswers, mergeReport } from '../src/farm/merge.ts';
+import { markLink, runShard, type LinkMark, type ShardResult } from '../src/farm/shard.ts';
+import { validateOnDevice } from '../src/validate/validate.ts';
+import { DeviceLink } from '../src/device/link.ts';
+import { crc32 } from '../src/protocol/crc32.ts';
+import { MockDevice } from './helpers/mock-device.ts';
 import { parseRedisUrl, redactUrl, connect } from '../src/farm/redis.ts';
 import { sha256Hex, getArtifact } from '../src/farm/artifacts.ts';
 import { artifactKey } from '../src/farm/queues.ts';
@@ -85,11 +89,8 @@ function shard(first: number, count: number, width = 2, extra: Partial<ShardResu
     top1: Buffer.alloc(count).toString('base64'),
     cycles: Buffer.from(cycles).toString('base64'),
     wallMs: 10,
-    resends: 1,
-    nakResends: 0,
-    staleAnswers: 0,
-    badFrames: 0,
-    deviceBadFrames: 0,
+    link: { window: 4, resends: 1, nakResends: 0, staleAnswers: 0, badFrames: 0, deviceBadFrames: 0, deviceBadFramesUnnamed: 0, reconnects: 0, deviceTxDroppedBytes: 0, deviceLogLinesLost: 0 },
+    deviceLog: [],
     info: { modelCrc32: 7 } as ShardResult['info'],
     worker: 'w',
     port: 'p',
@@ -105,8 +106,8 @@ function shard(first: number, count: number, width = 2, extra: Partial<ShardResu
 describe('merging shard results', () => {
   test('shards in any order come back in sample order, each sample once', () => {
     const m = mergeAnswers([shard(4, 3), shard(0, 4), shard(7, 1)], 8);
-    assert.deepEqual([...m.result.outputs], Array.from({ length: 16 }, (_, i) => i % 100));
-    assert.equal(m.result.resends, 3);
+    assert.deepEqual([...m.answers.outputs], Array.from({ length: 16 }, (_, i) => i % 100));
+    assert.equal(m.answers.link.resends, 3);
   });
 
   test('overlaps, gaps, short coverage, mixed data and truncation are refused', () => {
@@ -116,6 +117,48 @@ describe('merging shard results', () => {
     assert.throws(() => mergeAnswers([shard(0, 2), shard(2, 2, 2, { testDataSha256: 'x' })], 4), /other test data/);
     assert.throws(() => mergeAnswers([shard(0, 2, 2, { top1: '' })], 2), /truncated/);
     assert.throws(() => mergeAnswers([], 2), MergeError);
+  });
+});
+
+describe('the merged report is validate\'s report', () => {
+  test('shards run on mock boards merge into the report one board gives for the same samples, field for field', async () => {
+    const COUNT = 90;
+    const model = quantizeModel(randomFloatModel([24], 9), { images: randomImages(60, 10), count: 60 });
+    const bytes = writeTflite(model);
+    const images = randomImages(COUNT, 8);
+    const labels = Uint8Array.from({ length: COUNT }, (_, i) => (i * 7) % 10);
+    const board = async (bootLog: string[] = []) => {
+      const mock = new MockDevice({ model, modelCrc32: crc32(bytes), modelBytes: bytes.length, board: 'mock-board', cpuHz: 64_000_000, bootLog });
+      await mock.open();
+      const link = new DeviceLink(mock);
+      return { link, info: await link.handshake({ intervalMs: 5 }) };
+    };
+    const one = await board();
+    const single = await validateOnDevice({ ...one, model, tfliteBytes: bytes, images, labels, count: COUNT, normalized: true, board: 'farm' });
+    await one.link.close();
+
+    // Two workers: w1 runs shards 0 and 2 on one link (the second counts from where the first left), w2 shard 1.
+    const w1 = await board(['booted w1']);
+    const w2 = await board(['booted w2']);
+    const results: ShardResult[] = [];
+    let mark: LinkMark | undefined;
+    for (const [k, r] of shardRanges(COUNT, 3).entries()) {
+      const b = k === 1 ? w2 : w1;
+      const answers = await runShard({ ...b, model, tfliteBytes: bytes, images, normalized: true, first: r.first, count: r.count, since: k === 2 ? mark : undefined });
+      if (k === 0) mark = markLink(w1.link);
+      results.push({ ...answers, info: b.info, worker: k === 1 ? 'w2' : 'w1', port: 'p', attempt: 1, stalls: 0, testDataSha256: 'd', startedAt: k * 100, finishedAt: k * 100 + 90 });
+    }
+    await w1.link.close();
+    await w2.link.close();
+    assert.deepEqual(results[2]!.deviceLog, [], 'the boot line is counted once, with the first shard on the link');
+    const merged = mergeReport({ results: results.reverse(), samples: COUNT, model, tfliteBytes: bytes, modelSha256: SHA, images, labels, normalized: true, board: 'farm' }).report;
+    const { wallSeconds: _w, throughputSamplesPerSec: _t, link: _l, deviceLog: _d, ...same } = single;
+    for (const [key, value] of Object.entries(same)) assert.deepEqual((merged as unknown as Record<string, unknown>)[key], value, key);
+    assert.equal(merged.passed, true);
+    assert.deepEqual(merged.deviceLog, ['w1: booted w1', 'w2: booted w2']);
+    assert.equal(merged.wallSeconds, 0.29);
+    assert.equal(merged.link.resends, 0);
+    assert.deepEqual(Object.keys(merged.link), Object.keys(single.link), 'the same link fields');
   });
 });
 
@@ -150,10 +193,13 @@ function qemusOf(pid: number): number[] {
   });
 }
 
-// 300 samples in 6 shards, not 3,000: QEMU's UART carries ~20 samples/s per emulator on an idle
-// machine and a quarter of that on a loaded one (600 samples took 68 s on the farm plus 107 s on one
-// board at load average 8), and the single-board run it is compared with is serial.
-const SAMPLES = 300;
+// The issue's figures are 3,000 samples in 6 shards: TINYML_FARM_SAMPLES=3000 runs them. npm test runs
+// 300: the single-board run it is compared with is serial, and on these shared 2-core machines the
+// 3,000 took over 3 minutes (see the README's "Run a farm" for the measured times).
+const SAMPLES = Number(process.env.TINYML_FARM_SAMPLES ?? 300);
+if (!Number.isInteger(SAMPLES) || SAMPLES < 60 || SAMPLES > 10_000) throw new Error(`TINYML_FARM_SAMPLES=${process.env.TINYML_FARM_SAMPLES}: use a whole number in 60..10000`);
+/** Seconds a run of `n` samples may take at ~5 samples/s (a quarter of an idle emulator's rate), at least `floor`. */
+const budget = (n: number, floor: number) => Math.max(floor, Math.ceil(n / 5));
 const SHARDS = 6;
 
 describe('a farm of three emulator workers', { skip }, () => {
@@ -188,7 +234,7 @@ describe('a farm of three emulator workers', { skip }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('a worker killed mid-shard loses nothing; the merge equals one board, sample for sample; a resubmission runs nothing', { timeout: 300_000 }, async (t) => {
+  test('a worker killed mid-shard loses nothing; the merge equals one board, sample for sample; a resubmission runs nothing', { timeout: (budget(SAMPLES, 120) * 2 + 60) * 1000 }, async (t) => {
     let t0 = Date.now();
     const modelDir = join(dir, 'model');
     const { bytes } = await writeInt8ModelFolder(modelDir, [32], 11);
@@ -228,7 +274,7 @@ describe('a farm of three emulator workers', { skip }, () => {
         await sleep(100);
       }
 
-      const waited = await tinyml(['submit', '--redis', url, '--model', modelDir, '--board', 'emulator', '--samples', String(SAMPLES), '--shards', String(SHARDS), '--wait', '--json', '--timeout', '240']);
+      const waited = await tinyml(['submit', '--redis', url, '--model', modelDir, '--board', 'emulator', '--samples', String(SAMPLES), '--shards', String(SHARDS), '--wait', '--json', '--timeout', String(budget(SAMPLES, 240))]);
       assert.equal(waited.exitCode, 0, `${waited.stderr}\n${waited.stdout}`);
       const report = JSON.parse(waited.stdout);
       t.diagnostic(`farm done after ${((Date.now() - t0) / 1000).toFixed(1)} s (${report.throughputSamplesPerSec.toFixed(1)} samples/s)`);

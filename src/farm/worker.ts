@@ -22,13 +22,14 @@ import { checkBudget, RUNTIME_KINDS, type RuntimeKind } from '../firmware-build/
 import { budgetBoard } from '../deploy/targets.ts';
 import { crc32Hex } from '../protocol/crc32.ts';
 import type { Int8Model } from '../model/types.ts';
+import type { DeviceLink } from '../device/link.ts';
 import { BoardDevice } from './device.ts';
 import { getArtifact } from './artifacts.ts';
 import { connectChecked, parseRedisUrl, type RedisTarget } from './redis.ts';
 import { FARM_BOARDS, heartbeatKey, MERGE_QUEUE, minuteKey, shardQueueName, type FarmBoard } from './queues.ts';
 import { BoardGoneError } from './errors.ts';
 import { parseMergeJobData, parseShardJobData, type ShardJobData } from './schema.ts';
-import { runShard, type ShardResult } from './shard.ts';
+import { markLink, runShard, type LinkMark, type ShardResult } from './shard.ts';
 import { mergeReport, type MergeResult } from './merge.ts';
 
 export interface WorkerArgs {
@@ -127,6 +128,8 @@ interface ServeInput {
 async function serve(s: ServeInput): Promise<WorkerSummary> {
   const { id, redis, device, board, runtime, log } = s;
   const models = new Map<string, { bytes: Uint8Array; model: Int8Model }>();
+  /** Where each link's counters stood after its last shard, so a shard reports its own share. */
+  const marks = new WeakMap<DeviceLink, LinkMark>();
   const stats = { jobs: 0, samples: 0, busyMs: 0, current: '' as string, modelSha: '' };
   let stopping = false;
   let current: AbortController | null = null;
@@ -221,7 +224,9 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
           lastProgress = Date.now();
           void job.updateProgress({ done, total, worker: id }).catch(() => undefined);
         },
+        since: marks.get(loaded.link),
       });
+      marks.set(loaded.link, markLink(loaded.link));
       const finishedAt = Date.now();
       stats.jobs++;
       stats.samples += data.count;
@@ -230,8 +235,6 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
       await redis.multi().incrby(minute, data.count).expire(minute, 3600).exec();
       return {
         ...answers,
-        badFrames: loaded.link.stats.badFrames,
-        deviceBadFrames: loaded.link.stats.deviceBadFrames,
         info: loaded.info,
         worker: id,
         port: device.where,
@@ -280,7 +283,7 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
     if (model.kind !== 'int8') throw new UnrecoverableError(`model ${data.modelSha256.slice(0, 12)} is not int8`);
     if (values.length !== data.shards) throw new UnrecoverableError(`job ${job.id} has ${values.length} shard results, expected ${data.shards}`);
     try {
-      return await mergeReport({
+      return mergeReport({
         results: values,
         samples: data.samples,
         model,
