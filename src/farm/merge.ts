@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Int8Model } from '../model/types.ts';
 import { percentiles, validationReport, type DeviceAnswers, type Percentiles, type ValidationReport } from '../validate/validate.ts';
 import { MergeError } from './errors.ts';
+import type { FirmwareSizes } from './device.ts';
 import { decodeInt8, decodeUint32, decodeUint8, type ShardResult } from './shard.ts';
 
 export interface ShardSummary {
@@ -38,6 +39,8 @@ export interface FarmReport extends ValidationReport {
   readonly outputsSha256: string;
   readonly shards: readonly ShardSummary[];
   readonly workers: readonly WorkerSummary[];
+  /** The firmware's flash and RAM as a worker's build measured them; null when no worker built it for this run. */
+  readonly firmware: FirmwareSizes | null;
 }
 
 /** What the merge job returns: the report and the per-sample device outputs (base64). */
@@ -156,6 +159,7 @@ export function mergeReport(input: MergeReportInput): MergeResult {
         wallSeconds: s.wallMs / 1000,
       })),
       workers: workerSummaries(shards, answers.cycles),
+      firmware: shards.find((s) => s.firmware)?.firmware ?? null,
     },
     outputs: Buffer.from(answers.outputs.buffer, answers.outputs.byteOffset, answers.outputs.byteLength).toString('base64'),
   };

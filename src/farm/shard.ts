@@ -9,6 +9,7 @@ import { InterruptedError } from '../device/errors.ts';
 import type { DeviceLink, LinkStats } from '../device/link.ts';
 import type { Int8Model } from '../model/types.ts';
 import type { DeviceInfo } from '../protocol/frames.ts';
+import type { FirmwareSizes } from './device.ts';
 
 /** What a shard job returns (BullMQ stores it as the job's return value, once). */
 export interface ShardResult {
@@ -27,6 +28,8 @@ export interface ShardResult {
   /** Device log lines received during this shard (on a fresh link, its boot lines too). */
   readonly deviceLog: readonly string[];
   readonly info: DeviceInfo;
+  /** The firmware's flash and RAM, when the worker built it (null: the board already ran the model). */
+  readonly firmware: FirmwareSizes | null;
   readonly worker: string;
   readonly port: string;
   /** Which attempt produced this result (1 = first), and how often the job stalled before. */

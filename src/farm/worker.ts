@@ -24,6 +24,7 @@ import { crc32Hex } from '../protocol/crc32.ts';
 import type { Int8Model } from '../model/types.ts';
 import type { DeviceLink } from '../device/link.ts';
 import { BoardDevice } from './device.ts';
+import { runTrainWorker } from './train-worker.ts';
 import { getArtifact } from './artifacts.ts';
 import { connectChecked, parseRedisUrl, type RedisTarget } from './redis.ts';
 import { FARM_BOARDS, heartbeatKey, MERGE_QUEUE, minuteKey, shardQueueName, type FarmBoard } from './queues.ts';
@@ -34,6 +35,8 @@ import { mergeReport, type MergeResult } from './merge.ts';
 
 export interface WorkerArgs {
   redis?: string;
+  /** Take training jobs instead of driving a board. */
+  train?: boolean;
   board?: string;
   port?: string;
   runtime?: string;
@@ -77,6 +80,7 @@ function modelFor(bytes: Uint8Array, sha: string, board: FarmBoard, runtime: Run
 function checkArgs(args: WorkerArgs): { target: RedisTarget; board: FarmBoard; runtime: RuntimeKind } {
   const target = parseRedisUrl(args.redis);
   const board = args.board as FarmBoard;
+  if (!args.board) throw new UsageError('--board is missing: give the kind of board this worker drives (emulator or nano33ble), or --train for a training worker');
   if (!(FARM_BOARDS as readonly string[]).includes(board)) throw new UsageError(`--board ${args.board}: use emulator or nano33ble`);
   if (board === 'nano33ble' && !args.port) throw new UsageError('--board nano33ble needs --port, the serial port of the board this worker drives');
   if (board === 'emulator' && args.port) throw new UsageError('--port is for a nano33ble: an emulator worker boots its own QEMU');
@@ -93,6 +97,7 @@ function checkArgs(args: WorkerArgs): { target: RedisTarget; board: FarmBoard; r
  * (not counted as a failed attempt), QEMU is stopped, and it resolves.
  */
 export async function runWorker(args: WorkerArgs, log: (line: string) => void = () => undefined): Promise<WorkerSummary> {
+  if (args.train) return runTrainWorker(args, log);
   const { target, board, runtime } = checkArgs(args);
   const lockMs = args['lock-ms'] ?? 30_000;
   const id = args.name ?? `${hostname()}-${board}-${process.pid}`;
@@ -236,6 +241,7 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
       return {
         ...answers,
         info: loaded.info,
+        firmware: loaded.firmware,
         worker: id,
         port: device.where,
         attempt: job.attemptsMade + 1,
