@@ -4,7 +4,8 @@
  * fits the board's budget, build + flash + validate on the device. Each stage is
  * the same function its own command runs; this file only sequences them, reuses
  * stages already done with the same settings, and writes report.json and
- * report.html into the output folder.
+ * report.html into the output folder. With a farm (--redis), training and the
+ * device run go to the farm's workers instead (farm.ts); the rest is the same.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
