@@ -344,7 +344,12 @@ describe('a farm of three emulator workers', { skip }, () => {
       assert.equal(status.exitCode, 0, status.stderr);
       const s = JSON.parse(status.stdout);
       const alive = s.workers.map((w: { worker: string }) => w.worker).sort();
-      assert.deepEqual(alive, ['w1', 'w2', 'w3'].filter((w) => w !== victim));
+      const ended = await Promise.all(
+        [...workers.entries()]
+          .filter(([name, w]) => name !== victim && (w.exitCode !== null || w.signalCode !== null))
+          .map(async ([name, w]) => `${name} ended (${(await w).exitCode ?? (await w).signal}):\n${String((await w).all).split('\n').slice(-15).join('\n')}`),
+      );
+      assert.deepEqual(alive, ['w1', 'w2', 'w3'].filter((w) => w !== victim), ended.join('\n'));
       assert.equal(s.workers.reduce((n: number, w: { samples: number }) => n + w.samples, 0) >= SAMPLES - 100, true);
     } finally {
       await shardQueue.close();
