@@ -189,6 +189,21 @@ describe('the merged report is validate\'s report', () => {
   });
 });
 
+describe('worker options', () => {
+  test('a worker needs a board kind or --train, not both; an unreachable Redis is one line', async () => {
+    const run = (args: string[]) => execa(process.execPath, [TINYML, 'worker', ...args], { reject: false, stdin: 'ignore', timeout: 60_000 });
+    const none = await run(['--redis', 'redis://127.0.0.1:1']);
+    assert.equal(none.exitCode, 2);
+    assert.match(none.stderr, /^error: --board is missing: .* or --train for a training worker$/);
+    const both = await run(['--redis', 'redis://127.0.0.1:1', '--train', '--board', 'emulator']);
+    assert.equal(both.exitCode, 2);
+    assert.match(both.stderr, /^error: --train takes no --board/);
+    const down = await run(['--redis', 'redis://:secret@127.0.0.1:1', '--train']);
+    assert.equal(down.exitCode, 1);
+    assert.match(down.stderr, /^error: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+  });
+});
+
 describe('Redis URLs', () => {
   test('redis:// and rediss:// with a password are accepted; the password is never shown', () => {
     assert.equal(parseRedisUrl('redis://127.0.0.1:6379').tls, false);
