@@ -126,6 +126,8 @@ export async function trainOnFarm(redis: Redis, data: TrainJobData, options: Tra
       await existing.remove();
       existing = undefined;
     }
+    // A training done before this call shows no progress again.
+    const relay = options.onProgress && !(existing && (await existing.isCompleted())) ? options.onProgress : undefined;
     if (existing) {
       options.log?.(`${data.name}: training already queued or done on the farm (${id.slice(0, 18)}...)`);
     } else {
@@ -138,6 +140,15 @@ export async function trainOnFarm(redis: Redis, data: TrainJobData, options: Tra
       const job = await Job.fromId<TrainJobData, TrainJobResult>(queue, id);
       if (!job) throw new FarmJobFailedError(`training job ${id} is gone from Redis (removed by hand?): run again`);
       const state = await job.getState();
+      // Relayed before the state is acted on: a short training may be done before the first look.
+      const p = job.progress as Partial<TrainJobProgress> | number;
+      if (relay && typeof p === 'object' && Array.isArray(p.epochs) && p.current) {
+        for (const e of p.epochs.slice(epochsRelayed)) relay(e);
+        epochsRelayed = Math.max(epochsRelayed, p.epochs.length);
+        const current = JSON.stringify(p.current);
+        if (p.current.kind !== 'epoch' && current !== lastProgress) relay(p.current);
+        lastProgress = current;
+      }
       if (state === 'completed') {
         const r = job.returnvalue;
         const weights = await getArtifact(redis, r.weightsSha256);
@@ -145,14 +156,6 @@ export async function trainOnFarm(redis: Redis, data: TrainJobData, options: Tra
         return { [MODEL_JSON]: r.modelJson, [WEIGHTS_BIN]: weights, [METRICS_JSON]: r.metricsJson };
       }
       if (state === 'failed') throw new FarmJobFailedError(`training ${data.name} failed on the farm: ${job.failedReason}`);
-      const p = job.progress as Partial<TrainJobProgress> | number;
-      if (options.onProgress && typeof p === 'object' && Array.isArray(p.epochs) && p.current) {
-        for (const e of p.epochs.slice(epochsRelayed)) options.onProgress(e);
-        epochsRelayed = Math.max(epochsRelayed, p.epochs.length);
-        const current = JSON.stringify(p.current);
-        if (p.current.kind !== 'epoch' && current !== lastProgress) options.onProgress(p.current);
-        lastProgress = current;
-      }
       if (abort.signal.aborted) throw new InterruptedError('stopped waiting; the training goes on in the farm (run again to pick up the result)');
       await sleep(500);
     }

@@ -3,7 +3,8 @@
  * shard jobs from its board kind's queue (and merge jobs from the shared merge
  * queue), flashes only when a job's model differs from what the board runs, runs
  * the range through the device link, and keeps a heartbeat hash in Redis for
- * `tinyml farm status`.
+ * `tinyml farm status`. With --train it is a training worker instead
+ * (train-worker.ts).
  *
  * Exactly once is BullMQ's: a job is locked while a worker holds it; a worker
  * that dies stops renewing the lock and the stalled-job check hands the job to
