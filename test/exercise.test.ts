@@ -15,7 +15,11 @@ import { fingerprint, parseStages, planStages, STAGE_NAMES, type ExerciseSetting
 import { decodePng, pictureStats } from './helpers/png-decode.ts';
 import { CHROMIUM, screenshot } from './helpers/chromium.ts';
 import { assertOneLineError, tinyml } from './helpers/cli.ts';
-import { emulatorSkipReason, qemuUnder } from './helpers/processes.ts';
+import { emulatorSkipReason, hasCommand, qemuUnder } from './helpers/processes.ts';
+import { startLocalRedis } from './helpers/local-redis.ts';
+import { execa } from 'execa';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'tinyml.js');
 
 const settings: ExerciseSettings = {
   epochs: 5,
@@ -109,6 +113,55 @@ describe('tinyml exercise', { skip }, () => {
     assert.deepEqual(qemuUnder(work), [], 'QEMU left running');
   });
 
+  test('on a farm (one train worker, one emulator worker): the same stage row as the local run; a rerun with --force runs nothing new', { skip: hasCommand('redis-server') ? false : 'needs redis-server', timeout: 900_000 }, async (t) => {
+    const local = await startLocalRedis(work);
+    const worker = (args: string[]) =>
+      execa(process.execPath, [BIN, 'worker', '--redis', local.url, ...args, '--cache-dir', join(work, 'farm-cache')], { cwd: work, reject: false, all: true, stdin: 'ignore' });
+    const workers = [worker(['--train', '--name', 'trainer']), worker(['--board', 'emulator', '--name', 'board'])];
+    const farmOut = join(work, 'farm-ex');
+    const args = ['exercise', '--out', farmOut, '--redis', local.url, ...quick.slice(2), '--stages', 'base', '--shards', '2'];
+    try {
+      const t0 = Date.now();
+      const r = await tinyml(args, { cwd: work });
+      assert.equal(r.code, 0, r.stderr);
+      t.diagnostic(`base on the farm: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      assert.match(r.stderr, /base: trained by trainer/);
+      assert.match(r.stderr, /submitted to the farm: 2 shard\(s\) of 50 samples on emulator/);
+      assert.match(r.stderr, /stage 1\/1 base: epoch 2\/2/, 'training progress relayed from the train worker');
+      const [farmRow] = JSON.parse(r.stdout).stages as Record<string, unknown>[];
+      const localRow = first.stages[0]!;
+      for (const f of ROW_FIELDS.filter((f) => !['trainSeconds', 'latencyCycles', 'latencyMicros'].includes(f))) assert.deepEqual(farmRow![f], localRow[f], f);
+      assert.equal(farmRow!.memorySource, 'build');
+      // Instruction counts vary by a few dozen between runs (UART interrupts land at different points).
+      const p50 = (row: Record<string, unknown>) => (row.latencyCycles as { p50: number }).p50;
+      assert.ok(Math.abs(p50(farmRow!) - p50(localRow)) <= 0.01 * p50(localRow), `p50 ${p50(farmRow!)} vs ${p50(localRow)}`);
+      const validation = JSON.parse(await readFile(join(farmOut, 'base', 'validation.json'), 'utf8'));
+      assert.equal(validation.detail.deviceTop1.length, 50);
+      assert.equal(typeof validation.hostFloatAccuracy, 'number');
+      assert.deepEqual(validation.farm.shards.map((s: { count: number }) => s.count), [25, 25]);
+      assert.ok(existsSync(join(farmOut, 'report.html')));
+
+      // Exactly once: the same training and the same submission are found, not run again.
+      const again = await tinyml([...args, '--force'], { cwd: work });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /base: training already queued or done on the farm/);
+      assert.match(again.stderr, /already on the farm: 2 shard/);
+      assert.doesNotMatch(again.stderr, /trainer: job|epoch 1\//);
+      const [rerun] = JSON.parse(again.stdout).stages as Record<string, unknown>[];
+      assert.equal(rerun!.deviceAccuracy, farmRow!.deviceAccuracy);
+      const status = JSON.parse((await tinyml(['farm', 'status', '--redis', local.url, '--json'], { cwd: work })).stdout);
+      const counts = Object.fromEntries(status.queues.map((q: { queue: string; completed: number }) => [q.queue, q.completed]));
+      assert.deepEqual([counts['tinyml-train'], counts['tinyml-shards-emulator'], counts['tinyml-merge']], [1, 2, 1]);
+      assert.deepEqual(status.workers.map((w: { worker: string; board: string }) => `${w.worker}:${w.board}`).sort(), ['board:emulator', 'trainer:train']);
+    } finally {
+      for (const w of workers) w.kill('SIGTERM');
+      const ends = await Promise.all(workers);
+      await local.stop();
+      for (const e of ends) assert.equal(e.exitCode, 0, e.all);
+    }
+    assert.deepEqual(qemuUnder(work), [], 'QEMU left running');
+  });
+
   test('the report shows both stages and renders in Chromium', { skip: CHROMIUM ? false : 'needs chromium', timeout: 120_000 }, async () => {
     const html = await readFile(join(out, 'report.html'), 'utf8');
     assert.ok(html.includes('base: on the device') && html.includes('early-stop: on the device'));
@@ -180,6 +233,9 @@ describe('tinyml exercise', { skip }, () => {
     assertOneLineError(await tinyml(['exercise', '--out', join(work, 'bad'), '--stages', 'base,huge'], { cwd: work }), /--stages: 'huge' is not a stage/);
     assertOneLineError(await tinyml(['exercise', '--out', join(work, 'bad'), '--epochs', '0'], { cwd: work }), /--epochs 0 is not a positive whole number/);
     assertOneLineError(await tinyml(['exercise', '--out', join(work, 'bad'), '--port', '/dev/ttyACM0'], { cwd: work }), /--port is for --board nano33ble/);
+    assertOneLineError(await tinyml(['exercise', '--out', join(work, 'bad'), '--shards', '2'], { cwd: work }), /--shards splits the device run over a farm: give --redis too/);
+    assertOneLineError(await tinyml(['exercise', '--out', join(work, 'bad'), '--redis', 'http://:pw@h:1'], { cwd: work }), /--redis http:\/\/:\*\*\*@h:1: the scheme must be redis:\/\/ or rediss:\/\//);
+    assertOneLineError(await tinyml(['exercise', '--out', join(work, 'bad'), '--redis', 'redis://127.0.0.1:1', '--board', 'nano33ble', '--port', '/dev/ttyACM0'], { cwd: work }), /--port, --tflm-dir and --arduino-cli are for a local board/);
     assert.equal(existsSync(join(work, 'bad')), false);
   });
 });

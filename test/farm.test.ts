@@ -8,17 +8,22 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { Job, Queue } from 'bullmq';
 import { FarmJobDataError, MergeError, RedisUrlError } from '../src/farm/errors.ts';
-import { parseMergeJobData, parseShardJobData } from '../src/farm/schema.ts';
+import { parseMergeJobData, parseShardJobData, parseTrainJobData } from '../src/farm/schema.ts';
+import { trainJobIdOf } from '../src/farm/train.ts';
 import { MERGE_QUEUE, mergeJobId, shardQueueName, shardRanges } from '../src/farm/queues.ts';
-import { mergeAnswers } from '../src/farm/merge.ts';
-import type { ShardResult } from '../src/farm/shard.ts';
+import { mergeAnswers, mergeReport } from '../src/farm/merge.ts';
+import { markLink, runShard, type LinkMark, type ShardResult } from '../src/farm/shard.ts';
+import { validateOnDevice } from '../src/validate/validate.ts';
+import { DeviceLink } from '../src/device/link.ts';
+import { crc32 } from '../src/protocol/crc32.ts';
+import { MockDevice } from './helpers/mock-device.ts';
 import { parseRedisUrl, redactUrl, connect } from '../src/farm/redis.ts';
 import { sha256Hex, getArtifact } from '../src/farm/artifacts.ts';
 import { artifactKey } from '../src/farm/queues.ts';
@@ -27,6 +32,7 @@ import { randomFloatModel, randomImages, writeInt8ModelFolder } from './helpers/
 import { quantizeModel } from '../src/quantize/quantize.ts';
 import { writeTflite } from '../src/tflite/writer.ts';
 import { startLocalRedis, type LocalRedis } from './helpers/local-redis.ts';
+import { qemuUnder } from './helpers/processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const TINYML = join(REPO, 'bin', 'tinyml.js');
@@ -52,6 +58,31 @@ describe('farm job data', () => {
     assert.throws(() => parseShardJobData(null), FarmJobDataError);
     assert.throws(() => parseShardJobData([1]), FarmJobDataError);
     assert.throws(() => parseMergeJobData({ v: 1, modelSha256: SHA, board: 'emulator', samples: 10, shards: 11 }), /shards 11/);
+  });
+
+  test('train jobs: a well-formed one is accepted; bad fields are refused by name; the id is the data\'s hash', () => {
+    const good = {
+      v: 1, name: 'early-stop', hidden: [512, 512], normalize: true, stopAtAccuracy: 0.86, epochs: 5, batchSize: 32, seed: 1,
+      limitTrain: null, limitTest: 500, trainDataSha256: SHA, testDataSha256: 'b'.repeat(64),
+    };
+    assert.deepEqual(parseTrainJobData(good), good);
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ ...good, name: '../x' }, /name "..\/x"/],
+      [{ ...good, hidden: [] }, /hidden is not a list/],
+      [{ ...good, hidden: [512, 0] }, /hidden: 1 0 is not a whole number/],
+      [{ ...good, hidden: 'big' }, /hidden is not a list/],
+      [{ ...good, normalize: 'yes' }, /normalize/],
+      [{ ...good, stopAtAccuracy: 2 }, /stopAtAccuracy 2/],
+      [{ ...good, epochs: 0 }, /epochs 0/],
+      [{ ...good, limitTrain: 60_001 }, /limitTrain 60001/],
+      [{ ...good, testDataSha256: 'x' }, /testDataSha256/],
+      [{ ...good, v: 2 }, /version 2/],
+    ];
+    for (const [data, re] of bad) assert.throws(() => parseTrainJobData(data), (e: Error) => e instanceof FarmJobDataError && re.test(e.message), JSON.stringify(data));
+    const data = parseTrainJobData(good);
+    assert.equal(trainJobIdOf(data), trainJobIdOf(parseTrainJobData({ ...good })));
+    assert.notEqual(trainJobIdOf(data), trainJobIdOf(parseTrainJobData({ ...good, seed: 2 })));
+    assert.match(trainJobIdOf(data), /^train-[0-9a-f]{64}$/);
   });
 
   test('ranges cover every sample once, sizes differing by at most one', () => {
@@ -84,12 +115,10 @@ function shard(first: number, count: number, width = 2, extra: Partial<ShardResu
     top1: Buffer.alloc(count).toString('base64'),
     cycles: Buffer.from(cycles).toString('base64'),
     wallMs: 10,
-    resends: 1,
-    nakResends: 0,
-    staleAnswers: 0,
-    badFrames: 0,
-    deviceBadFrames: 0,
+    link: { window: 4, resends: 1, nakResends: 0, staleAnswers: 0, badFrames: 0, deviceBadFrames: 0, deviceBadFramesUnnamed: 0, reconnects: 0, deviceTxDroppedBytes: 0, deviceLogLinesLost: 0 },
+    deviceLog: [],
     info: { modelCrc32: 7 } as ShardResult['info'],
+    firmware: null,
     worker: 'w',
     port: 'p',
     attempt: 1,
@@ -104,8 +133,8 @@ function shard(first: number, count: number, width = 2, extra: Partial<ShardResu
 describe('merging shard results', () => {
   test('shards in any order come back in sample order, each sample once', () => {
     const m = mergeAnswers([shard(4, 3), shard(0, 4), shard(7, 1)], 8);
-    assert.deepEqual([...m.result.outputs], Array.from({ length: 16 }, (_, i) => i % 100));
-    assert.equal(m.result.resends, 3);
+    assert.deepEqual([...m.answers.outputs], Array.from({ length: 16 }, (_, i) => i % 100));
+    assert.equal(m.answers.link.resends, 3);
   });
 
   test('overlaps, gaps, short coverage, mixed data and truncation are refused', () => {
@@ -115,6 +144,63 @@ describe('merging shard results', () => {
     assert.throws(() => mergeAnswers([shard(0, 2), shard(2, 2, 2, { testDataSha256: 'x' })], 4), /other test data/);
     assert.throws(() => mergeAnswers([shard(0, 2, 2, { top1: '' })], 2), /truncated/);
     assert.throws(() => mergeAnswers([], 2), MergeError);
+  });
+});
+
+describe('the merged report is validate\'s report', () => {
+  test('shards run on mock boards merge into the report one board gives for the same samples, field for field', async () => {
+    const COUNT = 90;
+    const model = quantizeModel(randomFloatModel([24], 9), { images: randomImages(60, 10), count: 60 });
+    const bytes = writeTflite(model);
+    const images = randomImages(COUNT, 8);
+    const labels = Uint8Array.from({ length: COUNT }, (_, i) => (i * 7) % 10);
+    const board = async (bootLog: string[] = []) => {
+      const mock = new MockDevice({ model, modelCrc32: crc32(bytes), modelBytes: bytes.length, board: 'mock-board', cpuHz: 64_000_000, bootLog });
+      await mock.open();
+      const link = new DeviceLink(mock);
+      return { link, info: await link.handshake({ intervalMs: 5 }) };
+    };
+    const one = await board();
+    const single = await validateOnDevice({ ...one, model, tfliteBytes: bytes, images, labels, count: COUNT, normalized: true, board: 'farm' });
+    await one.link.close();
+
+    // Two workers: w1 runs shards 0 and 2 on one link (the second counts from where the first left), w2 shard 1.
+    const w1 = await board(['booted w1']);
+    const w2 = await board(['booted w2']);
+    const results: ShardResult[] = [];
+    let mark: LinkMark | undefined;
+    for (const [k, r] of shardRanges(COUNT, 3).entries()) {
+      const b = k === 1 ? w2 : w1;
+      const answers = await runShard({ ...b, model, tfliteBytes: bytes, images, normalized: true, first: r.first, count: r.count, since: k === 2 ? mark : undefined });
+      if (k === 0) mark = markLink(w1.link);
+      results.push({ ...answers, info: b.info, firmware: null, worker: k === 1 ? 'w2' : 'w1', port: 'p', attempt: 1, stalls: 0, testDataSha256: 'd', startedAt: k * 100, finishedAt: k * 100 + 90 });
+    }
+    await w1.link.close();
+    await w2.link.close();
+    assert.deepEqual(results[2]!.deviceLog, [], 'the boot line is counted once, with the first shard on the link');
+    const merged = mergeReport({ results: results.reverse(), samples: COUNT, model, tfliteBytes: bytes, modelSha256: SHA, images, labels, normalized: true, board: 'farm' }).report;
+    const { wallSeconds: _w, throughputSamplesPerSec: _t, link: _l, deviceLog: _d, ...same } = single;
+    for (const [key, value] of Object.entries(same)) assert.deepEqual((merged as unknown as Record<string, unknown>)[key], value, key);
+    assert.equal(merged.passed, true);
+    assert.deepEqual(merged.deviceLog, ['w1: booted w1', 'w2: booted w2']);
+    assert.equal(merged.wallSeconds, 0.29);
+    assert.equal(merged.link.resends, 0);
+    assert.deepEqual(Object.keys(merged.link), Object.keys(single.link), 'the same link fields');
+  });
+});
+
+describe('worker options', () => {
+  test('a worker needs a board kind or --train, not both; an unreachable Redis is one line', async () => {
+    const run = (args: string[]) => execa(process.execPath, [TINYML, 'worker', ...args], { reject: false, stdin: 'ignore', timeout: 60_000 });
+    const none = await run(['--redis', 'redis://127.0.0.1:1']);
+    assert.equal(none.exitCode, 2);
+    assert.match(none.stderr, /^error: --board is missing: .* or --train for a training worker$/);
+    const both = await run(['--redis', 'redis://127.0.0.1:1', '--train', '--board', 'emulator']);
+    assert.equal(both.exitCode, 2);
+    assert.match(both.stderr, /^error: --train takes no --board/);
+    const down = await run(['--redis', 'redis://:secret@127.0.0.1:1', '--train']);
+    assert.equal(down.exitCode, 1);
+    assert.match(down.stderr, /^error: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
   });
 });
 
@@ -138,19 +224,24 @@ const skip = !has('redis-server')
     ? 'needs arm-none-eabi-gcc and qemu-system-arm'
     : false;
 
-/** Pids of QEMUs booted from under `dir` (a SIGKILLed worker cannot stop its own). */
-function qemusUnder(dir: string): number[] {
-  const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
-  return ps
-    .split('\n')
-    .filter((l) => l.includes('qemu-system-arm') && l.includes(dir))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
+/** Pids of the QEMUs that process `pid` started. */
+function qemusOf(pid: number): number[] {
+  return qemuUnder('').filter((q) => {
+    try {
+      return Number(readFileSync(`/proc/${q}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid;
+    } catch {
+      return false;
+    }
+  });
 }
 
-// 300 samples in 6 shards, not 3,000: QEMU's UART carries ~20 samples/s per emulator on an idle
-// machine and a quarter of that on a loaded one (600 samples took 68 s on the farm plus 107 s on one
-// board at load average 8), and the single-board run it is compared with is serial.
-const SAMPLES = 300;
+// The issue's figures are 3,000 samples in 6 shards: TINYML_FARM_SAMPLES=3000 runs them. npm test runs
+// 300: the single-board run it is compared with is serial, and on these shared 2-core machines the
+// 3,000 took over 3 minutes (see the README's "Run a farm" for the measured times).
+const SAMPLES = Number(process.env.TINYML_FARM_SAMPLES ?? 300);
+if (!Number.isInteger(SAMPLES) || SAMPLES < 60 || SAMPLES > 10_000) throw new Error(`TINYML_FARM_SAMPLES=${process.env.TINYML_FARM_SAMPLES}: use a whole number in 60..10000`);
+/** Seconds a run of `n` samples may take at 2 samples/s (a tenth of an idle emulator's rate: load average 20 on 2 cores), at least `floor`. */
+const budget = (n: number, floor: number) => Math.max(floor, Math.ceil(n / 2));
 const SHARDS = 6;
 
 describe('a farm of three emulator workers', { skip }, () => {
@@ -181,12 +272,11 @@ describe('a farm of three emulator workers', { skip }, () => {
     for (const w of workers.values()) w.kill('SIGTERM');
     await Promise.all([...workers.values()].map((w) => Promise.race([w, sleep(10_000)])));
     for (const w of workers.values()) w.kill('SIGKILL');
-    for (const pid of qemusUnder(dir)) process.kill(pid, 'SIGKILL');
     await local?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('a worker killed mid-shard loses nothing; the merge equals one board, sample for sample; a resubmission runs nothing', { timeout: 300_000 }, async (t) => {
+  test('a worker killed mid-shard loses nothing; the merge equals one board, sample for sample; a resubmission runs nothing', { timeout: (budget(SAMPLES, 120) * 2 + 60) * 1000 }, async (t) => {
     let t0 = Date.now();
     const modelDir = join(dir, 'model');
     const { bytes } = await writeInt8ModelFolder(modelDir, [32], 11);
@@ -216,10 +306,17 @@ describe('a farm of three emulator workers', { skip }, () => {
         await sleep(100);
       }
       t.diagnostic(`first shard under way after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const victimQemus = qemusOf(workers.get(victim)!.pid!);
+      assert.equal(victimQemus.length, 1, 'the victim runs its shard on one QEMU');
       workers.get(victim)!.kill('SIGKILL');
       await workers.get(victim);
+      // Nothing of the killed worker is left running: its QEMU got the parent-death signal.
+      for (let i = 0; qemuUnder(dir).includes(victimQemus[0]!); i++) {
+        assert.ok(i < 50, `the killed worker's QEMU ${victimQemus[0]} is still running`);
+        await sleep(100);
+      }
 
-      const waited = await tinyml(['submit', '--redis', url, '--model', modelDir, '--board', 'emulator', '--samples', String(SAMPLES), '--shards', String(SHARDS), '--wait', '--json', '--timeout', '240']);
+      const waited = await tinyml(['submit', '--redis', url, '--model', modelDir, '--board', 'emulator', '--samples', String(SAMPLES), '--shards', String(SHARDS), '--wait', '--json', '--timeout', String(budget(SAMPLES, 240))]);
       assert.equal(waited.exitCode, 0, `${waited.stderr}\n${waited.stdout}`);
       const report = JSON.parse(waited.stdout);
       t.diagnostic(`farm done after ${((Date.now() - t0) / 1000).toFixed(1)} s (${report.throughputSamplesPerSec.toFixed(1)} samples/s)`);
@@ -262,7 +359,12 @@ describe('a farm of three emulator workers', { skip }, () => {
       assert.equal(status.exitCode, 0, status.stderr);
       const s = JSON.parse(status.stdout);
       const alive = s.workers.map((w: { worker: string }) => w.worker).sort();
-      assert.deepEqual(alive, ['w1', 'w2', 'w3'].filter((w) => w !== victim));
+      const ended = await Promise.all(
+        [...workers.entries()]
+          .filter(([name, w]) => name !== victim && (w.exitCode !== null || w.signalCode !== null))
+          .map(async ([name, w]) => `${name} ended (${(await w).exitCode ?? (await w).signal}):\n${String((await w).all).split('\n').slice(-15).join('\n')}`),
+      );
+      assert.deepEqual(alive, ['w1', 'w2', 'w3'].filter((w) => w !== victim), ended.join('\n'));
       assert.equal(s.workers.reduce((n: number, w: { samples: number }) => n + w.samples, 0) >= SAMPLES - 100, true);
     } finally {
       await shardQueue.close();
@@ -339,9 +441,8 @@ describe('a farm of three emulator workers', { skip }, () => {
       assert.equal(r.exitCode, 0, `${name}: ${r.all}`);
       assert.match(String(r.stdout), /stopped after \d+ jobs/);
     }
-    // The SIGKILLed worker's QEMU is an orphan; every other one was stopped by its worker.
-    await sleep(500);
-    assert.ok(qemusUnder(dir).length <= 1, `QEMUs left: ${qemusUnder(dir).join(', ')}`);
+    // The SIGKILLed worker's QEMU died with it; every other one was stopped by its worker.
+    assert.deepEqual(qemuUnder(dir), [], 'QEMU left running');
   });
 });
 

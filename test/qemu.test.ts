@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePtyPath, qemuArgs, startQemu } from '../src/device/qemu.ts';
+import { parsePtyPath, qemuArgs, qemuCommand, startQemu } from '../src/device/qemu.ts';
 import { SerialTransport } from '../src/device/serial-transport.ts';
 import { SerialPortError } from '../src/device/errors.ts';
 import { ToolError } from '../src/errors.ts';
@@ -65,6 +65,14 @@ test('parsePtyPath finds serial0 among QEMU output', () => {
   assert.equal(parsePtyPath('nothing yet'), null);
   assert.deepEqual(qemuArgs('fw.elf').slice(0, 4), ['-M', 'mps2-an386', '-icount', 'shift=0,align=off,sleep=on']);
   assert.ok(qemuArgs('fw.elf').includes('pty'));
+});
+
+test('QEMU runs under setpriv with a parent-death SIGKILL, both resolved to absolute paths', { skip }, () => {
+  const c = qemuCommand('qemu-system-arm', ['-M', 'x']);
+  assert.match(c.file, /\/setpriv$/);
+  assert.deepEqual(c.args.slice(0, 3), ['--pdeathsig', 'KILL', '--']);
+  assert.match(c.args[3]!, /^\/.*\/qemu-system-arm$/);
+  assert.deepEqual(c.args.slice(4), ['-M', 'x']);
 });
 
 test('QEMU boots an ELF, its UART is a real pty, and stop() leaves no process', { skip, timeout: 60_000 }, async () => {
@@ -150,4 +158,36 @@ test('killing the process on SIGTERM takes QEMU with it', { skip, timeout: 30_00
   const deadline = Date.now() + 5000;
   while (alive(qemuPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(alive(qemuPid), false);
+});
+
+test('SIGKILL of the process that started QEMU takes QEMU with it (parent-death signal)', { skip, timeout: 30_000 }, async () => {
+  const elf = buildEcho();
+  const script = `
+    import { startQemu } from ${JSON.stringify(new URL('../src/device/qemu.ts', import.meta.url).pathname)};
+    const q = await startQemu({ elf: ${JSON.stringify(elf)} });
+    console.log(q.pid);
+    setInterval(() => {}, 1000);
+  `;
+  const dir = mkdtempSync(join(tmpdir(), 'tinyml-qemu-kill-'));
+  writeFileSync(join(dir, 'child.mts'), script);
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'child.mts')], { stdio: ['ignore', 'pipe', 'inherit'], cwd: process.cwd() });
+  const qemuPid = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.on('exit', () => reject(new Error('child exited early')));
+  });
+  try {
+    assert.ok(alive(qemuPid));
+    // The pid handed out is QEMU itself (setpriv execs it), a child of the killed process.
+    assert.equal(readFileSync(`/proc/${qemuPid}/comm`, 'utf8').trim(), 'qemu-system-arm');
+    assert.equal(Number(readFileSync(`/proc/${qemuPid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]), child.pid);
+    const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, s) => resolve(s)));
+    child.kill('SIGKILL');
+    assert.equal(await exit, 'SIGKILL');
+    const deadline = Date.now() + 5000;
+    while (alive(qemuPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(alive(qemuPid), false, 'QEMU outlived the SIGKILLed process that started it');
+  } finally {
+    if (alive(qemuPid)) process.kill(qemuPid, 'SIGKILL');
+  }
 });

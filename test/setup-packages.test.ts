@@ -29,6 +29,7 @@ const PROGRAMS = [
   'arm-none-eabi-size',
   'arm-none-eabi-nm',
   'qemu-system-arm',
+  'setpriv',
   'gcc',
   'g++',
   'git',

@@ -13,9 +13,11 @@ import { join } from 'node:path';
 import { openResultsFile } from '../src/validate/results-file.ts';
 import {
   assertValidationPassed,
+  collectAnswers,
   formatValidationReport,
   percentiles,
   validateOnDevice,
+  validationReport,
   ValidationFailedError,
   type SampleAnswer,
 } from '../src/validate/validate.ts';
@@ -212,4 +214,42 @@ test('results file: a header with the settings, a line per answer; resume drops 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('the report is a function of the answers: collected once, reported the same as validateOnDevice; a changed byte or a missing sample shows', async () => {
+  const { model, bytes } = setup();
+  const whole = await run(model, bytes);
+  const mock = new MockDevice({ model, modelCrc32: crc32(bytes), modelBytes: bytes.length, board: 'mock-board', cpuHz: 64_000_000 });
+  await mock.open();
+  const link = new DeviceLink(mock);
+  const info = await link.handshake({ intervalMs: 5 });
+  const answers = await collectAnswers({ link, info, model, tfliteBytes: bytes, images, count: COUNT, normalized: true, timeoutMs: 50 });
+  await link.close();
+  assert.equal(answers.sent, COUNT);
+  assert.equal(answers.answered.reduce((a, b) => a + b, 0), COUNT);
+  const common = { model, tfliteBytes: bytes, images, labels, normalized: true, board: 'mock' };
+  const { report, outputs } = validationReport({ ...common, answers });
+  assert.deepEqual(answersOf(report), answersOf(whole));
+  assert.deepEqual(report, validationReport({ ...common, answers }).report, 'the same answers, the same report');
+  assert.equal(outputs!.count, COUNT);
+  assert.deepEqual(outputs!.device, answers.outputs);
+
+  // One output byte of sample 7 off by one: that sample, and only it, differs from the reference.
+  const changed = answers.outputs.slice();
+  const width = answers.width;
+  changed[7 * width + 3] = changed[7 * width + 3]! === 127 ? 126 : changed[7 * width + 3]! + 1;
+  const bad = validationReport({ ...common, answers: { ...answers, outputs: changed } }).report;
+  assert.equal(bad.passed, false);
+  assert.deepEqual(bad.firstMismatches, [7]);
+  assert.equal(bad.exactAgreement, (COUNT - 1) / COUNT);
+
+  // Samples 0..29 answered before an interruption: a partial report over those, no per-sample outputs.
+  const answered = new Uint8Array(COUNT).fill(1, 0, 30);
+  const partial = validationReport({ ...common, answers: { ...answers, answered, interrupted: true, sent: 30 } });
+  assert.equal(partial.report.partial, true);
+  assert.equal(partial.report.samples, 30);
+  assert.equal(partial.report.passed, false);
+  assert.equal(partial.outputs, null);
+  assert.throws(() => validationReport({ ...common, answers: { ...answers, answered: new Uint8Array(COUNT) } }), /no sample answered/);
+  assert.throws(() => validationReport({ ...common, labels: labels.subarray(0, 10), answers }), /data holds fewer/);
 });

@@ -16,13 +16,22 @@
  * QEMU is stopped by stop(), and killed if this process exits or gets
  * SIGINT/SIGTERM/SIGHUP (the handler kills QEMU, then re-raises the signal when
  * no other handler is installed, so Ctrl-C still ends the program).
+ *
+ * No handler runs on SIGKILL (or a crash), so QEMU is started under util-linux's
+ * `setpriv --pdeathsig KILL`: the kernel sends it SIGKILL when the thread that
+ * forked it exits. Node forks from the thread that calls startQemu (the main
+ * thread here: it ends only with the process; from a worker_thread QEMU would
+ * die with that thread). setpriv execs QEMU, so the pid is QEMU's own.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { ToolError, UsageError } from '../errors.ts';
 
 export const QEMU_BINARY = 'qemu-system-arm';
 export const QEMU_MACHINE = 'mps2-an386';
+/** Sets the parent-death signal, then execs its command (util-linux, essential on Debian). */
+export const SETPRIV_BINARY = 'setpriv';
 
 export interface QemuOptions {
   /** Firmware ELF to load with -kernel. */
@@ -73,6 +82,34 @@ export function parsePtyPath(output: string, label = 'serial0'): string | null {
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
+/** The executable `name` resolves to on `path` (a name with a slash is taken as it is), or null. */
+export function findExecutable(name: string, path = process.env.PATH ?? ''): string | null {
+  const candidates = name.includes('/') ? [name] : path.split(delimiter).filter(Boolean).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/**
+ * The command line that runs QEMU so that it dies with this process: setpriv
+ * and QEMU resolved to absolute paths first (setpriv would report a missing
+ * QEMU only as its own exit code 127).
+ * @throws ToolError naming the missing program and its Debian package
+ */
+export function qemuCommand(bin: string, args: readonly string[], env?: Readonly<Record<string, string | undefined>>): { file: string; args: string[] } {
+  const qemu = findExecutable(bin, (env ?? process.env).PATH ?? '');
+  if (!qemu) throw new ToolError(`${bin} not found: install it with 'sudo apt-get install qemu-system-arm'`, bin, '');
+  const setpriv = findExecutable(SETPRIV_BINARY) ?? findExecutable(SETPRIV_BINARY, '/usr/bin:/bin');
+  if (!setpriv) throw new ToolError(`${SETPRIV_BINARY} not found (it keeps QEMU from outliving a killed process): install it with 'sudo apt-get install util-linux'`, SETPRIV_BINARY, '');
+  return { file: setpriv, args: ['--pdeathsig', 'KILL', '--', qemu, ...args] };
+}
+
 /**
  * Starts QEMU and waits until it reports the pty.
  * @throws ToolError when qemu-system-arm is missing (with the apt-get fix), exits
@@ -83,10 +120,11 @@ export async function startQemu(options: QemuOptions): Promise<QemuInstance> {
   const bin = options.qemu ?? QEMU_BINARY;
   if (!existsSync(options.elf)) throw new UsageError(`firmware ELF ${options.elf} does not exist`);
   const args = qemuArgs(options.elf, options.machine, options.extraArgs);
+  const command = qemuCommand(bin, args, options.env);
   let output = '';
   let child: ResultPromise<{ buffer: false; cleanup: false; reject: false; stdin: 'ignore' }>;
   try {
-    child = execa(bin, args, {
+    child = execa(command.file, command.args, {
       buffer: false,
       cleanup: false,
       reject: false,

@@ -4,7 +4,8 @@
  * fits the board's budget, build + flash + validate on the device. Each stage is
  * the same function its own command runs; this file only sequences them, reuses
  * stages already done with the same settings, and writes report.json and
- * report.html into the output folder.
+ * report.html into the output folder. With a farm (--redis), training and the
+ * device run go to the farm's workers instead (farm.ts); the rest is the same.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
@@ -19,6 +20,8 @@ import { runQuantize } from '../quantize/quantize-folder.ts';
 import { runExport } from '../export/export-folder.ts';
 import { runEvaluate } from '../evaluate/evaluate-folder.ts';
 import { runDeploy } from '../deploy/deploy.ts';
+import type { BuildResult } from '../deploy/build.ts';
+import { connectExerciseFarm, stageTrainJob, trainStageOnFarm, validateStageOnFarm, type ExerciseFarm } from './farm.ts';
 import { budgetBoard, checkBoard, defaultRuntime, type BoardName } from '../deploy/targets.ts';
 import { planBudget, RUNTIME_KINDS, type RuntimeKind } from '../firmware-build/budget.ts';
 import { readInt8Model } from '../model/int8-file.ts';
@@ -47,6 +50,10 @@ export interface ExerciseOptions {
   readonly force: boolean;
   readonly dataDir?: string;
   readonly calibrationSamples?: number;
+  /** A board farm's Redis: training goes to `tinyml worker --train`, device runs to board workers. */
+  readonly redis?: string;
+  /** With redis: shards per device run (default 1). */
+  readonly shards?: number;
   /** The memory budget; default planBudget. Tests pass a stricter one to see a stage that does not fit. */
   readonly planBudget?: typeof planBudget;
 }
@@ -101,9 +108,31 @@ export async function runExercise(options: ExerciseOptions, onEvent: (e: Exercis
   }
   const runtime: RuntimeKind = (options.runtime as RuntimeKind | undefined) ?? defaultRuntime(board, options.tflmDir);
   if (board === 'emulator' && options.port) throw new UsageError('--port is for --board nano33ble; the emulator boots its own');
+  if (options.redis !== undefined) {
+    if (options.port || options.tflmDir || options.arduinoCli) throw new UsageError('--port, --tflm-dir and --arduino-cli are for a local board: with --redis each farm worker has its own');
+  } else if (options.shards !== undefined) {
+    throw new UsageError('--shards splits the device run over a farm: give --redis too');
+  }
   const specs = parseStages(options.stages);
   const step = (line: string) => onEvent({ kind: 'step', line });
+  const farm = options.redis === undefined ? null : await connectExerciseFarm(options.redis, options.shards ?? 1, options.samples);
+  try {
+    return await runStages(options, { board, runtime, specs, step, onEvent, farm });
+  } finally {
+    await farm?.close();
+  }
+}
 
+interface RunInput {
+  readonly board: BoardName;
+  readonly runtime: RuntimeKind;
+  readonly specs: ReturnType<typeof parseStages>;
+  readonly step: (line: string) => void;
+  readonly onEvent: (e: ExerciseEvent) => void;
+  readonly farm: ExerciseFarm | null;
+}
+
+async function runStages(options: ExerciseOptions, { board, runtime, specs, step, onEvent, farm }: RunInput): Promise<ExerciseResult> {
   const backend = await initBackend();
   const train = await loadFashionMnist({ dataDir: options.dataDir, split: 'train', limit: options.limitTrain });
   const test = await loadFashionMnist({ dataDir: options.dataDir, split: 'test', limit: options.limitTest });
@@ -119,12 +148,15 @@ export async function runExercise(options: ExerciseOptions, onEvent: (e: Exercis
     testDataSha256: test.sha256,
   };
   const plans = planStages(specs, settings, options.out);
-  step(`${plans.length} stage(s) into ${options.out}: ${train.count} training and ${test.count} test images from ${train.source}, backend ${backend}, board ${board} (${runtime})`);
+  step(
+    `${plans.length} stage(s) into ${options.out}: ${train.count} training and ${test.count} test images from ${train.source}, ` +
+      (farm ? `on the farm at ${farm.display} (training on train workers, ${board} runs on board workers)` : `backend ${backend}, board ${board} (${runtime})`),
+  );
 
   const rows: StageRow[] = [];
   for (const [i, plan] of plans.entries()) {
     onEvent({ kind: 'stage', index: i + 1, total: plans.length, name: plan.spec.name, title: plan.spec.title });
-    rows.push(await runStage(plan, { options, settings, train, test, board, runtime, onEvent, step }));
+    rows.push(await runStage(plan, { options, settings, train, test, board, runtime, onEvent, step, farm }));
   }
 
   const out = resolve(options.out);
@@ -152,6 +184,7 @@ interface StageContext {
   readonly runtime: RuntimeKind;
   readonly onEvent: (e: ExerciseEvent) => void;
   readonly step: (line: string) => void;
+  readonly farm: ExerciseFarm | null;
 }
 
 async function runStage(plan: StagePlan, ctx: StageContext): Promise<StageRow> {
@@ -169,21 +202,25 @@ async function runStage(plan: StagePlan, ctx: StageContext): Promise<StageRow> {
   } else {
     step(`${spec.name}: training 784 -> ${spec.hidden.join(' -> ')} -> 10, ${spec.normalize ? 'inputs /255' : 'raw 0..255 inputs'}` +
       (spec.stopAtAccuracy !== null ? `, stop once training accuracy > ${spec.stopAtAccuracy}` : ''));
-    const { model, metrics } = await trainModel({
-      train: ctx.train,
-      test: ctx.test,
-      hidden: spec.hidden,
-      epochs: settings.epochs,
-      batchSize: settings.batchSize,
-      normalize: spec.normalize,
-      stopAtAccuracy: spec.stopAtAccuracy ?? undefined,
-      seed: settings.seed,
-      onProgress: (progress) => ctx.onEvent({ kind: 'train', progress }),
-    });
-    try {
-      await saveModel(model, dir, { name: spec.name, ...metrics });
-    } finally {
-      model.dispose();
+    if (ctx.farm) {
+      await trainStageOnFarm(ctx.farm, stageTrainJob(spec, settings, options.limitTrain, options.limitTest), dir, (progress) => ctx.onEvent({ kind: 'train', progress }), step);
+    } else {
+      const { model, metrics } = await trainModel({
+        train: ctx.train,
+        test: ctx.test,
+        hidden: spec.hidden,
+        epochs: settings.epochs,
+        batchSize: settings.batchSize,
+        normalize: spec.normalize,
+        stopAtAccuracy: spec.stopAtAccuracy ?? undefined,
+        seed: settings.seed,
+        onProgress: (progress) => ctx.onEvent({ kind: 'train', progress }),
+      });
+      try {
+        await saveModel(model, dir, { name: spec.name, ...metrics });
+      } finally {
+        model.dispose();
+      }
     }
   }
 
@@ -194,8 +231,14 @@ async function runStage(plan: StagePlan, ctx: StageContext): Promise<StageRow> {
 
   const { model, bytes } = await readInt8Model(dir);
   const budget = (options.planBudget ?? planBudget)({ model, modelBytes: bytes.length, runtime: ctx.runtime, board: budgetBoard(ctx.board) });
-  let build = null;
-  if (budget.fits) {
+  let build: Pick<BuildResult, 'flash' | 'ram'> | null = null;
+  const onSamples = (done: number, total: number) => ctx.onEvent({ kind: 'samples', done, total });
+  if (budget.fits && ctx.farm) {
+    step(`${spec.name}: validate ${settings.samples} samples on the farm's ${ctx.board} workers`);
+    const run = await validateStageOnFarm(ctx.farm, { dir, board: ctx.board, samples: settings.samples, dataDir: options.dataDir }, onSamples, step);
+    if (run.report.runtime !== ctx.runtime) step(`${spec.name}: the farm's workers run the ${run.report.runtime} runtime (the budget was checked for ${ctx.runtime})`);
+    build = run.firmware;
+  } else if (budget.fits) {
     step(`${spec.name}: build, flash and validate ${settings.samples} samples on ${ctx.board}`);
     const deployed = await runDeploy(
       {
@@ -210,7 +253,7 @@ async function runStage(plan: StagePlan, ctx: StageContext): Promise<StageRow> {
         'data-dir': options.dataDir,
       },
       step,
-      (done, total) => ctx.onEvent({ kind: 'samples', done, total }),
+      onSamples,
     );
     build = deployed.build;
   } else {

@@ -10,7 +10,7 @@
  *    arduino-cli, as `tinyml deploy` does.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildEmulatorFirmware } from '../firmware-build/build-emulator.ts';
@@ -27,11 +27,19 @@ import type { DeviceInfo } from '../protocol/frames.ts';
 import type { Int8Model } from '../model/types.ts';
 import type { FarmBoard } from './queues.ts';
 
+/** Flash and RAM the firmware takes, as its build measured them. */
+export interface FirmwareSizes {
+  readonly flash: { readonly used: number; readonly capacity: number };
+  readonly ram: { readonly used: number; readonly capacity: number };
+}
+
 export interface LoadedBoard {
   readonly link: DeviceLink;
   readonly info: DeviceInfo;
   /** Whether this call flashed (built and booted, or uploaded). */
   readonly flashed: boolean;
+  /** The sizes of the firmware the board runs, when this worker built it; null when the board already ran the model. */
+  readonly firmware: FirmwareSizes | null;
 }
 
 export interface BoardDeviceOptions {
@@ -51,6 +59,7 @@ export class BoardDevice {
   private link: DeviceLink | null = null;
   private info: DeviceInfo | null = null;
   private sha: string | null = null;
+  private firmware: FirmwareSizes | null = null;
   private readonly cacheDir: string;
   private readonly log: (line: string) => void;
   private port: string | undefined;
@@ -74,16 +83,17 @@ export class BoardDevice {
   /** Makes the board run `bytes` (SHA-256 `sha`) and returns a link that has done its handshake. */
   async load(sha: string, bytes: Uint8Array, model: Int8Model, signal?: AbortSignal): Promise<LoadedBoard> {
     if (this.link && this.info && this.sha === sha && (this.options.board !== 'emulator' || this.qemu?.running)) {
-      return { link: this.link, info: this.info, flashed: false };
+      return { link: this.link, info: this.info, flashed: false, firmware: this.firmware };
     }
     await this.close();
     if (this.options.board === 'emulator') {
-      const elf = await this.emulatorElf(sha, bytes, model);
+      const { elf, sizes } = await this.emulatorElf(sha, bytes, model);
       this.log(`booting ${elf} in QEMU`);
       this.qemu = await startQemu({ elf });
       await this.connect(this.qemu.ptyPath, signal);
       this.sha = sha;
-      return { link: this.link!, info: this.info!, flashed: true };
+      this.firmware = sizes;
+      return { link: this.link!, info: this.info!, flashed: true, firmware: sizes };
     }
     await this.connect(this.port!, signal);
     let flashed = false;
@@ -91,13 +101,14 @@ export class BoardDevice {
       await this.close();
       const modelDir = await this.modelFolder(sha, bytes, model);
       this.log(`the board on ${this.port} runs another model: building and uploading ${sha.slice(0, 12)}`);
-      await buildFirmware({ modelDir, board: 'nano33ble', runtime: this.options.runtime, log: this.log });
+      const built = await buildFirmware({ modelDir, board: 'nano33ble', runtime: this.options.runtime, log: this.log });
       this.port = await flashArduino({ modelDir, runtime: this.options.runtime, port: this.port, log: this.log });
       await this.connect(this.port, signal);
       flashed = true;
+      this.firmware = built.flash && built.ram ? { flash: built.flash, ram: built.ram } : null;
     }
     this.sha = sha;
-    return { link: this.link!, info: this.info!, flashed };
+    return { link: this.link!, info: this.info!, flashed, firmware: this.firmware };
   }
 
   /** Forgets the board's state (after a link failure): the next job reconnects, reboots or reflashes. */
@@ -112,6 +123,7 @@ export class BoardDevice {
     this.info = null;
     this.qemu = null;
     this.sha = null;
+    this.firmware = null;
     await link?.close().catch(() => undefined);
     await qemu?.stop();
   }
@@ -137,23 +149,27 @@ export class BoardDevice {
     return dir;
   }
 
-  /** The emulator ELF of (sha, runtime), built at most once per host. */
-  private async emulatorElf(sha: string, bytes: Uint8Array, model: Int8Model): Promise<string> {
+  /** The emulator ELF of (sha, runtime) and its sizes, built at most once per host. */
+  private async emulatorElf(sha: string, bytes: Uint8Array, model: Int8Model): Promise<{ elf: string; sizes: FirmwareSizes }> {
     const runtime = this.options.runtime;
     const outDir = join(this.cacheDir, 'emulator', `${sha}-${runtime}`);
-    const done = join(outDir, 'built');
+    // Written last: its presence means the ELF is complete.
+    const done = join(outDir, 'built.json');
     const elf = join(outDir, 'firmware.elf');
-    if (existsSync(done)) return elf;
+    const read = async () => ({ elf, sizes: JSON.parse(await readFile(done, 'utf8')) as FirmwareSizes });
+    if (existsSync(done)) return read();
     await mkdir(join(this.cacheDir, 'emulator'), { recursive: true });
     const lock = `${outDir}.lock`;
     await acquireLock(lock);
     try {
-      if (existsSync(done)) return elf;
+      if (existsSync(done)) return read();
       this.log(`building the ${runtime} emulator firmware for model ${sha.slice(0, 12)}`);
       const extra = runtime === 'tflm' ? tflmBuildInputs(this.options.tflmDir!) : undefined;
-      await buildEmulatorFirmware({ tflite: bytes, outDir, runtime, extra, arenaBytes: arenaBytesFor(model, runtime) });
-      await writeFile(done, `${sha}\n`);
-      return elf;
+      const fw = await buildEmulatorFirmware({ tflite: bytes, outDir, runtime, extra, arenaBytes: arenaBytesFor(model, runtime) });
+      const sizes: FirmwareSizes = { flash: { used: fw.flash.used, capacity: fw.flash.capacity }, ram: { used: fw.ram.used, capacity: fw.ram.capacity } };
+      await writeFile(`${done}.tmp`, `${JSON.stringify(sizes)}\n`);
+      await rename(`${done}.tmp`, done);
+      return { elf, sizes };
     } finally {
       await rm(lock, { recursive: true, force: true });
     }

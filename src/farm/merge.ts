@@ -1,15 +1,14 @@
 /**
  * Merging a submission's shard results into one validation report. The shards'
  * raw answers are put back in sample order (every sample exactly once, or a
- * MergeError), then replayed through validateOnDevice, so the merged report is
- * computed by the same code, field for field, as a single-board `validate`.
+ * MergeError), and the report is validate's own validationReport over them, so
+ * it is computed by the same code, field for field, as a single-board `validate`.
  */
 import { createHash } from 'node:crypto';
-import type { DeviceLink, InferResult } from '../device/link.ts';
 import type { Int8Model } from '../model/types.ts';
-import type { DeviceInfo, ResultMessage } from '../protocol/frames.ts';
-import { percentiles, validateOnDevice, type Percentiles, type ValidationReport } from '../validate/validate.ts';
+import { percentiles, validationReport, type DeviceAnswers, type Percentiles, type ValidationReport } from '../validate/validate.ts';
 import { MergeError } from './errors.ts';
+import type { FirmwareSizes } from './device.ts';
 import { decodeInt8, decodeUint32, decodeUint8, type ShardResult } from './shard.ts';
 
 export interface ShardSummary {
@@ -40,6 +39,8 @@ export interface FarmReport extends ValidationReport {
   readonly outputsSha256: string;
   readonly shards: readonly ShardSummary[];
   readonly workers: readonly WorkerSummary[];
+  /** The firmware's flash and RAM as a worker's build measured them; null when no worker built it for this run. */
+  readonly firmware: FirmwareSizes | null;
 }
 
 /** What the merge job returns: the report and the per-sample device outputs (base64). */
@@ -48,19 +49,22 @@ export interface MergeResult {
   readonly outputs: string;
 }
 
-export interface MergedAnswers {
-  readonly result: InferResult;
+export interface MergedShards {
+  /** Every sample's answer, as one board's run would have them. */
+  readonly answers: DeviceAnswers;
+  /** The shards in sample order. */
   readonly shards: readonly ShardResult[];
-  readonly badFrames: number;
-  readonly deviceBadFrames: number;
 }
 
 /**
- * Puts shard answers in sample order. Pure.
+ * Puts shard answers in sample order and adds up their link records. Pure.
+ * The wall time is the farm's span (first shard's start to last one's end);
+ * a board's dropped serial bytes count once per worker (its INFO counts since boot);
+ * log lines are prefixed with the worker that received them.
  * @throws MergeError when the shards overlap, leave a gap, disagree on width,
  *         test data or model, or do not cover exactly `samples` samples
  */
-export function mergeAnswers(results: readonly ShardResult[], samples: number): MergedAnswers {
+export function mergeAnswers(results: readonly ShardResult[], samples: number): MergedShards {
   if (results.length === 0) throw new MergeError('no shard results to merge');
   const shards = [...results].sort((a, b) => a.first - b.first);
   const width = shards[0]!.width;
@@ -83,53 +87,37 @@ export function mergeAnswers(results: readonly ShardResult[], samples: number): 
     next += s.count;
   }
   if (next !== samples) throw new MergeError(`the shards cover ${next} samples, the submission ${samples}`);
-  const wallMs = Math.max(...shards.map((s) => s.finishedAt)) - Math.min(...shards.map((s) => s.startedAt));
   const sum = (f: (s: ShardResult) => number) => shards.reduce((acc, s) => acc + f(s), 0);
+  const dropped = new Map<string, number>();
+  for (const s of shards) dropped.set(s.worker, Math.max(dropped.get(s.worker) ?? 0, s.link.deviceTxDroppedBytes));
   return {
-    result: { count: samples, width, outputs, top1, cycles, wallMs, resends: sum((s) => s.resends), nakResends: sum((s) => s.nakResends), staleAnswers: sum((s) => s.staleAnswers) },
+    answers: {
+      count: samples,
+      width,
+      answered: new Uint8Array(samples).fill(1),
+      outputs,
+      top1,
+      cycles,
+      sent: samples,
+      wallMs: Math.max(...shards.map((s) => s.finishedAt)) - Math.min(...shards.map((s) => s.startedAt)),
+      interrupted: false,
+      info: shards[0]!.info,
+      link: {
+        window: Math.max(...shards.map((s) => s.link.window)),
+        resends: sum((s) => s.link.resends),
+        nakResends: sum((s) => s.link.nakResends),
+        staleAnswers: sum((s) => s.link.staleAnswers),
+        badFrames: sum((s) => s.link.badFrames),
+        deviceBadFrames: sum((s) => s.link.deviceBadFrames),
+        deviceBadFramesUnnamed: sum((s) => s.link.deviceBadFramesUnnamed),
+        reconnects: sum((s) => s.link.reconnects),
+        deviceTxDroppedBytes: [...dropped.values()].reduce((a, b) => a + b, 0),
+        deviceLogLinesLost: sum((s) => s.link.deviceLogLinesLost),
+      },
+      deviceLog: shards.flatMap((s) => s.deviceLog.map((line) => `${s.worker}: ${line}`)),
+    },
     shards,
-    badFrames: sum((s) => s.badFrames),
-    deviceBadFrames: sum((s) => s.deviceBadFrames),
   };
-}
-
-/**
- * Stands in for a DeviceLink whose answers are already in: validateOnDevice
- * reads transport.description, stats, deviceLog, runs inferReconnecting (each
- * answer handed to onAnswer, as a live link does) and asks for INFO after the
- * run (the first shard's). Keeps the report's arithmetic in one place
- * (validate.ts) instead of a copy here.
- */
-function replayLink(merged: MergedAnswers, info: DeviceInfo): DeviceLink {
-  const { result } = merged;
-  const answer = (i: number): ResultMessage => ({
-    type: 'result',
-    seq: i & 0xffff,
-    top1: result.top1[i]!,
-    cycles: result.cycles[i]!,
-    outputs: result.outputs.subarray(i * result.width, (i + 1) * result.width),
-  });
-  const replay = {
-    transport: { description: `${merged.shards.length} farm shards` },
-    stats: {
-      framesSent: 0,
-      framesReceived: 0,
-      bytesReceived: 0,
-      badFrames: merged.badFrames,
-      deviceBadFrames: merged.deviceBadFrames,
-      deviceBadFramesUnnamed: 0,
-      logLinesLost: 0,
-    },
-    deviceLog: [] as string[],
-    infer: async () => result,
-    inferReconnecting: async (inputs: readonly Int8Array[], options: { onAnswer?: (index: number, a: ResultMessage) => void } = {}) => {
-      if (inputs.length !== result.count) throw new MergeError(`the report asks for ${inputs.length} samples, the shards hold ${result.count}`);
-      for (let i = 0; i < result.count; i++) options.onAnswer?.(i, answer(i));
-      return result;
-    },
-    handshake: async () => info,
-  };
-  return replay as unknown as DeviceLink;
 }
 
 export interface MergeReportInput {
@@ -144,27 +132,24 @@ export interface MergeReportInput {
   readonly board: string;
 }
 
-export async function mergeReport(input: MergeReportInput): Promise<MergeResult> {
-  const merged = mergeAnswers(input.results, input.samples);
-  const { shards } = merged;
-  const report = await validateOnDevice({
-    link: replayLink(merged, shards[0]!.info),
-    info: shards[0]!.info,
+/** The merged report: validate's report over every shard's answers, plus the farm's own figures. */
+export function mergeReport(input: MergeReportInput): MergeResult {
+  const { answers, shards } = mergeAnswers(input.results, input.samples);
+  const { report } = validationReport({
+    answers,
     model: input.model,
     tfliteBytes: input.tfliteBytes,
     images: input.images,
     labels: input.labels,
-    count: input.samples,
     normalized: input.normalized,
     board: input.board,
   });
-  const outputs = merged.result.outputs;
   return {
     report: {
       ...report,
       modelSha256: input.modelSha256,
       testDataSha256: shards[0]!.testDataSha256,
-      outputsSha256: createHash('sha256').update(outputs).digest('hex'),
+      outputsSha256: createHash('sha256').update(answers.outputs).digest('hex'),
       shards: shards.map((s) => ({
         first: s.first,
         count: s.count,
@@ -173,9 +158,10 @@ export async function mergeReport(input: MergeReportInput): Promise<MergeResult>
         stalls: s.stalls,
         wallSeconds: s.wallMs / 1000,
       })),
-      workers: workerSummaries(shards, merged.result.cycles),
+      workers: workerSummaries(shards, answers.cycles),
+      firmware: shards.find((s) => s.firmware)?.firmware ?? null,
     },
-    outputs: Buffer.from(outputs.buffer, outputs.byteOffset, outputs.byteLength).toString('base64'),
+    outputs: Buffer.from(answers.outputs.buffer, answers.outputs.byteOffset, answers.outputs.byteLength).toString('base64'),
   };
 }
 

@@ -63,3 +63,11 @@ export function shardRanges(samples: number, shards: number): Range[] {
   }
   return ranges;
 }
+
+/** Training jobs (`tinyml exercise --redis`): any `tinyml worker --train` takes them. */
+export const TRAIN_QUEUE = `${PREFIX}-train`;
+
+/** The id of a training job: the SHA-256 of its data, so the same training is asked for once. */
+export function trainJobId(dataSha256: string): string {
+  return `train-${dataSha256}`;
+}

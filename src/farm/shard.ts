@@ -1,14 +1,15 @@
 /**
- * One shard on one board: the range's test images quantized exactly as the
- * reference does (validateOnDevice's way), sent through the existing DeviceLink,
- * and the raw answers encoded for Redis. The report is computed once, when the
- * shards are merged (merge.ts), from these answers.
+ * One shard on one board: the range's test images sent through the device link
+ * by validate's own collectAnswers, and the raw answers encoded for Redis. The
+ * report is computed once, when the shards are merged (merge.ts), by validate's
+ * validationReport from these answers.
  */
-import { quantizeInput } from '../reference/int8-interpreter.ts';
-import { checkDeviceInfo } from '../validate/validate.ts';
-import type { DeviceLink } from '../device/link.ts';
+import { collectAnswers, type LinkCounts } from '../validate/validate.ts';
+import { InterruptedError } from '../device/errors.ts';
+import type { DeviceLink, LinkStats } from '../device/link.ts';
 import type { Int8Model } from '../model/types.ts';
 import type { DeviceInfo } from '../protocol/frames.ts';
+import type { FirmwareSizes } from './device.ts';
 
 /** What a shard job returns (BullMQ stores it as the job's return value, once). */
 export interface ShardResult {
@@ -22,13 +23,13 @@ export interface ShardResult {
   /** Cycles per sample, count little-endian uint32, base64. */
   readonly cycles: string;
   readonly wallMs: number;
-  readonly resends: number;
-  /** Of those, resends for a NAK or a damaged answer naming the request (protocol v3). */
-  readonly nakResends: number;
-  readonly staleAnswers: number;
-  readonly badFrames: number;
-  readonly deviceBadFrames: number;
+  /** This shard's share of the link's record (a worker's link serves many shards). */
+  readonly link: LinkCounts;
+  /** Device log lines received during this shard (on a fresh link, its boot lines too). */
+  readonly deviceLog: readonly string[];
   readonly info: DeviceInfo;
+  /** The firmware's flash and RAM, when the worker built it (null: the board already ran the model). */
+  readonly firmware: FirmwareSizes | null;
   readonly worker: string;
   readonly port: string;
   /** Which attempt produced this result (1 = first), and how often the job stalled before. */
@@ -38,6 +39,16 @@ export interface ShardResult {
   readonly testDataSha256: string;
   readonly startedAt: number;
   readonly finishedAt: number;
+}
+
+/** A link's lifetime counters and log length at some point: the next shard on it counts from there. */
+export interface LinkMark {
+  readonly stats: Readonly<LinkStats>;
+  readonly logLines: number;
+}
+
+export function markLink(link: DeviceLink): LinkMark {
+  return { stats: { ...link.stats }, logLines: link.deviceLog.length };
 }
 
 export interface RunShardInput {
@@ -53,34 +64,50 @@ export interface RunShardInput {
   readonly window?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Where the previous shard on this link left its counters; none for a fresh link. */
+  readonly since?: LinkMark;
 }
 
-export type ShardAnswers = Pick<ShardResult, 'first' | 'count' | 'width' | 'outputs' | 'top1' | 'cycles' | 'wallMs' | 'resends' | 'nakResends' | 'staleAnswers'>;
+export type ShardAnswers = Pick<ShardResult, 'first' | 'count' | 'width' | 'outputs' | 'top1' | 'cycles' | 'wallMs' | 'link' | 'deviceLog'>;
 
+/**
+ * @throws InterruptedError when `signal` stops it (a shard is all or nothing);
+ *         DeviceModelError and the link's errors
+ */
 export async function runShard(input: RunShardInput): Promise<ShardAnswers> {
   const { model, first, count } = input;
-  checkDeviceInfo(input.info, model, input.tfliteBytes, `the device on ${input.link.transport.description}`);
   const inSize = model.layers[0]!.inputSize;
   if (input.images.length < (first + count) * inSize) throw new RangeError(`runShard: samples ${first}..${first + count - 1} are past the data`);
-  const quantized = new Int8Array(count * inSize);
-  const samples: Int8Array[] = [];
-  for (let s = 0; s < count; s++) {
-    const view = quantized.subarray(s * inSize, (s + 1) * inSize);
-    quantizeInput(input.images, (first + s) * inSize, model.input, input.normalized, inSize, view);
-    samples.push(view);
-  }
-  const r = await input.link.infer(samples, { window: input.window, signal: input.signal, onProgress: input.onProgress });
+  const a = await collectAnswers({
+    link: input.link,
+    info: input.info,
+    model,
+    tfliteBytes: input.tfliteBytes,
+    images: input.images.subarray(first * inSize, (first + count) * inSize),
+    count,
+    normalized: input.normalized,
+    window: input.window,
+    signal: input.signal,
+    onProgress: input.onProgress,
+  });
+  if (a.interrupted) throw new InterruptedError(`shard ${first}..${first + count - 1} interrupted`);
+  const was = input.since?.stats;
   return {
     first,
     count,
-    width: r.width,
-    outputs: toBase64(r.outputs),
-    top1: toBase64(r.top1),
-    cycles: toBase64(littleEndian(r.cycles)),
-    wallMs: r.wallMs,
-    resends: r.resends,
-    nakResends: r.nakResends,
-    staleAnswers: r.staleAnswers,
+    width: a.width,
+    outputs: toBase64(a.outputs),
+    top1: toBase64(a.top1),
+    cycles: toBase64(littleEndian(a.cycles)),
+    wallMs: a.wallMs,
+    link: {
+      ...a.link,
+      badFrames: a.link.badFrames - (was?.badFrames ?? 0),
+      deviceBadFrames: a.link.deviceBadFrames - (was?.deviceBadFrames ?? 0),
+      deviceBadFramesUnnamed: a.link.deviceBadFramesUnnamed - (was?.deviceBadFramesUnnamed ?? 0),
+      deviceLogLinesLost: a.link.deviceLogLinesLost - (was?.logLinesLost ?? 0),
+    },
+    deviceLog: a.deviceLog.slice(input.since?.logLines ?? 0),
   };
 }
 

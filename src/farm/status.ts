@@ -5,7 +5,7 @@
  */
 import { Queue } from 'bullmq';
 import { connectChecked, parseRedisUrl } from './redis.ts';
-import { FARM_BOARDS, HEARTBEAT_PATTERN, MERGE_QUEUE, minuteKey, shardQueueName } from './queues.ts';
+import { FARM_BOARDS, HEARTBEAT_PATTERN, MERGE_QUEUE, minuteKey, shardQueueName, TRAIN_QUEUE } from './queues.ts';
 
 export interface WorkerStatus {
   readonly worker: string;
@@ -43,7 +43,7 @@ export interface FarmStatus {
 export async function farmStatus(args: { redis?: string }): Promise<FarmStatus> {
   const target = parseRedisUrl(args.redis);
   const redis = await connectChecked(target);
-  const names = [...FARM_BOARDS.map(shardQueueName), MERGE_QUEUE];
+  const names = [...FARM_BOARDS.map(shardQueueName), MERGE_QUEUE, TRAIN_QUEUE];
   const queues = names.map((n) => new Queue(n, { connection: redis }));
   for (const q of queues) q.on('error', () => undefined);
   try {

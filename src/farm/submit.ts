@@ -14,6 +14,8 @@ import { InterruptedError } from '../device/errors.ts';
 import { putArtifact } from './artifacts.ts';
 import { FarmJobFailedError } from './errors.ts';
 import type { MergeResult } from './merge.ts';
+import type { ShardResult } from './shard.ts';
+import type { Redis } from 'ioredis';
 import { connectChecked, parseRedisUrl } from './redis.ts';
 import { FARM_BOARDS, MERGE_QUEUE, mergeJobId, shardJobId, shardQueueName, shardRanges, TEST_SET_SIZE, type FarmBoard } from './queues.ts';
 import type { MergeJobData, ShardJobData } from './schema.ts';
@@ -66,16 +68,55 @@ export async function runSubmit(args: SubmitArgs, options: SubmitOptions = {}): 
   checkLinkLimits(model);
 
   const redis = await connectChecked(target);
+  try {
+    const sub = await enqueueValidation(redis, { bytes, board, samples, shards, attempts });
+    options.log?.(`${sub.reused ? 'already submitted' : 'submitted'}: ${sub.jobId.slice(0, 40)}... (${shards} shards of ${samples} samples on ${board})`);
+    const result = args.wait ? (await awaitValidation(redis, sub, { timeoutS, onProgress: options.onProgress })).result : null;
+    return { jobId: sub.jobId, modelSha256: sub.modelSha256, board, samples, shards, reused: sub.reused, result };
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+/** A validation in the farm's queues. */
+export interface FarmSubmission {
+  readonly jobId: string;
+  readonly modelSha256: string;
+  readonly board: FarmBoard;
+  readonly samples: number;
+  readonly shards: number;
+  /** The shard jobs' ids, in sample order. */
+  readonly shardIds: readonly string[];
+  /** True when this exact submission was already in the queue (nothing new was added). */
+  readonly reused: boolean;
+}
+
+export interface ValidationRequest {
+  /** The int8 .tflite (checked by the caller: readInt8Model, checkLinkLimits). */
+  readonly bytes: Uint8Array;
+  readonly board: FarmBoard;
+  readonly samples: number;
+  readonly shards: number;
+  /** Tries per shard; default 5. */
+  readonly attempts?: number;
+}
+
+/**
+ * Stores the model and adds the flow (K shard jobs under a merge job) unless the
+ * same submission is already there; a failed one is removed and added afresh.
+ */
+export async function enqueueValidation(redis: Redis, req: ValidationRequest): Promise<FarmSubmission> {
+  const { board, samples, shards } = req;
+  const sha = await putArtifact(redis, req.bytes);
+  const ranges = shardRanges(samples, shards);
+  const jobId = mergeJobId(sha, board, samples, shards);
+  const shardIds = ranges.map((r) => shardJobId(sha, board, r.first, r.count));
   const mergeQueue = new Queue(MERGE_QUEUE, { connection: redis });
-  const shardQueue = new Queue(shardQueueName(board), { connection: redis });
   const flows = new FlowProducer({ connection: redis });
   // Failures surface through the calls that fail; without listeners BullMQ prints each reconnect.
-  for (const q of [mergeQueue, shardQueue]) q.on('error', () => undefined);
+  mergeQueue.on('error', () => undefined);
   flows.on('error', () => undefined);
   try {
-    const sha = await putArtifact(redis, bytes);
-    const ranges = shardRanges(samples, shards);
-    const jobId = mergeJobId(sha, board, samples, shards);
     let reused = false;
     const existing = await Job.fromId(mergeQueue, jobId);
     if (existing && (await existing.isFailed())) {
@@ -91,33 +132,57 @@ export async function runSubmit(args: SubmitArgs, options: SubmitOptions = {}): 
         queueName: MERGE_QUEUE,
         data: parent,
         opts: { jobId, attempts: 3, backoff: { type: 'exponential', delay: 1000 } },
-        children: ranges.map((r) => {
+        children: ranges.map((r, k) => {
           const data: ShardJobData = { v: 1, modelSha256: sha, board, first: r.first, count: r.count };
           return {
             name: 'shard',
             queueName: shardQueueName(board),
             data,
-            opts: {
-              jobId: shardJobId(sha, board, r.first, r.count),
-              attempts,
-              backoff: { type: 'exponential', delay: 2000 },
-              failParentOnFailure: true,
-            },
+            opts: { jobId: shardIds[k], attempts: req.attempts ?? 5, backoff: { type: 'exponential', delay: 2000 }, failParentOnFailure: true },
           };
         }),
       });
     }
-    options.log?.(`${reused ? 'already submitted' : 'submitted'}: ${jobId.slice(0, 40)}... (${shards} shards of ${samples} samples on ${board})`);
-    let result: MergeResult | null = null;
-    if (args.wait) {
-      result = await waitForMerge({ mergeQueue, shardQueue, jobId, ids: ranges.map((r) => shardJobId(sha, board, r.first, r.count)), samples, timeoutS, onProgress: options.onProgress });
-    }
-    return { jobId, modelSha256: sha, board, samples, shards, reused, result };
+    return { jobId, modelSha256: sha, board, samples, shards, shardIds, reused };
   } finally {
     await flows.close().catch(() => undefined);
     await mergeQueue.close().catch(() => undefined);
+  }
+}
+
+export interface AwaitOptions {
+  /** Seconds to wait at most; 0 for no limit. */
+  readonly timeoutS?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** The merged result and the shards' own results (each sample's answer), in sample order. */
+export interface FarmValidation {
+  readonly result: MergeResult;
+  readonly shards: readonly ShardResult[];
+}
+
+/**
+ * Waits for the merge job (polling; Ctrl-C stops waiting, not the farm).
+ * @throws FarmJobFailedError with the failing shard's reason; InterruptedError on Ctrl-C
+ */
+export async function awaitValidation(redis: Redis, sub: FarmSubmission, options: AwaitOptions = {}): Promise<FarmValidation> {
+  const mergeQueue = new Queue(MERGE_QUEUE, { connection: redis });
+  const shardQueue = new Queue(shardQueueName(sub.board), { connection: redis });
+  for (const q of [mergeQueue, shardQueue]) q.on('error', () => undefined);
+  try {
+    const w = { mergeQueue, shardQueue, jobId: sub.jobId, ids: sub.shardIds, samples: sub.samples, timeoutS: options.timeoutS ?? 0, onProgress: options.onProgress };
+    const result = await waitForMerge(w);
+    const shards: ShardResult[] = [];
+    for (const id of sub.shardIds) {
+      const job = await Job.fromId<ShardJobData, ShardResult>(shardQueue, id);
+      if (!job?.returnvalue) throw new FarmJobFailedError(`shard job ${id} holds no result (removed by hand?): submit again`);
+      shards.push(job.returnvalue);
+    }
+    return { result, shards };
+  } finally {
+    await mergeQueue.close().catch(() => undefined);
     await shardQueue.close().catch(() => undefined);
-    await redis.quit().catch(() => redis.disconnect());
   }
 }
 

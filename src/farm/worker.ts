@@ -3,7 +3,8 @@
  * shard jobs from its board kind's queue (and merge jobs from the shared merge
  * queue), flashes only when a job's model differs from what the board runs, runs
  * the range through the device link, and keeps a heartbeat hash in Redis for
- * `tinyml farm status`.
+ * `tinyml farm status`. With --train it is a training worker instead
+ * (train-worker.ts).
  *
  * Exactly once is BullMQ's: a job is locked while a worker holds it; a worker
  * that dies stops renewing the lock and the stalled-job check hands the job to
@@ -22,17 +23,21 @@ import { checkBudget, RUNTIME_KINDS, type RuntimeKind } from '../firmware-build/
 import { budgetBoard } from '../deploy/targets.ts';
 import { crc32Hex } from '../protocol/crc32.ts';
 import type { Int8Model } from '../model/types.ts';
+import type { DeviceLink } from '../device/link.ts';
 import { BoardDevice } from './device.ts';
+import { runTrainWorker } from './train-worker.ts';
 import { getArtifact } from './artifacts.ts';
 import { connectChecked, parseRedisUrl, type RedisTarget } from './redis.ts';
 import { FARM_BOARDS, heartbeatKey, MERGE_QUEUE, minuteKey, shardQueueName, type FarmBoard } from './queues.ts';
 import { BoardGoneError } from './errors.ts';
 import { parseMergeJobData, parseShardJobData, type ShardJobData } from './schema.ts';
-import { runShard, type ShardResult } from './shard.ts';
+import { markLink, runShard, type LinkMark, type ShardResult } from './shard.ts';
 import { mergeReport, type MergeResult } from './merge.ts';
 
 export interface WorkerArgs {
   redis?: string;
+  /** Take training jobs instead of driving a board. */
+  train?: boolean;
   board?: string;
   port?: string;
   runtime?: string;
@@ -76,6 +81,7 @@ function modelFor(bytes: Uint8Array, sha: string, board: FarmBoard, runtime: Run
 function checkArgs(args: WorkerArgs): { target: RedisTarget; board: FarmBoard; runtime: RuntimeKind } {
   const target = parseRedisUrl(args.redis);
   const board = args.board as FarmBoard;
+  if (!args.board) throw new UsageError('--board is missing: give the kind of board this worker drives (emulator or nano33ble), or --train for a training worker');
   if (!(FARM_BOARDS as readonly string[]).includes(board)) throw new UsageError(`--board ${args.board}: use emulator or nano33ble`);
   if (board === 'nano33ble' && !args.port) throw new UsageError('--board nano33ble needs --port, the serial port of the board this worker drives');
   if (board === 'emulator' && args.port) throw new UsageError('--port is for a nano33ble: an emulator worker boots its own QEMU');
@@ -92,6 +98,7 @@ function checkArgs(args: WorkerArgs): { target: RedisTarget; board: FarmBoard; r
  * (not counted as a failed attempt), QEMU is stopped, and it resolves.
  */
 export async function runWorker(args: WorkerArgs, log: (line: string) => void = () => undefined): Promise<WorkerSummary> {
+  if (args.train) return runTrainWorker(args, log);
   const { target, board, runtime } = checkArgs(args);
   const lockMs = args['lock-ms'] ?? 30_000;
   const id = args.name ?? `${hostname()}-${board}-${process.pid}`;
@@ -127,6 +134,8 @@ interface ServeInput {
 async function serve(s: ServeInput): Promise<WorkerSummary> {
   const { id, redis, device, board, runtime, log } = s;
   const models = new Map<string, { bytes: Uint8Array; model: Int8Model }>();
+  /** Where each link's counters stood after its last shard, so a shard reports its own share. */
+  const marks = new WeakMap<DeviceLink, LinkMark>();
   const stats = { jobs: 0, samples: 0, busyMs: 0, current: '' as string, modelSha: '' };
   let stopping = false;
   let current: AbortController | null = null;
@@ -221,7 +230,9 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
           lastProgress = Date.now();
           void job.updateProgress({ done, total, worker: id }).catch(() => undefined);
         },
+        since: marks.get(loaded.link),
       });
+      marks.set(loaded.link, markLink(loaded.link));
       const finishedAt = Date.now();
       stats.jobs++;
       stats.samples += data.count;
@@ -230,9 +241,8 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
       await redis.multi().incrby(minute, data.count).expire(minute, 3600).exec();
       return {
         ...answers,
-        badFrames: loaded.link.stats.badFrames,
-        deviceBadFrames: loaded.link.stats.deviceBadFrames,
         info: loaded.info,
+        firmware: loaded.firmware,
         worker: id,
         port: device.where,
         attempt: job.attemptsMade + 1,
@@ -280,7 +290,7 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
     if (model.kind !== 'int8') throw new UnrecoverableError(`model ${data.modelSha256.slice(0, 12)} is not int8`);
     if (values.length !== data.shards) throw new UnrecoverableError(`job ${job.id} has ${values.length} shard results, expected ${data.shards}`);
     try {
-      return await mergeReport({
+      return mergeReport({
         results: values,
         samples: data.samples,
         model,

@@ -70,8 +70,8 @@ export interface RowInput {
   readonly evidence: ModelEvidence;
   /** The budget on the chosen board and runtime. */
   readonly budget: Budget;
-  /** The firmware build, when this run built one (its sizes are measured). */
-  readonly build: BuildResult | null;
+  /** The firmware build, when this run built one (its sizes are measured), or a farm worker's build's sizes. */
+  readonly build: Pick<BuildResult, 'flash' | 'ram'> | null;
 }
 
 export function stageRow({ spec, dir, evidence, budget, build }: RowInput): StageRow {

@@ -1,8 +1,13 @@
 /**
- * Validation on a device: checks that the device runs the host's model (INFO),
- * streams test samples through the link, and compares what came back with the
- * TypeScript reference (TFLM's arithmetic: a correct device equals it exactly),
- * the host TFLite interpreter and the float model.
+ * Validation on a device, in two halves:
+ *  - collectAnswers (I/O): checks that the device runs the host's model (INFO)
+ *    and streams test samples through the link, keeping each answer;
+ *  - validationReport (no I/O): compares the answers with the TypeScript
+ *    reference (TFLM's arithmetic: a correct device equals it exactly), the host
+ *    TFLite interpreter and the float model.
+ * validateOnDevice is the two in a row (`validate`, `deploy`); the farm collects
+ * on many boards and builds its report from the merged answers with the same
+ * validationReport.
  */
 import type { Int8Model } from '../model/types.ts';
 import { Int8Interpreter, quantizeInput } from '../reference/int8-interpreter.ts';
@@ -15,7 +20,8 @@ import { describeErrorCode, ErrorCode, PROTOCOL_VERSION, type CycleUnit, type De
 import { ArenaTooSmallError, DeviceModelError, HandshakeTimeoutError, InterruptedError } from '../device/errors.ts';
 import type { DeviceLink, ReconnectOptions } from '../device/link.ts';
 
-export interface ValidateOnDeviceInput {
+/** What collectAnswers needs: a link, the model it must run, and the samples to send. */
+export interface CollectAnswersInput {
   /** A link whose handshake has been done. */
   readonly link: DeviceLink;
   /** INFO from that handshake. */
@@ -25,14 +31,9 @@ export interface ValidateOnDeviceInput {
   readonly tfliteBytes: Uint8Array;
   /** Raw 0..255 pixels, at least `count` samples back to back. */
   readonly images: Uint8Array;
-  readonly labels: Uint8Array;
   readonly count: number;
   /** True when the model expects pixels / 255. */
   readonly normalized: boolean;
-  /** Top-1 of the float model on the same samples, when known. */
-  readonly floatTop1?: Uint8Array;
-  /** Name for the report: 'emulator', a port path, a board name. */
-  readonly board: string;
   readonly window?: number;
   readonly timeoutMs?: number;
   readonly retries?: number;
@@ -44,6 +45,16 @@ export interface ValidateOnDeviceInput {
   readonly previous?: ReadonlyMap<number, SampleAnswer>;
   /** Each sample's answer as it arrives (the results file appends it). */
   readonly onAnswer?: (index: number, answer: SampleAnswer) => void;
+  /** Ask for INFO again after the run, for the device's dropped-bytes counter (default true). */
+  readonly infoAfter?: boolean;
+}
+
+export interface ValidateOnDeviceInput extends CollectAnswersInput {
+  readonly labels: Uint8Array;
+  /** Top-1 of the float model on the same samples, when known. */
+  readonly floatTop1?: Uint8Array;
+  /** Name for the report: 'emulator', a port path, a board name. */
+  readonly board: string;
   /** Receives every sample's outputs once all are in (reports draw confusion matrices from them). */
   readonly onOutputs?: (outputs: SampleOutputs) => void;
 }
@@ -73,6 +84,55 @@ export interface Percentiles {
   readonly p90: number;
   readonly p99: number;
   readonly max: number;
+}
+
+/** How the link fared over a run: the report's `link` field. */
+export interface LinkCounts {
+  readonly window: number;
+  readonly resends: number;
+  /** Of the resends, those for a damaged request or answer that named it (NAKs). */
+  readonly nakResends: number;
+  readonly staleAnswers: number;
+  readonly badFrames: number;
+  readonly deviceBadFrames: number;
+  /** Of the BAD_FRAME reports, those naming no request (the header was damaged). */
+  readonly deviceBadFramesUnnamed: number;
+  /** Times the port was lost and opened again mid-run. */
+  readonly reconnects: number;
+  /** Bytes the device's serial write dropped since its boot (INFO after the run; a host that stopped reading). */
+  readonly deviceTxDroppedBytes: number;
+  /** Device log lines that never arrived (gaps in their line numbers). */
+  readonly deviceLogLinesLost: number;
+}
+
+/**
+ * What a device answered for samples 0..count-1 of a run, and how the link
+ * fared: all that validationReport takes from the device. collectAnswers fills
+ * it from one link; the farm merges it from the shards of many boards.
+ */
+export interface DeviceAnswers {
+  /** Samples requested. */
+  readonly count: number;
+  /** Outputs per sample (INFO's output count). */
+  readonly width: number;
+  /** 1 for each sample answered: all of them unless the run was interrupted. */
+  readonly answered: Uint8Array;
+  /** `count` rows of `width` int8 outputs in sample order (zero where not answered). */
+  readonly outputs: Int8Array;
+  /** The device's RESULT top-1 field per sample. */
+  readonly top1: Uint8Array;
+  /** Cycles per sample, in INFO's cycle unit. */
+  readonly cycles: Uint32Array;
+  /** Samples this run sent and got answered (not kept from an earlier run), and the wall time they took. */
+  readonly sent: number;
+  readonly wallMs: number;
+  /** True when the run was stopped (Ctrl-C) before every sample was answered. */
+  readonly interrupted: boolean;
+  /** INFO from the handshake before the run. */
+  readonly info: DeviceInfo;
+  readonly link: LinkCounts;
+  /** The device log lines received, boot lines included, in order. */
+  readonly deviceLog: readonly string[];
 }
 
 export interface ValidationReport {
@@ -112,23 +172,7 @@ export interface ValidationReport {
   /** Samples per second of wall clock, link included. */
   readonly throughputSamplesPerSec: number;
   readonly wallSeconds: number;
-  readonly link: {
-    readonly window: number;
-    readonly resends: number;
-    /** Of the resends, those for a damaged request or answer that named it (NAKs). */
-    readonly nakResends: number;
-    readonly staleAnswers: number;
-    readonly badFrames: number;
-    readonly deviceBadFrames: number;
-    /** Of the BAD_FRAME reports, those naming no request (the header was damaged). */
-    readonly deviceBadFramesUnnamed: number;
-    /** Times the port was lost and opened again mid-run. */
-    readonly reconnects: number;
-    /** Bytes the device's serial write dropped since its boot (INFO after the run; a host that stopped reading). */
-    readonly deviceTxDroppedBytes: number;
-    /** Device log lines that never arrived (gaps in their line numbers). */
-    readonly deviceLogLinesLost: number;
-  };
+  readonly link: LinkCounts;
   /** The device log lines received over the link, boot lines included, in order. */
   readonly deviceLog: readonly string[];
   /** Exact agreement with the reference on every sample and consistent top-1 fields. */
@@ -223,49 +267,57 @@ function runHostTflite(bytes: Uint8Array, inputs: Int8Array): Int8Array {
   }
 }
 
-export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<ValidationReport> {
-  const { model, info, count } = input;
-  checkDeviceInfo(info, model, input.tfliteBytes, `the device on ${input.link.transport.description}`);
+/** Test samples first..first+count-1 quantized exactly as the reference quantizes them, `inSize` bytes each. */
+export function quantizeSamples(model: Int8Model, images: Uint8Array, first: number, count: number, normalized: boolean): Int8Array {
+  const inSize = model.layers[0]!.inputSize;
+  const out = new Int8Array(count * inSize);
+  for (let s = 0; s < count; s++) quantizeInput(images, (first + s) * inSize, model.input, normalized, inSize, out.subarray(s * inSize, (s + 1) * inSize));
+  return out;
+}
+
+/**
+ * Sends samples 0..count-1 to the device (those not in `previous`) and keeps
+ * every answer as it arrives. Ctrl-C (`signal`) ends it early with what was
+ * answered by then (`interrupted`), unless nothing was.
+ * @throws DeviceModelError when INFO names another model; the link's errors;
+ *         InterruptedError when interrupted before any sample was answered
+ */
+export async function collectAnswers(input: CollectAnswersInput): Promise<DeviceAnswers> {
+  const { model, info, count, link } = input;
+  checkDeviceInfo(info, model, input.tfliteBytes, `the device on ${link.transport.description}`);
   const inSize = model.layers[0]!.inputSize;
   const width = model.layers[model.layers.length - 1]!.outputSize;
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`validateOnDevice: count ${count} must be a positive whole number`);
-  if (input.images.length < count * inSize || input.labels.length < count) {
-    throw new RangeError(`validateOnDevice: ${count} samples requested, data holds fewer`);
-  }
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`collectAnswers: count ${count} must be a positive whole number`);
+  if (input.images.length < count * inSize) throw new RangeError(`collectAnswers: ${count} samples requested, data holds fewer`);
+  const quantized = quantizeSamples(model, input.images, 0, count, input.normalized);
 
-  // Inputs exactly as the reference quantizes them; one buffer, a view per sample.
-  const quantized = new Int8Array(count * inSize);
-  const samples: Int8Array[] = [];
-  for (let s = 0; s < count; s++) {
-    const view = quantized.subarray(s * inSize, (s + 1) * inSize);
-    quantizeInput(input.images, s * inSize, model.input, input.normalized, inSize, view);
-    samples.push(view);
-  }
-
-  const all = { outputs: new Int8Array(count * width), top1: new Uint8Array(count), cycles: new Uint32Array(count) };
+  const outputs = new Int8Array(count * width);
+  const top1 = new Uint8Array(count);
+  const cycles = new Uint32Array(count);
   const answered = new Uint8Array(count);
   const keep = (i: number, a: SampleAnswer) => {
-    all.outputs.set(a.outputs, i * width);
-    all.top1[i] = a.top1;
-    all.cycles[i] = a.cycles >>> 0;
+    outputs.set(a.outputs, i * width);
+    top1[i] = a.top1;
+    cycles[i] = a.cycles >>> 0;
     answered[i] = 1;
   };
   for (const [i, a] of input.previous ?? []) {
     if (!Number.isInteger(i) || i < 0 || i >= count || a.outputs.length !== width) {
-      throw new RangeError(`validateOnDevice: an earlier answer for sample ${i} with ${a.outputs.length} outputs does not fit ${count} samples of ${width}`);
+      throw new RangeError(`collectAnswers: an earlier answer for sample ${i} with ${a.outputs.length} outputs does not fit ${count} samples of ${width}`);
     }
     keep(i, a);
   }
   const todo: number[] = [];
   for (let i = 0; i < count; i++) if (!answered[i]) todo.push(i);
   const already = count - todo.length;
-  let linkResult = { resends: 0, nakResends: 0, staleAnswers: 0, reconnects: 0, wallMs: 0 };
-  let interrupted: InterruptedError | null = null;
+  let sent = 0;
+  let run = { resends: 0, nakResends: 0, staleAnswers: 0, reconnects: 0, wallMs: 0 };
+  let interrupted = false;
   const started = performance.now();
   if (todo.length > 0) {
     try {
-      const r = await input.link.inferReconnecting(
-        todo.map((i) => samples[i]!),
+      const r = await link.inferReconnecting(
+        todo.map((i) => quantized.subarray(i * inSize, (i + 1) * inSize)),
         {
           window: input.window,
           timeoutMs: input.timeoutMs,
@@ -274,77 +326,133 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
           onAnswer: (k, msg) => {
             const i = todo[k]!;
             keep(i, msg);
+            sent++;
             input.onAnswer?.(i, { top1: msg.top1, cycles: msg.cycles, outputs: msg.outputs });
           },
           onProgress: input.onProgress ? (done) => input.onProgress!(already + done, count) : undefined,
           signal: input.signal,
         },
       );
-      linkResult = { resends: r.resends, nakResends: r.nakResends, staleAnswers: r.staleAnswers, reconnects: r.reconnects ?? 0, wallMs: r.wallMs };
+      run = { resends: r.resends, nakResends: r.nakResends, staleAnswers: r.staleAnswers, reconnects: r.reconnects ?? 0, wallMs: r.wallMs };
     } catch (err) {
       if (!(err instanceof InterruptedError)) throw err;
-      interrupted = err;
-      linkResult = { ...linkResult, wallMs: performance.now() - started };
+      if (already + sent === 0) throw err;
+      interrupted = true;
+      run = { ...run, wallMs: performance.now() - started };
     }
   }
+  const finalInfo = interrupted || input.infoAfter === false ? null : await infoAfterRun(link, input.signal);
+  const stats = link.stats;
+  return {
+    count,
+    width,
+    answered,
+    outputs,
+    top1,
+    cycles,
+    sent,
+    wallMs: run.wallMs,
+    interrupted,
+    info,
+    link: {
+      window: input.window ?? 16,
+      resends: run.resends,
+      nakResends: run.nakResends,
+      staleAnswers: run.staleAnswers,
+      badFrames: stats.badFrames,
+      deviceBadFrames: stats.deviceBadFrames,
+      deviceBadFramesUnnamed: stats.deviceBadFramesUnnamed,
+      reconnects: run.reconnects,
+      deviceTxDroppedBytes: (finalInfo ?? info).txDroppedBytes,
+      deviceLogLinesLost: stats.logLinesLost,
+    },
+    deviceLog: [...link.deviceLog],
+  };
+}
+
+/** What validationReport compares the device's answers with. */
+export interface ReportInput {
+  readonly answers: DeviceAnswers;
+  readonly model: Int8Model;
+  /** The .tflite bytes of `model` (their CRC-32 must equal the answers' INFO's). */
+  readonly tfliteBytes: Uint8Array;
+  /** The same samples the answers are for: raw pixels and labels, `answers.count` at least. */
+  readonly images: Uint8Array;
+  readonly labels: Uint8Array;
+  readonly normalized: boolean;
+  /** Top-1 of the float model on the same samples, when known. */
+  readonly floatTop1?: Uint8Array;
+  /** Name for the report: 'emulator', a port path, a board name, a farm. */
+  readonly board: string;
+}
+
+export interface ReportWithOutputs {
+  readonly report: ValidationReport;
+  /** Every sample's outputs, device and host; null for an interrupted run. */
+  readonly outputs: SampleOutputs | null;
+}
+
+/**
+ * The validation report over the answered samples (no I/O): accuracies, exact
+ * and top-1 agreement with the reference and TFLite, latency, the link's record.
+ * @throws DeviceModelError when the answers' INFO is not for this model;
+ *         RangeError when the answers do not fit the model or the data
+ */
+export function validationReport(input: ReportInput): ReportWithOutputs {
+  const { model, answers: a } = input;
+  const { info, count, width } = a;
+  checkDeviceInfo(info, model, input.tfliteBytes);
+  const inSize = model.layers[0]!.inputSize;
+  if (width !== model.layers[model.layers.length - 1]!.outputSize) throw new RangeError(`validationReport: answers of ${width} outputs for a model of ${model.layers[model.layers.length - 1]!.outputSize}`);
+  if (input.images.length < count * inSize || input.labels.length < count) throw new RangeError(`validationReport: answers for ${count} samples, data holds fewer`);
+
   // The report covers the answered samples: all of them, or those in by an interruption (partial).
   const kept: number[] = [];
-  for (let i = 0; i < count; i++) if (answered[i]) kept.push(i);
-  if (kept.length === 0) throw interrupted ?? new Error('validateOnDevice: no sample answered');
+  for (let i = 0; i < count; i++) if (a.answered[i]) kept.push(i);
+  if (kept.length === 0) throw new RangeError('validationReport: no sample answered');
   const n = kept.length;
-  const result = {
-    outputs: new Int8Array(n * width),
-    top1: new Uint8Array(n),
-    cycles: new Uint32Array(n),
-    wallMs: linkResult.wallMs,
-    resends: linkResult.resends,
-    nakResends: linkResult.nakResends,
-    staleAnswers: linkResult.staleAnswers,
-    reconnects: linkResult.reconnects,
-  };
-  const subQuantized = new Int8Array(n * inSize);
-  const subLabels = new Uint8Array(n);
-  const subFloatTop1 = input.floatTop1 ? new Uint8Array(n) : undefined;
+  const device = new Int8Array(n * width);
+  const top1 = new Uint8Array(n);
+  const cycles = new Uint32Array(n);
+  const quantized = new Int8Array(n * inSize);
+  const labels = new Uint8Array(n);
+  const floatTop1 = input.floatTop1 ? new Uint8Array(n) : undefined;
   kept.forEach((i, k) => {
-    result.outputs.set(all.outputs.subarray(i * width, (i + 1) * width), k * width);
-    result.top1[k] = all.top1[i]!;
-    result.cycles[k] = all.cycles[i]!;
-    subQuantized.set(samples[i]!, k * inSize);
-    subLabels[k] = input.labels[i]!;
-    if (subFloatTop1) subFloatTop1[k] = input.floatTop1![i]!;
+    device.set(a.outputs.subarray(i * width, (i + 1) * width), k * width);
+    top1[k] = a.top1[i]!;
+    cycles[k] = a.cycles[i]!;
+    quantizeInput(input.images, i * inSize, model.input, input.normalized, inSize, quantized.subarray(k * inSize, (k + 1) * inSize));
+    labels[k] = input.labels[i]!;
+    if (floatTop1) floatTop1[k] = input.floatTop1![i]!;
   });
   const original = (list: readonly number[]) => list.map((k) => kept[k]!);
 
   const interp = new Int8Interpreter(model);
   const reference = new Int8Array(n * width);
-  for (let k = 0; k < n; k++) reference.set(interp.run(subQuantized.subarray(k * inSize, (k + 1) * inSize)).output, k * width);
+  for (let k = 0; k < n; k++) reference.set(interp.run(quantized.subarray(k * inSize, (k + 1) * inSize)).output, k * width);
 
   let hostInt8Skipped = tfliteLimitation(model);
   let tflite: Int8Array | null = null;
   if (!hostInt8Skipped) {
     try {
-      tflite = runHostTflite(input.tfliteBytes, subQuantized);
+      tflite = runHostTflite(input.tfliteBytes, quantized);
     } catch (err) {
       if (!(err instanceof InterpreterError)) throw err;
       hostInt8Skipped = `the host TFLite interpreter is unavailable: ${err.message}`;
     }
   }
 
-  const labels = subLabels;
-  const deviceTop1 = top1All(result.outputs, n, width);
+  const deviceTop1 = top1All(device, n, width);
   let top1FieldMismatches = 0;
-  for (let k = 0; k < n; k++) if (result.top1[k] !== argmax(result.outputs, k * width, width)) top1FieldMismatches++;
-  const cmpRef = compareOutputs(result.outputs, reference, n, width);
+  for (let k = 0; k < n; k++) if (top1[k] !== argmax(device, k * width, width)) top1FieldMismatches++;
+  const cmpRef = compareOutputs(device, reference, n, width);
   const vsReference = { ...cmpRef, firstMismatches: original(cmpRef.firstMismatches) };
-  const cmpTfl = tflite ? compareOutputs(result.outputs, tflite, n, width) : null;
+  const cmpTfl = tflite ? compareOutputs(device, tflite, n, width) : null;
   const vsTflite = cmpTfl ? { ...cmpTfl, firstMismatches: original(cmpTfl.firstMismatches) } : null;
-  const latencyCycles = percentiles(result.cycles);
-  if (!interrupted) input.onOutputs?.({ count, width, device: result.outputs, reference, tflite, cycles: result.cycles });
-  const finalInfo = interrupted ? null : await infoAfterRun(input.link, input.signal);
-  const stats = input.link.stats;
-  return {
+  const latencyCycles = percentiles(cycles);
+  const report: ValidationReport = {
     samples: n,
-    partial: interrupted !== null,
+    partial: a.interrupted,
     samplesRequested: count,
     board: input.board,
     runtime: info.runtime,
@@ -355,7 +463,7 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
     referenceAccuracy: accuracy(top1All(reference, n, width), labels),
     hostInt8Accuracy: tflite ? accuracy(top1All(tflite, n, width), labels) : null,
     hostInt8Skipped,
-    hostFloatAccuracy: subFloatTop1 ? accuracy(subFloatTop1, labels) : null,
+    hostFloatAccuracy: floatTop1 ? accuracy(floatTop1, labels) : null,
     top1Agreement: vsReference.top1Agreement,
     exactAgreement: vsReference.exactAgreement,
     firstMismatches: vsReference.firstMismatches,
@@ -365,24 +473,23 @@ export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<Va
     latencyCycles,
     latencyMicros: info.cpuHz > 0 ? scalePercentiles(latencyCycles, 1e6 / info.cpuHz) : null,
     // Over the samples this run sent (a resumed run's earlier answers took no time here).
-    throughputSamplesPerSec: result.wallMs > 0 ? (n - already) / (result.wallMs / 1000) : 0,
-    wallSeconds: result.wallMs / 1000,
-    link: {
-      window: input.window ?? 16,
-      resends: result.resends,
-      nakResends: result.nakResends,
-      staleAnswers: result.staleAnswers,
-      badFrames: stats.badFrames,
-      deviceBadFrames: stats.deviceBadFrames,
-      deviceBadFramesUnnamed: stats.deviceBadFramesUnnamed,
-      reconnects: result.reconnects ?? 0,
-      deviceTxDroppedBytes: (finalInfo ?? info).txDroppedBytes,
-      deviceLogLinesLost: stats.logLinesLost,
-    },
-    deviceLog: [...input.link.deviceLog],
-    passed: !interrupted && vsReference.exactAgreement === 1 && top1FieldMismatches === 0,
+    throughputSamplesPerSec: a.wallMs > 0 ? a.sent / (a.wallMs / 1000) : 0,
+    wallSeconds: a.wallMs / 1000,
+    link: { ...a.link },
+    deviceLog: [...a.deviceLog],
+    passed: !a.interrupted && vsReference.exactAgreement === 1 && top1FieldMismatches === 0,
     info,
   };
+  return { report, outputs: a.interrupted ? null : { count, width, device, reference, tflite, cycles } };
+}
+
+/** collectAnswers then validationReport: `tinyml validate` on one link. */
+export async function validateOnDevice(input: ValidateOnDeviceInput): Promise<ValidationReport> {
+  if (input.labels.length < input.count) throw new RangeError(`validateOnDevice: ${input.count} samples requested, data holds fewer`);
+  const answers = await collectAnswers(input);
+  const { report, outputs } = validationReport({ ...input, answers });
+  if (outputs) input.onOutputs?.(outputs);
+  return report;
 }
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);

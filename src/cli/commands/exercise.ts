@@ -23,6 +23,8 @@ export interface ExerciseArgs {
   force: boolean;
   json: boolean;
   'data-dir'?: string;
+  redis?: string;
+  shards?: number;
 }
 
 export const exerciseCommand: CommandModule<object, ExerciseArgs> = {
@@ -42,9 +44,12 @@ export const exerciseCommand: CommandModule<object, ExerciseArgs> = {
       .option('stages', { type: 'string', describe: `Comma-separated stages to run (default: all): ${STAGE_NAMES.join(',')}` })
       .option('seed', { type: 'number', default: 1, describe: 'Training seed, so a rerun gives the same models' })
       .option('force', { type: 'boolean', default: false, describe: 'Redo stages already complete in --out with the same settings' })
+      .option('redis', { type: 'string', describe: "A board farm's Redis (redis://[:password@]host:port or rediss://): train on `tinyml worker --train`, run on the farm's board workers" })
+      .option('shards', { type: 'number', describe: 'With --redis: jobs to split each device run into (default 1)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object instead of a table' })
       .example('$0 exercise', 'all five stages, 5 epochs each, 1000 device samples on the emulator')
       .example('$0 exercise --stages base,early-stop --limit-train 6000 --epochs 2 --samples 100', 'a quick run of two stages')
+      .example('$0 exercise --redis redis://:secret@farm.local:6379 --shards 4', 'training on the farm\'s train workers, device runs on its emulator workers')
       .example('$0 exercise --board nano33ble', 'on a real Nano 33 BLE Sense with TFLM (wide does not fit and is reported so)') as never,
   handler: async (args) => {
     const result = await runExercise(
@@ -63,6 +68,8 @@ export const exerciseCommand: CommandModule<object, ExerciseArgs> = {
         seed: args.seed,
         force: args.force,
         dataDir: args['data-dir'],
+        redis: args.redis,
+        shards: args.shards,
       },
       exercisePrinter(),
     );

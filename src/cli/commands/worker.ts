@@ -4,11 +4,12 @@ import { runWorker, type WorkerArgs } from '../../farm/worker.ts';
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
   command: 'worker',
-  describe: 'Serve a board farm: run shard jobs from Redis on one attached board or emulator until Ctrl-C',
+  describe: 'Serve a board farm: run shard jobs from Redis on one attached board or emulator (or, with --train, training jobs) until Ctrl-C',
   builder: (y) =>
     y
       .option('redis', { type: 'string', demandOption: true, describe: "The farm's Redis: redis://[:password@]host:port[/db] or rediss:// (TLS)" })
-      .option('board', { type: 'string', choices: ['emulator', 'nano33ble'], demandOption: true, describe: 'The kind of board this worker drives' })
+      .option('board', { type: 'string', choices: ['emulator', 'nano33ble'], describe: 'The kind of board this worker drives' })
+      .option('train', { type: 'boolean', default: false, describe: 'Take training jobs (tinyml exercise --redis) instead of driving a board' })
       .option('port', { type: 'string', describe: 'Serial port of the nano33ble this worker drives' })
       .option('runtime', { type: 'string', choices: ['native', 'tflm'], describe: 'Firmware runtime (default native on the emulator, tflm on the Nano)' })
       .option('name', { type: 'string', describe: 'Worker id in farm status (default host-board-pid)' })
@@ -18,7 +19,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('window', { type: 'number', default: 16, describe: 'Frames (input chunks and runs) kept in flight on the link' })
       .option('data-dir', dataOptions['data-dir'])
       .example('$0 worker --redis redis://:secret@farm.local:6379 --board emulator', 'one emulator worker')
-      .example('$0 worker --redis rediss://:secret@farm.local:6380 --board nano33ble --port /dev/ttyACM0', 'a worker for a Nano on a USB port') as never,
+      .example('$0 worker --redis rediss://:secret@farm.local:6380 --board nano33ble --port /dev/ttyACM0', 'a worker for a Nano on a USB port')
+      .example('$0 worker --redis redis://:secret@farm.local:6379 --train', 'a worker that trains the stages of tinyml exercise --redis') as never,
   handler: async (args) => {
     const summary = await runWorker(args, (line) => process.stderr.write(`${line}\n`));
     console.log(`worker ${summary.worker} stopped after ${summary.jobs} jobs (${summary.samples} samples)`);
