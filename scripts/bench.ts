@@ -162,7 +162,7 @@ for (const preset of presets) {
   });
 }
 
-console.table(rows);
+if (rows.length > 0) console.table(rows);
 
 const firmwareSamples = Number(process.env.BENCH_FIRMWARE_SAMPLES ?? 300);
 const firmwareHidden = (process.env.BENCH_FIRMWARE_HIDDEN ?? '4,20,128,512').split(',').filter(Boolean).map(Number);
@@ -201,12 +201,15 @@ for (const m of firmwareModels) {
   }
   firmware.push(row);
 }
-console.table(firmware);
-const fit = linearFit(firmware.map((r) => [r.macs as number, r.nativeInstructions as number]));
-const firmwareFit = { instructionsPerMac: +fit.slope.toFixed(3), fixedInstructions: Math.round(fit.intercept) };
-console.log(
-  `native: ${firmwareFit.instructionsPerMac} instructions per MAC at the margin, ${firmwareFit.fixedInstructions} fixed per inference (least-squares fit over ${firmwareHidden.map((h) => `784-${h}-10`).join(', ')})`,
-);
+if (firmware.length > 0) console.table(firmware);
+// A line through the models: needs two of them.
+const fit = firmware.length >= 2 ? linearFit(firmware.map((r) => [r.macs as number, r.nativeInstructions as number])) : null;
+const firmwareFit = fit && { instructionsPerMac: +fit.slope.toFixed(3), fixedInstructions: Math.round(fit.intercept) };
+if (firmwareFit) {
+  console.log(
+    `native: ${firmwareFit.instructionsPerMac} instructions per MAC at the margin, ${firmwareFit.fixedInstructions} fixed per inference (least-squares fit over ${firmwareHidden.map((h) => `784-${h}-10`).join(', ')})`,
+  );
+}
 
 interface FirmwareRun {
   instructions: number;
@@ -322,6 +325,9 @@ await writeJsonAtomic('build/bench.json', {
   firmwareFit,
 });
 console.log('wrote build/bench.json');
+
+// Validation throughput on the emulator, raw against compact inputs, and the host's share (BENCH_VALIDATION=0 skips it).
+if (process.env.BENCH_VALIDATION !== '0') await (await import('./bench-validation.ts')).benchValidation();
 
 // Farm scaling with 1, 2 and 3 emulator workers (BENCH_FARM=0 skips it).
 if (process.env.BENCH_FARM !== '0') await (await import('./bench-farm.ts')).benchFarm();

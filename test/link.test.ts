@@ -4,6 +4,8 @@ import { quantizeModel } from '../src/quantize/quantize.ts';
 import { Int8Interpreter, quantizeInput } from '../src/reference/int8-interpreter.ts';
 import { argmax } from '../src/evaluate/compare.ts';
 import { DeviceLink } from '../src/device/link.ts';
+import { ImageEncoding } from '../src/protocol/image-codec.ts';
+import { loadFashionMnist } from '../src/data/fashion-mnist.ts';
 import { MockDevice, randomFaults, type MockDeviceOptions } from '../test/helpers/mock-device.ts';
 import {
   DeviceReportedError,
@@ -53,6 +55,22 @@ test('handshake returns INFO and infer returns the reference outputs in order', 
   assert.equal(device.stats.infersReceived, COUNT);
   await link.close();
   assert.equal(device.isOpen, false);
+});
+
+test('the host sends each input in the shortest encoding allowed: compact for images, raw when only raw is allowed or offered', async () => {
+  const images = (await loadFashionMnist({ split: 'test', limit: 20, download: false }).catch(() => null));
+  const real = images ? Array.from({ length: 20 }, (_, i) => quantizeInput(images.images, i * 784, model.input, true)) : inputs.slice(0, 20);
+  for (const c of [
+    { offered: undefined, allowed: undefined, want: images ? ImageEncoding.COMPACT : ImageEncoding.RAW },
+    { offered: undefined, allowed: 1 << ImageEncoding.RAW, want: ImageEncoding.RAW },
+    { offered: 1 << ImageEncoding.RAW, allowed: undefined, want: ImageEncoding.RAW },
+  ]) {
+    const { device, link } = await connect(c.offered === undefined ? {} : { encodings: c.offered });
+    const result = await link.infer(real, { encodings: c.allowed });
+    assert.equal(result.count, real.length);
+    assert.deepEqual([...device.stats.runsByEncoding], [[c.want, real.length]], JSON.stringify(c));
+    await link.close();
+  }
 });
 
 test('the window keeps W requests in flight, never more', async () => {

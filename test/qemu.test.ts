@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePtyPath, qemuArgs, qemuCommand, startQemu } from '../src/device/qemu.ts';
+import { allowedCpus, parsePtyPath, qemuArgs, qemuCommand, startQemu } from '../src/device/qemu.ts';
 import { SerialTransport } from '../src/device/serial-transport.ts';
 import { SerialPortError } from '../src/device/errors.ts';
 import { ToolError } from '../src/errors.ts';
@@ -67,12 +67,19 @@ test('parsePtyPath finds serial0 among QEMU output', () => {
   assert.ok(qemuArgs('fw.elf').includes('pty'));
 });
 
-test('QEMU runs under setpriv with a parent-death SIGKILL, both resolved to absolute paths', { skip }, () => {
-  const c = qemuCommand('qemu-system-arm', ['-M', 'x']);
-  assert.match(c.file, /\/setpriv$/);
-  assert.deepEqual(c.args.slice(0, 3), ['--pdeathsig', 'KILL', '--']);
-  assert.match(c.args[3]!, /^\/.*\/qemu-system-arm$/);
-  assert.deepEqual(c.args.slice(4), ['-M', 'x']);
+test('QEMU runs pinned to one CPU under setpriv with a parent-death SIGKILL, all resolved to absolute paths', { skip }, () => {
+  const c = qemuCommand('qemu-system-arm', ['-M', 'x'], undefined, 3);
+  assert.match(c.file, /\/taskset$/);
+  assert.deepEqual(c.args.slice(0, 2), ['--cpu-list', '3']);
+  assert.match(c.args[2]!, /\/setpriv$/);
+  assert.deepEqual(c.args.slice(3, 6), ['--pdeathsig', 'KILL', '--']);
+  assert.match(c.args[6]!, /^\/.*\/qemu-system-arm$/);
+  assert.deepEqual(c.args.slice(7), ['-M', 'x']);
+  // Successive QEMUs take the allowed CPUs in turn.
+  const cpus = allowedCpus();
+  const picked = Array.from({ length: cpus.length }, () => qemuCommand('qemu-system-arm', [])).map((q) => Number(q.args[1]));
+  assert.deepEqual([...picked].sort((a, b) => a - b), cpus);
+  assert.deepEqual(allowedCpus('Name:\tx\nCpus_allowed_list:\t0-2,5\n'), [0, 1, 2, 5]);
 });
 
 test('QEMU boots an ELF, its UART is a real pty, and stop() leaves no process', { skip, timeout: 60_000 }, async () => {
@@ -81,6 +88,9 @@ test('QEMU boots an ELF, its UART is a real pty, and stop() leaves no process', 
   const pid = qemu.pid;
   try {
     assert.match(qemu.ptyPath, /^\/dev\/pts\/\d+$/);
+    // QEMU itself (not a wrapper) holds the pid, pinned to one CPU.
+    assert.match(readFileSync(`/proc/${pid}/comm`, 'utf8'), /^qemu-system-arm/);
+    assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Cpus_allowed_list:\s*\d+\s*$/m);
     assert.ok(existsSync(qemu.ptyPath));
     assert.ok(alive(pid));
     const port = new SerialTransport({ path: qemu.ptyPath });

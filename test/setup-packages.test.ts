@@ -30,6 +30,7 @@ const PROGRAMS = [
   'arm-none-eabi-nm',
   'qemu-system-arm',
   'setpriv',
+  'taskset',
   'gcc',
   'g++',
   'git',

@@ -27,7 +27,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { command: 'doctor', describe: 'Check Node, npm and Debian packages, dataset, toolchain, QEMU, arduino-cli and serial ports; say how to fix each problem', load: async () => (await import('./commands/doctor.ts')).doctorCommand },
   { command: 'exercise', describe: 'The TinyML course exercise end to end: five models trained, quantized, evaluated and run on the board, with an HTML report', load: async () => (await import('./commands/exercise.ts')).exerciseCommand },
   { command: 'report', describe: 'Write DIR/report.html: one self-contained page with the model\'s training, host and device figures', load: async () => (await import('./commands/report.ts')).reportCommand },
-  { command: 'worker', describe: 'Serve a board farm: run shard jobs from Redis on one attached board or emulator until Ctrl-C', load: async () => (await import('./commands/worker.ts')).workerCommand },
+  { command: 'worker', describe: 'Serve a board farm: run shard jobs from Redis on one attached board or emulator (or, with --train, training jobs) until Ctrl-C', load: async () => (await import('./commands/worker.ts')).workerCommand },
   { command: 'submit', describe: "Validate a model on a board farm: store it in Redis and queue its test samples as shards for the farm's workers", load: async () => (await import('./commands/submit.ts')).submitCommand },
   { command: 'farm <command>', describe: 'Look at a board farm (tinyml farm status)', load: async () => (await import('./commands/farm.ts')).farmCommand },
 ];

@@ -87,6 +87,11 @@ export interface InferOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Called with each sample's answer as it arrives (index into `inputs`), before onProgress. */
   readonly onAnswer?: (index: number, answer: ResultMessage) => void;
+  /**
+   * Input encodings the host may use, bit e for encoding e (ImageEncoding), of
+   * those the device offers; default all. Raw is always allowed.
+   */
+  readonly encodings?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -152,7 +157,10 @@ export interface DeviceLinkOptions {
 /** Answers to later requests that may overtake a run's answer before it is presumed lost (see overtake()). */
 const OVERTAKEN_AFTER = 2;
 
-const DEFAULTS = { window: 16, timeoutMs: 2000, retries: 5, nakRetries: 50, handshakeMs: 10_000, helloMs: 200 } as const;
+/** Frames (input chunks and runs) in flight by default: enough to keep both input slots streaming. */
+export const DEFAULT_WINDOW = 16;
+
+const DEFAULTS = { window: DEFAULT_WINDOW, timeoutMs: 2000, retries: 5, nakRetries: 50, handshakeMs: 10_000, helloMs: 200 } as const;
 
 export class DeviceLink {
   readonly stats: LinkStats = { framesSent: 0, framesReceived: 0, bytesReceived: 0, badFrames: 0, deviceBadFrames: 0, deviceBadFramesUnnamed: 0, logLinesLost: 0 };
@@ -492,7 +500,7 @@ export class DeviceLink {
           fail(new RangeError(`sample ${index} has ${input.length} input bytes, the device expects ${info.inputBytes}`));
           return false;
         }
-        const { encoding, bytes } = encodeForLink(input, info.encodings);
+        const { encoding, bytes } = encodeForLink(input, info.encodings & (options.encodings ?? ~0));
         if (bytes.length > info.stagingBytes) {
           fail(new RangeError(`sample ${index} is ${bytes.length} bytes once encoded, the device holds at most ${info.stagingBytes}`));
           return false;

@@ -13,7 +13,7 @@ import { initBackend } from '../train/backend.ts';
 import { loadFloatModel, predictFloat } from '../train/float-model.ts';
 import { startQemu, type QemuInstance } from '../device/qemu.ts';
 import { SerialTransport } from '../device/serial-transport.ts';
-import { DeviceLink } from '../device/link.ts';
+import { DEFAULT_WINDOW, DeviceLink } from '../device/link.ts';
 import { InterruptedError, TransportClosedError } from '../device/errors.ts';
 import { validateOnDevice, type ValidationReport } from './validate.ts';
 import { readInt8Model } from '../model/int8-file.ts';
@@ -75,7 +75,7 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
     throw new UsageError(`--board ${args.board}: only 'emulator' boots here; for a real board pass its serial port with --port`);
   }
   const samples = positive('samples', args.samples, 1000);
-  const window = positive('window', args.window, 16);
+  const window = positive('window', args.window, DEFAULT_WINDOW);
   const timeoutMs = positive('timeout', args.timeout, 2000);
   const handshakeMs = positive('handshake-timeout', args['handshake-timeout'], 15_000);
   const reconnectS = args['reconnect-timeout'] ?? 15;

@@ -18,7 +18,7 @@ import { InterpreterError, TinymlError } from '../errors.ts';
 import { crc32, crc32Hex } from '../protocol/crc32.ts';
 import { describeErrorCode, ErrorCode, PROTOCOL_VERSION, type CycleUnit, type DeviceInfo, type Runtime } from '../protocol/frames.ts';
 import { ArenaTooSmallError, DeviceModelError, HandshakeTimeoutError, InterruptedError } from '../device/errors.ts';
-import type { DeviceLink, ReconnectOptions } from '../device/link.ts';
+import { DEFAULT_WINDOW, type DeviceLink, type ReconnectOptions } from '../device/link.ts';
 
 /** What collectAnswers needs: a link, the model it must run, and the samples to send. */
 export interface CollectAnswersInput {
@@ -355,7 +355,7 @@ export async function collectAnswers(input: CollectAnswersInput): Promise<Device
     interrupted,
     info,
     link: {
-      window: input.window ?? 16,
+      window: input.window ?? DEFAULT_WINDOW,
       resends: run.resends,
       nakResends: run.nakResends,
       staleAnswers: run.staleAnswers,

@@ -162,6 +162,8 @@ export interface MockDeviceStats {
   badFramesReceived: number;
   /** INFER_RUNs read (whole frames). */
   infersReceived: number;
+  /** INFER_RUNs per input encoding they named. */
+  readonly runsByEncoding: Map<number, number>;
   /** Distinct INFER_RUN sequence numbers seen, with how often each arrived. */
   readonly inferSeqCounts: Map<number, number>;
   /** INFER_RUN sequence numbers answered with a RESULT, with how often (a lost RESULT makes it run again). */
@@ -217,6 +219,7 @@ export class MockDevice implements Transport {
     framesReceived: 0,
     badFramesReceived: 0,
     infersReceived: 0,
+    runsByEncoding: new Map(),
     inferSeqCounts: new Map(),
     resultSeqCounts: new Map(),
     chunksReceived: 0,
@@ -417,6 +420,7 @@ export class MockDevice implements Transport {
     }
     if (msg.type === 'infer-run') {
       this.stats.infersReceived++;
+      this.stats.runsByEncoding.set(msg.encoding, (this.stats.runsByEncoding.get(msg.encoding) ?? 0) + 1);
       this.stats.inferSeqCounts.set(msg.seq, (this.stats.inferSeqCounts.get(msg.seq) ?? 0) + 1);
     } else if (msg.type === 'infer-chunk') {
       this.stats.chunksReceived++;

@@ -29,7 +29,6 @@ export interface ExerciseArgs {
 
 export const exerciseCommand: CommandModule<object, ExerciseArgs> = {
   command: 'exercise',
-  describe: 'The TinyML course exercise end to end: five models trained, quantized, evaluated and run on the board, with an HTML report',
   builder: (y) =>
     y
       .option('out', { type: 'string', default: 'models/exercise', describe: 'Folder for the stages (one model folder each), report.json and report.html' })

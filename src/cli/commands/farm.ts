@@ -21,7 +21,6 @@ const statusCommand: CommandModule<object, FarmStatusArgs> = {
 
 export const farmCommand: CommandModule = {
   command: 'farm <command>',
-  describe: 'Look at a board farm (tinyml farm status)',
   builder: (y) => y.command(statusCommand).demandCommand(1, 'name a farm command: status') as never,
   handler: () => undefined,
 };

@@ -7,7 +7,6 @@ import { sampleProgress } from '../progress.ts';
 
 export const submitCommand: CommandModule<object, SubmitArgs & { json: boolean }> = {
   command: 'submit',
-  describe: "Validate a model on a board farm: store it in Redis and queue its test samples as shards for the farm's workers",
   builder: (y) =>
     y
       .option('redis', { type: 'string', demandOption: true, describe: "The farm's Redis: redis://[:password@]host:port[/db] or rediss:// (TLS)" })

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { DEFAULT_WINDOW } from '../../device/link.ts';
 import { dataOptions, modelDirOption } from '../options.ts';
 import { assertValidationPassed, formatValidationReport } from '../../validate/validate.ts';
 import { runValidate, type ValidateArgs } from '../../validate/run-validate.ts';
@@ -13,7 +14,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .option('port', { type: 'string', describe: 'Serial port of a flashed board, e.g. /dev/ttyACM0' })
       .option('elf', { type: 'string', describe: 'Firmware ELF for --board emulator (default build/emulator/<model folder>/firmware.elf)' })
       .option('samples', { type: 'number', default: 1000, describe: 'Test images to run' })
-      .option('window', { type: 'number', default: 16, describe: 'Frames (input chunks and runs) kept in flight' })
+      .option('window', { type: 'number', default: DEFAULT_WINDOW, describe: 'Frames (input chunks and runs) kept in flight' })
       .option('timeout', { type: 'number', default: 2000, describe: 'Milliseconds to wait for an answer before sending a request again' })
       .option('handshake-timeout', { type: 'number', default: 15000, describe: 'Milliseconds to wait for the device to answer HELLO' })
       .option('reconnect-timeout', { type: 'number', default: 15, describe: 'Seconds to keep reopening the port when it is lost mid-run (0: do not reconnect)' })
