@@ -180,7 +180,9 @@ describe('the merged report is validate\'s report', () => {
     assert.deepEqual(results[2]!.deviceLog, [], 'the boot line is counted once, with the first shard on the link');
     const merged = mergeReport({ results: results.reverse(), samples: COUNT, model, tfliteBytes: bytes, modelSha256: SHA, images, labels, normalized: true, board: 'farm' }).report;
     const { wallSeconds: _w, throughputSamplesPerSec: _t, link: _l, deviceLog: _d, ...same } = single;
-    for (const [key, value] of Object.entries(same)) assert.deepEqual((merged as unknown as Record<string, unknown>)[key], value, key);
+    // Each board boots with its own id; the rest of INFO is the same.
+    const noBoot = (v: unknown, key: string) => (key === 'info' ? { ...(v as object), bootId: 0 } : v);
+    for (const [key, value] of Object.entries(same)) assert.deepEqual(noBoot((merged as unknown as Record<string, unknown>)[key], key), noBoot(value, key), key);
     assert.equal(merged.passed, true);
     assert.deepEqual(merged.deviceLog, ['w1: booted w1', 'w2: booted w2']);
     assert.equal(merged.wallSeconds, 0.29);
@@ -295,7 +297,7 @@ describe('a farm of three emulator workers', { skip }, () => {
       let victim = '';
       let victimFirst = -1;
       for (let i = 0; !victim; i++) {
-        assert.ok(i < 1200, 'no shard got under way within 2 minutes');
+        assert.ok(i < 6000, 'no shard got under way within 2 minutes');
         for (const job of await shardQueue.getJobs(['active'])) {
           const p = job.progress as { done?: number; total?: number; worker?: string };
           if (p && typeof p === 'object' && p.worker && (p.done ?? 0) >= 10 && (p.done ?? 0) <= (p.total ?? 0) - 10) {
@@ -303,7 +305,7 @@ describe('a farm of three emulator workers', { skip }, () => {
             victimFirst = job.data.first;
           }
         }
-        await sleep(100);
+        await sleep(20);
       }
       t.diagnostic(`first shard under way after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       const victimQemus = qemusOf(workers.get(victim)!.pid!);
