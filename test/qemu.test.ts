@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,7 +145,8 @@ test('the pty goes away with QEMU: the serial transport reports it once', { skip
   });
 });
 
-test('killing the process on SIGTERM takes QEMU with it', { skip, timeout: 30_000 }, async () => {
+/** A child Node process that starts QEMU and idles; resolves once it has printed QEMU's pid. */
+async function qemuInChild(): Promise<{ child: ChildProcess; qemuPid: number }> {
   const elf = buildEcho();
   const script = `
     import { startQemu } from ${JSON.stringify(new URL('../src/device/qemu.ts', import.meta.url).pathname)};
@@ -153,14 +154,18 @@ test('killing the process on SIGTERM takes QEMU with it', { skip, timeout: 30_00
     console.log(q.pid);
     setInterval(() => {}, 1000);
   `;
-  const dir = mkdtempSync(join(tmpdir(), 'tinyml-qemu-sig-'));
+  const dir = mkdtempSync(join(tmpdir(), 'tinyml-qemu-child-'));
   writeFileSync(join(dir, 'child.mts'), script);
-  const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'child.mts')], { stdio: ['ignore', 'pipe', 'inherit'], cwd: process.cwd() });
   const qemuPid = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.stdout!.on('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     child.on('exit', () => reject(new Error('child exited early')));
   });
+  return { child, qemuPid };
+}
+
+test('killing the process on SIGTERM takes QEMU with it', { skip, timeout: 30_000 }, async () => {
+  const { child, qemuPid } = await qemuInChild();
   assert.ok(alive(qemuPid));
   const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, s) => resolve(s)));
   child.kill('SIGTERM');
@@ -171,21 +176,7 @@ test('killing the process on SIGTERM takes QEMU with it', { skip, timeout: 30_00
 });
 
 test('SIGKILL of the process that started QEMU takes QEMU with it (parent-death signal)', { skip, timeout: 30_000 }, async () => {
-  const elf = buildEcho();
-  const script = `
-    import { startQemu } from ${JSON.stringify(new URL('../src/device/qemu.ts', import.meta.url).pathname)};
-    const q = await startQemu({ elf: ${JSON.stringify(elf)} });
-    console.log(q.pid);
-    setInterval(() => {}, 1000);
-  `;
-  const dir = mkdtempSync(join(tmpdir(), 'tinyml-qemu-kill-'));
-  writeFileSync(join(dir, 'child.mts'), script);
-  const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'child.mts')], { stdio: ['ignore', 'pipe', 'inherit'], cwd: process.cwd() });
-  const qemuPid = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-    child.on('exit', () => reject(new Error('child exited early')));
-  });
+  const { child, qemuPid } = await qemuInChild();
   try {
     assert.ok(alive(qemuPid));
     // The pid handed out is QEMU itself (setpriv execs it), a child of the killed process.

@@ -14,13 +14,12 @@ import { loadFashionMnist, type Dataset } from '../data/fashion-mnist.ts';
 import { initBackend } from '../train/backend.ts';
 import { connectChecked, parseRedisUrl } from './redis.ts';
 import { heartbeatKey, TRAIN_QUEUE } from './queues.ts';
+import { HEARTBEAT_EVERY_MS, writeHeartbeat } from './heartbeat.ts';
 import { parseTrainJobData } from './schema.ts';
 import { trainFiles, trainJobResult, type TrainJobProgress, type TrainJobResult } from './train.ts';
 import type { TrainProgress } from '../train/train.ts';
 import type { WorkerArgs, WorkerSummary } from './worker.ts';
 
-const HEARTBEAT_TTL_S = 15;
-const HEARTBEAT_EVERY_MS = 5000;
 
 export async function runTrainWorker(args: WorkerArgs, log: (line: string) => void = () => undefined): Promise<WorkerSummary> {
   const target = parseRedisUrl(args.redis);
@@ -31,28 +30,18 @@ export async function runTrainWorker(args: WorkerArgs, log: (line: string) => vo
   const backend = await initBackend();
   const redis = await connectChecked(target);
   const stats = { jobs: 0, images: 0, busyMs: 0, current: '' };
-  const beat = async () => {
-    const key = heartbeatKey(id);
-    await redis
-      .multi()
-      .hset(key, {
-        worker: id,
-        board: 'train',
-        runtime: backend,
-        port: '',
-        host: hostname(),
-        pid: String(process.pid),
-        modelCrc32: '',
-        modelSha256: '',
-        job: stats.current,
-        jobs: String(stats.jobs),
-        samples: String(stats.images),
-        busyMs: String(Math.round(stats.busyMs)),
-        updatedAt: String(Date.now()),
-      })
-      .expire(key, HEARTBEAT_TTL_S)
-      .exec();
-  };
+  const beat = () =>
+    writeHeartbeat(redis, id, {
+      board: 'train',
+      runtime: backend,
+      port: '',
+      modelCrc32: '',
+      modelSha256: '',
+      job: stats.current,
+      jobs: stats.jobs,
+      samples: stats.images,
+      busyMs: stats.busyMs,
+    });
   const beatSafe = () => void beat().catch((err: unknown) => log(`heartbeat failed: ${(err as Error).message}`));
   let timer: NodeJS.Timeout | undefined;
   let worker: Worker | undefined;

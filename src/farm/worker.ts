@@ -28,6 +28,7 @@ import { BoardDevice } from './device.ts';
 import { runTrainWorker } from './train-worker.ts';
 import { getArtifact } from './artifacts.ts';
 import { connectChecked, parseRedisUrl, type RedisTarget } from './redis.ts';
+import { HEARTBEAT_EVERY_MS, writeHeartbeat } from './heartbeat.ts';
 import { FARM_BOARDS, heartbeatKey, MERGE_QUEUE, minuteKey, shardQueueName, type FarmBoard } from './queues.ts';
 import { BoardGoneError } from './errors.ts';
 import { parseMergeJobData, parseShardJobData, type ShardJobData } from './schema.ts';
@@ -56,8 +57,6 @@ export interface WorkerSummary {
   readonly samples: number;
 }
 
-export const HEARTBEAT_TTL_S = 15;
-const HEARTBEAT_EVERY_MS = 5000;
 
 /** Quantize fixes the input to [0, 1] (scale 1/255) or raw [0, 255] (scale 1). */
 export function inputNormalized(model: Int8Model): boolean {
@@ -143,28 +142,19 @@ async function serve(s: ServeInput): Promise<WorkerSummary> {
   let gone: BoardGoneError | null = null;
   let stop = () => undefined as void;
 
-  const beat = async () => {
-    const key = heartbeatKey(id);
+  const beat = () => {
     const crc = device.modelCrc32;
-    await redis
-      .multi()
-      .hset(key, {
-        worker: id,
-        board,
-        runtime,
-        port: device.where,
-        host: hostname(),
-        pid: String(process.pid),
-        modelCrc32: crc === null ? '' : crc32Hex(crc),
-        modelSha256: stats.modelSha,
-        job: stats.current,
-        jobs: String(stats.jobs),
-        samples: String(stats.samples),
-        busyMs: String(Math.round(stats.busyMs)),
-        updatedAt: String(Date.now()),
-      })
-      .expire(key, HEARTBEAT_TTL_S)
-      .exec();
+    return writeHeartbeat(redis, id, {
+      board,
+      runtime,
+      port: device.where,
+      modelCrc32: crc === null ? '' : crc32Hex(crc),
+      modelSha256: stats.modelSha,
+      job: stats.current,
+      jobs: stats.jobs,
+      samples: stats.samples,
+      busyMs: stats.busyMs,
+    });
   };
   const beatSafe = () => void beat().catch((err: unknown) => log(`heartbeat failed: ${(err as Error).message}`));
   await beat();
