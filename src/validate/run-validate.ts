@@ -14,6 +14,7 @@ import { loadFloatModel, predictFloat } from '../train/float-model.ts';
 import { startQemu, type QemuInstance } from '../device/qemu.ts';
 import { SerialTransport } from '../device/serial-transport.ts';
 import { DEFAULT_WINDOW, DeviceLink } from '../device/link.ts';
+import { ImageEncoding } from '../protocol/image-codec.ts';
 import { InterruptedError, TransportClosedError } from '../device/errors.ts';
 import { validateOnDevice, type ValidationReport } from './validate.ts';
 import { readInt8Model } from '../model/int8-file.ts';
@@ -29,6 +30,8 @@ export interface ValidateArgs {
   elf?: string;
   samples?: number;
   window?: number;
+  /** How inputs travel: 'best' (the shortest encoding the device offers) or 'raw'. */
+  encoding?: string;
   /** Per-request answer timeout, ms. */
   timeout?: number;
   /** How long to wait for the device to answer HELLO, ms. */
@@ -76,6 +79,7 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
   }
   const samples = positive('samples', args.samples, 1000);
   const window = positive('window', args.window, DEFAULT_WINDOW);
+  const encodings = inputEncodings(args.encoding);
   const timeoutMs = positive('timeout', args.timeout, 2000);
   const handshakeMs = positive('handshake-timeout', args['handshake-timeout'], 15_000);
   const reconnectS = args['reconnect-timeout'] ?? 15;
@@ -143,6 +147,7 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
       floatTop1,
       board: elf ? 'emulator' : path,
       window,
+      encodings,
       timeoutMs,
       reconnect:
         reconnectS > 0
@@ -184,4 +189,11 @@ export async function runValidate(args: ValidateArgs, options: RunValidateOption
     await link?.close().catch(() => undefined);
     await qemu?.stop();
   }
+}
+
+/** --encoding as InferOptions.encodings: undefined lets the link take the shortest the device offers. */
+function inputEncodings(encoding: string | undefined): number | undefined {
+  if (encoding === undefined || encoding === 'best') return undefined;
+  if (encoding === 'raw') return 1 << ImageEncoding.RAW;
+  throw new UsageError(`--encoding ${encoding}: use best (the shortest the device offers) or raw`);
 }

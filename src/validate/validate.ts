@@ -35,6 +35,8 @@ export interface CollectAnswersInput {
   /** True when the model expects pixels / 255. */
   readonly normalized: boolean;
   readonly window?: number;
+  /** Input encodings the host may use, bit e for encoding e (InferOptions.encodings); default all the device offers. */
+  readonly encodings?: number;
   readonly timeoutMs?: number;
   readonly retries?: number;
   /** Reopen the port when it is lost mid-run (a pulled cable); without it a lost port ends the run. */
@@ -320,6 +322,7 @@ export async function collectAnswers(input: CollectAnswersInput): Promise<Device
         todo.map((i) => quantized.subarray(i * inSize, (i + 1) * inSize)),
         {
           window: input.window,
+          encodings: input.encodings,
           timeoutMs: input.timeoutMs,
           retries: input.retries,
           reconnect: input.reconnect,

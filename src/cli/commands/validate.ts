@@ -15,6 +15,12 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .option('elf', { type: 'string', describe: 'Firmware ELF for --board emulator (default build/emulator/<model folder>/firmware.elf)' })
       .option('samples', { type: 'number', default: 1000, describe: 'Test images to run' })
       .option('window', { type: 'number', default: DEFAULT_WINDOW, describe: 'Frames (input chunks and runs) kept in flight' })
+      .option('encoding', {
+        type: 'string',
+        choices: ['best', 'raw'],
+        default: 'best',
+        describe: "How inputs travel: best = the shortest encoding the device offers (COMPACT for images), raw = the tensor's bytes (to compare on a fast link)",
+      })
       .option('timeout', { type: 'number', default: 2000, describe: 'Milliseconds to wait for an answer before sending a request again' })
       .option('handshake-timeout', { type: 'number', default: 15000, describe: 'Milliseconds to wait for the device to answer HELLO' })
       .option('reconnect-timeout', { type: 'number', default: 15, describe: 'Seconds to keep reopening the port when it is lost mid-run (0: do not reconnect)' })
