@@ -2,7 +2,8 @@
  * Every command of the CLI: how it is written in the help, its one line, and how
  * to load it. Only the command that runs is loaded (with its dependencies: the
  * training framework, BullMQ, the charts), so `tinyml --help` and light
- * commands start fast.
+ * commands start fast. This list is where a command's name and line live: the
+ * modules carry only their options (builder) and handler.
  */
 import type { CommandModule } from 'yargs';
 

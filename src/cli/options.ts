@@ -3,6 +3,7 @@
  * help text cannot drift between commands.
  */
 import type { Options } from 'yargs';
+import { DEFAULT_WINDOW } from '../device/link.ts';
 
 export const dataOptions = {
   'data-dir': {
@@ -20,4 +21,8 @@ export const modelDirOption = {
     demandOption: true,
     describe: 'Model folder written by `tinyml train` (or a folder with a tfjs model.json)',
   },
+} as const satisfies Record<string, Options>;
+
+export const windowOption = {
+  window: { type: 'number', default: DEFAULT_WINDOW, describe: 'Frames (input chunks and runs) kept in flight on the link' },
 } as const satisfies Record<string, Options>;

@@ -3,18 +3,13 @@
  * then validate on the device.
  */
 import { buildFirmware, formatBuild, type BuildResult } from './build.ts';
-import { flashArduino } from './flash.ts';
+import { flashArduino, type FlashArgs } from './flash.ts';
 import { checkBoard, resolveRuntime } from './targets.ts';
 import { runValidate, type RunValidateOptions } from '../validate/run-validate.ts';
 import type { ValidationReport } from '../validate/validate.ts';
 
-export interface DeployArgs {
-  model: string;
-  board: string;
-  runtime?: string;
-  'tflm-dir'?: string;
-  port?: string;
-  'arduino-cli'?: string;
+/** flash's arguments, then validate's. */
+export interface DeployArgs extends FlashArgs {
   samples: number;
   json: boolean;
   'data-dir'?: string;

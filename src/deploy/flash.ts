@@ -56,6 +56,16 @@ export function flashedBoard(target: SerialPortInfo, before: readonly SerialPort
   return { board: NANO33BLE, path: target.path, serialNumber, otherPaths };
 }
 
+/** What `tinyml flash` is told: the model, the board and how to reach it. */
+export interface FlashArgs {
+  model: string;
+  board: string;
+  runtime?: string;
+  'tflm-dir'?: string;
+  port?: string;
+  'arduino-cli'?: string;
+}
+
 export interface FlashArduinoOptions {
   readonly modelDir: string;
   readonly runtime: RuntimeKind;

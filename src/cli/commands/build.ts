@@ -26,7 +26,6 @@ export const boardOptions = {
 } as const;
 
 export const buildCommand: CommandModule<object, BuildArgs> = {
-  command: 'build',
   builder: (y) =>
     y
       .options(modelDirOption)

@@ -6,7 +6,6 @@ import { boardOptions } from './build.ts';
 import { sampleProgress } from '../progress.ts';
 
 export const deployCommand: CommandModule<object, DeployArgs> = {
-  command: 'deploy',
   builder: (y) =>
     y
       .options(modelDirOption)

@@ -8,7 +8,6 @@ export interface DoctorArgs {
 }
 
 export const doctorCommand: CommandModule<object, DoctorArgs> = {
-  command: 'doctor',
   builder: (y) =>
     y
       .option('json', { type: 'boolean', default: false, describe: 'Print { ok, checks: [{ name, status, detail, fix? }] } instead of a table' })

@@ -3,7 +3,6 @@ import { dataOptions, modelDirOption } from '../options.ts';
 import { formatReport, runEvaluate, type EvaluateArgs } from '../../evaluate/evaluate-folder.ts';
 
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
-  command: 'evaluate',
   builder: (y) =>
     y
       .options(modelDirOption)

@@ -28,7 +28,6 @@ export interface ExerciseArgs {
 }
 
 export const exerciseCommand: CommandModule<object, ExerciseArgs> = {
-  command: 'exercise',
   builder: (y) =>
     y
       .option('out', { type: 'string', default: 'models/exercise', describe: 'Folder for the stages (one model folder each), report.json and report.html' })

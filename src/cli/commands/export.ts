@@ -3,7 +3,6 @@ import { modelDirOption } from '../options.ts';
 import { runExport, type ExportArgs } from '../../export/export-folder.ts';
 
 export const exportCommand: CommandModule<object, ExportArgs> = {
-  command: 'export',
   builder: (y) =>
     y
       .options(modelDirOption)

@@ -20,7 +20,6 @@ const statusCommand: CommandModule<object, FarmStatusArgs> = {
 };
 
 export const farmCommand: CommandModule = {
-  command: 'farm <command>',
   builder: (y) => y.command(statusCommand).demandCommand(1, 'name a farm command: status') as never,
   handler: () => undefined,
 };

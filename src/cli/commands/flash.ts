@@ -3,20 +3,10 @@ import { existsSync } from 'node:fs';
 import { modelDirOption } from '../options.ts';
 import { UsageError } from '../../errors.ts';
 import { checkBoard, emulatorElf, resolveRuntime } from '../../deploy/targets.ts';
-import { flashArduino, flashEmulator } from '../../deploy/flash.ts';
+import { flashArduino, flashEmulator, type FlashArgs } from '../../deploy/flash.ts';
 import { boardOptions } from './build.ts';
 
-export interface FlashArgs {
-  model: string;
-  board: string;
-  runtime?: string;
-  'tflm-dir'?: string;
-  port?: string;
-  'arduino-cli'?: string;
-}
-
 export const flashCommand: CommandModule<object, FlashArgs> = {
-  command: 'flash',
   builder: (y) =>
     y
       .options(modelDirOption)

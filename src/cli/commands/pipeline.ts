@@ -6,7 +6,6 @@ import { runPipeline, type PipelineArgs } from '../../pipeline/run-pipeline.ts';
 import { progressPrinter } from '../progress.ts';
 
 export const pipelineCommand: CommandModule<object, PipelineArgs> = {
-  command: 'pipeline',
   builder: (y) =>
     y
       .option('preset', { type: 'string', default: 'default', choices: PRESET_NAMES, describe: 'Model to train when missing' })

@@ -67,7 +67,6 @@ export function formatPrediction(p: PredictOutcome): string {
 }
 
 export const predictCommand: CommandModule<object, PredictArgs> = {
-  command: 'predict',
   builder: (y: Argv) =>
     y
       .options(modelDirOption)

@@ -3,7 +3,6 @@ import { dataOptions, modelDirOption } from '../options.ts';
 import { runQuantize, type QuantizeArgs } from '../../quantize/quantize-folder.ts';
 
 export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
-  command: 'quantize',
   builder: (y) =>
     y
       .options(modelDirOption)

@@ -8,7 +8,6 @@ export interface ReportArgs {
 }
 
 export const reportCommand: CommandModule<object, ReportArgs> = {
-  command: 'report',
   builder: (y) =>
     y
       .options(modelDirOption)

@@ -6,7 +6,6 @@ import { assertValidationPassed } from '../../validate/validate.ts';
 import { sampleProgress } from '../progress.ts';
 
 export const submitCommand: CommandModule<object, SubmitArgs & { json: boolean }> = {
-  command: 'submit',
   builder: (y) =>
     y
       .option('redis', { type: 'string', demandOption: true, describe: "The farm's Redis: redis://[:password@]host:port[/db] or rediss:// (TLS)" })

@@ -6,7 +6,6 @@ import { formatTrainSummary, runTrain, type TrainArgs } from '../../train/train-
 import { progressPrinter } from '../progress.ts';
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
-  command: 'train',
   builder: (y: Argv) =>
     y
       .option('preset', {

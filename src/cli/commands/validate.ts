@@ -1,12 +1,10 @@
 import type { CommandModule } from 'yargs';
-import { DEFAULT_WINDOW } from '../../device/link.ts';
-import { dataOptions, modelDirOption } from '../options.ts';
+import { dataOptions, modelDirOption, windowOption } from '../options.ts';
 import { assertValidationPassed, formatValidationReport } from '../../validate/validate.ts';
 import { runValidate, type ValidateArgs } from '../../validate/run-validate.ts';
 import { sampleProgress } from '../progress.ts';
 
 export const validateCommand: CommandModule<object, ValidateArgs> = {
-  command: 'validate',
   builder: (y) =>
     y
       .options(modelDirOption)
@@ -14,7 +12,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .option('port', { type: 'string', describe: 'Serial port of a flashed board, e.g. /dev/ttyACM0' })
       .option('elf', { type: 'string', describe: 'Firmware ELF for --board emulator (default build/emulator/<model folder>/firmware.elf)' })
       .option('samples', { type: 'number', default: 1000, describe: 'Test images to run' })
-      .option('window', { type: 'number', default: DEFAULT_WINDOW, describe: 'Frames (input chunks and runs) kept in flight' })
+      .options(windowOption)
       .option('encoding', {
         type: 'string',
         choices: ['best', 'raw'],

@@ -1,10 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { DEFAULT_WINDOW } from '../../device/link.ts';
-import { dataOptions } from '../options.ts';
+import { dataOptions, windowOption } from '../options.ts';
 import { runWorker, type WorkerArgs } from '../../farm/worker.ts';
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
-  command: 'worker',
   builder: (y) =>
     y
       .option('redis', { type: 'string', demandOption: true, describe: "The farm's Redis: redis://[:password@]host:port[/db] or rediss:// (TLS)" })
@@ -16,7 +14,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('tflm-dir', { type: 'string', describe: 'TFLM source tree, for --runtime tflm on the emulator' })
       .option('cache-dir', { type: 'string', describe: 'Where built firmware is kept, by model hash (default build/farm)' })
       .option('lock-ms', { type: 'number', default: 30000, describe: 'Milliseconds a job stays locked without renewal before another worker takes it over' })
-      .option('window', { type: 'number', default: DEFAULT_WINDOW, describe: 'Frames (input chunks and runs) kept in flight on the link' })
+      .options(windowOption)
       .option('data-dir', dataOptions['data-dir'])
       .example('$0 worker --redis redis://:secret@farm.local:6379 --board emulator', 'one emulator worker')
       .example('$0 worker --redis rediss://:secret@farm.local:6380 --board nano33ble --port /dev/ttyACM0', 'a worker for a Nano on a USB port')
